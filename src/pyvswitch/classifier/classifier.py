@@ -1,0 +1,265 @@
+"""The classifier: OpenFlow rules in tuple space, versioned, with megaflow wildcards.
+
+What this module owns
+---------------------
+``Classifier``: the store every OpenFlow table keeps its rules in, and the lookup the
+translator runs for every packet that misses the datapath caches.  It is modelled on Open
+vSwitch's classifier (lib/classifier.h) and has the same contract as the linear oracle
+``reference.LinearClassifier`` (see that module for the shared semantics).
+
+Design
+------
+* **Tuple space search.**  Rules are grouped by their exact mask into ``Subtable``s
+  (one dict of masked values each, see ``subtable.py``).  A lookup probes each subtable
+  once: a hash lookup per mask instead of a comparison per rule.
+* **Priority order.**  Subtables are kept sorted by the highest priority they hold
+  (``max_priority``, counting rules not visible in the looked-up version too, which is
+  conservative).  Once a match of priority P is found, no subtable whose maximum is below
+  P is probed, nor does it contribute wildcards.  Subtables whose maximum equals P are
+  still probed, because ties go to the rule inserted first.
+* **Wildcards.**  ``lookup(..., wc)`` ORs into ``wc`` exactly the mask bits it read: for a
+  probed subtable, the bits of the stages it checked (staged lookup, ``subtable.py``); for
+  a subtable ruled out by a prefix trie, only the leading address bits the trie walk read
+  (``trie.py``).  These are sufficient: any flow equal to the looked-up one on the ``wc``
+  bits takes the same path through the same dicts and finds the same rule.
+* **Prefix tries.**  One ``PrefixTrie`` per slot in ``prefix_slots`` (by default the four
+  IP address slots) holds the prefix of every rule whose subtable has a CIDR mask there.
+  Before probing such a subtable the lookup asks the trie (once per lookup and slot)
+  whether any rule's /L prefix contains the address; if none does, the subtable is skipped.
+* **Versions.**  Each rule has the version range ``[add, remove)`` in which it is visible.
+  ``insert``/``remove``/``replace`` at version N+1 change nothing a lookup at version N
+  sees, so ofproto can stage a flow_mod or a whole bundle and publish it by moving its
+  lookup version.  Removed rules stay in the subtables (and keep counting in
+  ``max_priority``, indices and tries) until ``collect`` drops those no version >= its
+  argument can see.
+
+Private state per rule lives in the classifier's own dict ``_entries`` (``id(rule)`` ->
+``Entry``, which holds the rule); nothing is attached to the rule objects, which need
+only ``match`` and ``priority`` and must not change them while inserted.
+
+Time model: none; versions are plain ints chosen by the caller.
+Must not import: anything in pyvswitch except ``packet.fields`` and this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from pyvswitch.packet.fields import SLOT_BITS, Match, Slot
+
+from .subtable import NEVER, Entry, Subtable
+from .trie import PrefixTrie, prefix_len
+
+#: Slots with a prefix trie unless the caller chooses otherwise.
+DEFAULT_PREFIX_SLOTS = (Slot.NW_SRC, Slot.NW_DST, Slot.IPV6_SRC, Slot.IPV6_DST)
+
+
+class Classifier:
+    """Tuple-space-search classifier with staged lookup, prefix tries and versions."""
+
+    def __init__(self, prefix_slots: Iterable[int] = DEFAULT_PREFIX_SLOTS) -> None:
+        self._entries: dict[int, Entry] = {}        # id(rule) -> Entry, insertion order
+        self._subtables: dict[tuple[int, ...], Subtable] = {}   # mask -> subtable
+        self._ordered: list[Subtable] = []          # by max_priority, highest first
+        self._dirty = False                         # _ordered needs re-sorting
+        self._tries: dict[int, PrefixTrie] = {
+            int(s): PrefixTrie(SLOT_BITS[s]) for s in prefix_slots}
+        self._seq = 0
+        self._n_live = 0                            # entries not yet removed
+
+    # --- changes ----------------------------------------------------------------------
+    def insert(self, rule: Any, version: int) -> None:
+        """Make ``rule`` visible from ``version`` on.  ValueError if already inserted."""
+        self._seq += 1
+        self._insert(rule, version, self._seq)
+
+    def _insert(self, rule: Any, version: int, seq: int) -> None:
+        if id(rule) in self._entries:
+            raise ValueError("rule is already in the classifier")
+        match = rule.match
+        mask = tuple(match.masks)
+        subtable = self._subtables.get(mask)
+        if subtable is None:
+            subtable = self._new_subtable(mask)
+        entry = Entry(rule, seq, version, subtable.key_of(match.values), subtable)
+        for slot, plen, pos in subtable.tries:
+            self._tries[slot].insert(entry.key[pos], plen)
+        if subtable.add(entry):
+            self._dirty = True
+        self._entries[id(rule)] = entry
+        self._n_live += 1
+
+    def _new_subtable(self, mask: tuple[int, ...]) -> Subtable:
+        tries = []
+        for slot in self._tries:
+            if mask[slot]:
+                plen = prefix_len(mask[slot], SLOT_BITS[slot])
+                if plen is not None:
+                    tries.append((slot, plen))
+        subtable = Subtable(mask, tries)
+        self._subtables[mask] = subtable
+        self._ordered.append(subtable)
+        self._dirty = True
+        return subtable
+
+    def remove(self, rule: Any, version: int) -> None:
+        """Make ``rule`` invisible from ``version`` on.
+
+        KeyError if the rule was never inserted, ValueError if it is already removed.
+        The rule is still findable by lookups at older versions until ``collect``.
+        """
+        entry = self._entries[id(rule)]
+        if entry.remove_version != NEVER:
+            raise ValueError("rule is already removed")
+        entry.remove_version = version
+        self._n_live -= 1
+
+    def replace(self, old: Any, new: Any, version: int) -> None:
+        """Remove ``old`` and insert ``new``, both at ``version`` (OpenFlow MODIFY).
+
+        When match and priority are the same, ``new`` inherits ``old``'s place in the
+        tie-breaking order, so a modified rule keeps winning the ties it used to win.
+        """
+        entry = self._entries[id(old)]
+        self.remove(old, version)
+        if new.priority == old.priority and new.match == old.match:
+            self._insert(new, version, entry.seq)
+        else:
+            self.insert(new, version)
+
+    def collect(self, min_version: int) -> int:
+        """Free the rules no version >= ``min_version`` can see; returns how many."""
+        dead = [e for e in self._entries.values()
+                if e.remove_version <= min_version or e.remove_version <= e.add_version]
+        for entry in dead:
+            del self._entries[id(entry.rule)]
+            subtable = entry.subtable
+            for slot, plen, pos in subtable.tries:
+                self._tries[slot].remove(entry.key[pos], plen)
+            if subtable.discard(entry):
+                self._dirty = True
+            if not subtable.n_entries:
+                del self._subtables[subtable.mask]
+                self._ordered.remove(subtable)
+        return len(dead)
+
+    # --- lookup -----------------------------------------------------------------------
+    def _sort(self) -> None:
+        self._ordered.sort(key=lambda st: -st.max_priority)
+        self._dirty = False
+
+    def lookup(self, flow: tuple[int, ...], version: int,
+               wc: list[int] | None = None) -> Any:
+        """The best rule visible at ``version`` that ``flow`` matches, or None.
+
+        If ``wc`` is given, the bits this lookup consulted are ORed into it.
+        """
+        if self._dirty:
+            self._sort()
+        best: Entry | None = None
+        best_pri = -NEVER
+        trie_answers: dict[int, tuple[int, int]] | None = None
+        for st in self._ordered:
+            if st.max_priority < best_pri:
+                break
+            if st.tries:
+                if trie_answers is None:
+                    trie_answers = {}
+                ruled_out = False
+                for slot, plen, _ in st.tries:
+                    answer = trie_answers.get(slot)
+                    if answer is None:
+                        answer = trie_answers[slot] = self._ask_trie(slot, flow[slot])
+                    if not (answer[0] >> plen) & 1:
+                        if wc is not None:
+                            wc[slot] |= answer[1]
+                        ruled_out = True
+                        break
+                if ruled_out:
+                    continue
+            for key_fn, index, wc_fn in st.steps:
+                key = key_fn(flow)
+                if index is None or key not in index:
+                    break
+            if wc is not None:
+                wc_fn(wc)           # the stages read, up to the one that stopped us
+            if index is not None:
+                continue            # missed at an intermediate stage
+            bucket = st.rules.get(key)
+            if bucket is None:
+                continue
+            for e in bucket:
+                if e.add_version <= version < e.remove_version:
+                    if e.priority > best_pri or (e.priority == best_pri
+                                                 and e.seq < best.seq):  # type: ignore
+                        best = e
+                        best_pri = e.priority
+                    break
+        return None if best is None else best.rule
+
+    def _ask_trie(self, slot: int, addr: int) -> tuple[int, int]:
+        """``(plens, mask of the leading bits read)`` for ``addr`` in ``slot``'s trie."""
+        plens, bits = self._tries[slot].lookup(addr)
+        width = SLOT_BITS[slot]
+        return plens, ((1 << bits) - 1) << (width - bits)
+
+    # --- searches ---------------------------------------------------------------------
+    def find_exactly(self, match: Match, priority: int, version: int) -> Any:
+        """The rule visible at ``version`` with exactly ``match`` and ``priority``."""
+        subtable = self._subtables.get(tuple(match.masks))
+        if subtable is None:
+            return None
+        for e in subtable.rules.get(subtable.key_of(match.values), ()):
+            if e.priority == priority and e.visible(version):
+                return e.rule
+        return None
+
+    def find_matches(self, match: Match, version: int, strict: bool = False,
+                     priority: int | None = None) -> Iterator[Any]:
+        """Rules visible at ``version`` selected as OpenFlow's flow_mod/stats do.
+
+        Strict: exactly ``match`` and ``priority`` (which is then required).  Loose:
+        every rule whose match is at least as specific as ``match`` (it matches on every
+        bit ``match`` does, with the same values); ``priority`` is ignored.  Rules come
+        in insertion order; the result is computed before the first one is yielded, so
+        the caller may change the classifier while iterating.
+        """
+        if strict:
+            if priority is None:
+                raise ValueError("a strict search needs a priority")
+            subtable = self._subtables.get(tuple(match.masks))
+            if subtable is None:
+                return iter(())
+            bucket = subtable.rules.get(subtable.key_of(match.values), ())
+            return iter([e.rule for e in sorted(bucket, key=lambda e: e.seq)
+                         if e.priority == priority and e.visible(version)])
+        want = [(s, m, v) for s, (m, v) in enumerate(zip(match.masks, match.values)) if m]
+        found: list[Entry] = []
+        for mask, st in self._subtables.items():
+            if any(mask[s] & m != m for s, m, _ in want):
+                continue
+            for bucket in st.rules.values():
+                values = bucket[0].rule.match.values
+                if any(values[s] & m != v for s, m, v in want):
+                    continue
+                found.extend(e for e in bucket if e.visible(version))
+        found.sort(key=lambda e: e.seq)
+        return iter([e.rule for e in found])
+
+    # --- contents ---------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Rules visible in the newest version: those inserted and not yet removed."""
+        return self._n_live
+
+    def __iter__(self) -> Iterator[Any]:
+        """Rules visible in the newest version, in insertion order."""
+        return iter([e.rule for e in self._entries.values() if e.remove_version == NEVER])
+
+    def rules_in(self, version: int) -> Iterator[Any]:
+        """Rules visible at ``version``, in insertion order."""
+        return iter([e.rule for e in self._entries.values() if e.visible(version)])
+
+    @property
+    def n_subtables(self) -> int:
+        """Distinct masks currently held (including rules awaiting ``collect``)."""
+        return len(self._subtables)

@@ -1,0 +1,149 @@
+"""Prefix tries: how few leading bits of an address prove that a prefix cannot match.
+
+What this module owns
+---------------------
+``PrefixTrie``: a path-compressed binary trie over the CIDR prefixes that the classifier's
+rules match on one address slot (ip_src, ip_dst, ipv6_src, ipv6_dst).  For an address
+``lookup`` answers two questions at once:
+
+* which prefix lengths have at least one stored prefix that the address falls in (a bit
+  set: bit ``L`` set means "some rule with a /L mask on this field may match");
+* how many leading bits of the address had to be read to know that (``check_bits``).
+
+A subtable whose mask on the field is /L, with bit ``L`` clear in the answer, cannot match
+the packet; the classifier skips it and un-wildcards only ``check_bits`` leading bits
+instead of all ``L`` bits.  This is sound because any address that agrees on those bits
+walks the same path through the trie and stops at the same place.
+
+Representation: prefixes are kept left-aligned in the slot's ``width`` bits (exactly as
+they sit in a match's value), so a /L prefix is a value whose low ``width - L`` bits are
+zero.  Each node is a prefix (``depth`` leading bits of ``value``) with ``count`` stored
+prefixes ending exactly there and up to two children, indexed by the next bit.  No node
+other than the root has ``count == 0`` and fewer than two children (path compression).
+
+Invariants: a child's depth is greater than its parent's and its value agrees with its
+parent's on the parent's depth; ``count`` is the number of ``insert`` minus ``remove``
+calls for that exact prefix.
+
+Must not import: anything in pyvswitch.
+"""
+
+from __future__ import annotations
+
+
+class _Node:
+    __slots__ = ("depth", "value", "count", "children")
+
+    def __init__(self, depth: int, value: int, count: int = 0) -> None:
+        self.depth = depth       # number of leading bits this node stands for
+        self.value = value       # the prefix, left-aligned, low bits zero
+        self.count = count       # stored prefixes ending exactly here
+        self.children: list[_Node | None] = [None, None]
+
+
+def prefix_len(mask: int, width: int) -> int | None:
+    """The length L if ``mask`` is a /L CIDR mask of a ``width``-bit slot, else None."""
+    full = (1 << width) - 1
+    inverted = ~mask & full
+    if inverted & (inverted + 1):
+        return None                      # the zero bits are not a contiguous low run
+    return width - inverted.bit_length()
+
+
+class PrefixTrie:
+    """The set (with multiplicity) of prefixes stored for one address slot."""
+
+    __slots__ = ("width", "_root", "n_prefixes")
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self._root = _Node(0, 0)
+        self.n_prefixes = 0
+
+    def _bit(self, value: int, pos: int) -> int:
+        return (value >> (self.width - 1 - pos)) & 1
+
+    def _lcp(self, a: int, b: int) -> int:
+        return self.width - (a ^ b).bit_length()
+
+    def insert(self, value: int, plen: int) -> None:
+        """Add the /``plen`` prefix ``value`` (left-aligned, low bits zero)."""
+        self.n_prefixes += 1
+        node = self._root
+        while True:
+            if node.depth == plen:
+                node.count += 1
+                return
+            bit = self._bit(value, node.depth)
+            child = node.children[bit]
+            if child is None:
+                node.children[bit] = _Node(plen, value, 1)
+                return
+            common = min(self._lcp(value, child.value), child.depth, plen)
+            if common == child.depth:
+                node = child
+                continue
+            # Split the edge to ``child`` at ``common`` bits.
+            mid_value = value & ~((1 << (self.width - common)) - 1)
+            mid = _Node(common, mid_value)
+            mid.children[self._bit(child.value, common)] = child
+            node.children[bit] = mid
+            if common == plen:
+                mid.count = 1
+            else:
+                mid.children[self._bit(value, common)] = _Node(plen, value, 1)
+            return
+
+    def remove(self, value: int, plen: int) -> None:
+        """Remove one copy of the /``plen`` prefix ``value``; KeyError if absent."""
+        path: list[_Node] = []
+        node: _Node | None = self._root
+        while node is not None and node.depth < plen:
+            path.append(node)
+            node = node.children[self._bit(value, node.depth)]
+            if node is not None and min(self._lcp(value, node.value), plen) < node.depth:
+                node = None
+        if node is None or node.depth != plen or node.count == 0:
+            raise KeyError("prefix not in trie")
+        self.n_prefixes -= 1
+        node.count -= 1
+        if node.count or node is self._root:
+            return
+        # Restore path compression around the emptied node.
+        self._compact(path, node)
+        if path:
+            parent = path.pop()
+            if parent is not self._root and parent.count == 0:
+                self._compact(path, parent)
+
+    def _compact(self, path: list[_Node], node: _Node) -> None:
+        """Unlink or bypass ``node`` (count 0) if it has fewer than two children."""
+        kids = [c for c in node.children if c is not None]
+        if len(kids) == 2:
+            return
+        parent = path[-1]
+        slot = self._bit(node.value, parent.depth)
+        parent.children[slot] = kids[0] if kids else None
+
+    def lookup(self, addr: int) -> tuple[int, int]:
+        """``(plens, check_bits)`` for the full-width address ``addr``.
+
+        ``plens`` has bit L set when a stored /L prefix contains ``addr``; ``check_bits``
+        is how many leading bits of ``addr`` decide ``plens`` for every address sharing them.
+        """
+        width = self.width
+        node = self._root
+        plens = 0
+        while True:
+            if node.count:
+                plens |= 1 << node.depth
+            depth = node.depth
+            if depth == width:
+                return plens, width
+            child = node.children[(addr >> (width - 1 - depth)) & 1]
+            if child is None:
+                return plens, depth + 1
+            common = width - (addr ^ child.value).bit_length()
+            if common < child.depth:
+                return plens, common + 1
+            node = child
