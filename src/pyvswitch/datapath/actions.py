@@ -1,0 +1,185 @@
+"""Datapath actions: what a megaflow does to the packets it matches.
+
+What this module owns
+---------------------
+* The action values (frozen dataclasses): ``Output``, ``SetField``, ``PushVlan``,
+  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``.  They are already
+  concrete: no OpenFlow port numbers, tables or groups; ports are datapath (odp) ports.
+* ``compile_actions``: the executable form.  A list made only of ``Output`` becomes a tuple
+  of ports (the hit path just appends the unchanged frame to those ports' transmit
+  batches); anything else runs through ``apply_actions``.
+* ``apply_actions(frame, actions, output, upcall)``: the interpreter.  Frame edits call
+  ``pyvswitch.packet.edit`` and produce new bytes; each ``Output`` hands the current frame
+  to ``output(port, frame)``; each ``Userspace`` hands it to ``upcall(frame, cookie)``.
+
+Semantics
+---------
+* ``Truncate(max_len)`` applies to the next ``Output`` (or ``Userspace``) only, as Open
+  vSwitch's ``trunc`` does for the output that follows it.
+* An edit that cannot apply to this frame (e.g. pop_vlan on an untagged frame, set_field
+  of an IPv4 field on an ARP frame) raises ``ActionError``; the caller counts the packet
+  and drops it.
+
+Time model: no clock.
+Must not import: ofproto/, openflow/ (the datapath knows nothing of OpenFlow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, Union
+
+from pyvswitch.packet.fields import BY_NAME, Field
+
+
+class ActionError(ValueError):
+    """A datapath action could not be applied to a frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetField:
+    """Write ``value`` (under ``mask``, in the field's own bit positions) into the frame."""
+
+    field: Field
+    value: int
+    mask: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.field, str):
+            object.__setattr__(self, "field", BY_NAME[self.field])
+
+
+@dataclass(frozen=True, slots=True)
+class PushVlan:
+    tpid: int
+    tci: int          # PCP and VID as on the wire (no CFI/present bit needed)
+
+
+@dataclass(frozen=True, slots=True)
+class PopVlan:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PushMpls:
+    ethertype: int    # 0x8847 or 0x8848
+    lse: int          # the whole label stack entry
+
+
+@dataclass(frozen=True, slots=True)
+class PopMpls:
+    ethertype: int    # the ethertype of what lies beneath
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    max_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class Userspace:
+    """Send the packet up to the layer above (``Upcall`` of kind ACTION) with ``cookie``."""
+
+    cookie: Any = None
+
+
+Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, Truncate, Userspace]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledActions:
+    """The executable form: ``outputs`` is set when the list is outputs only."""
+
+    actions: tuple[Action, ...]
+    outputs: tuple[int, ...] | None
+
+
+def compile_actions(actions: Sequence[Action]) -> CompiledActions:
+    acts = tuple(actions)
+    for a in acts:
+        if not isinstance(a, (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls,
+                              Truncate, Userspace)):
+            raise TypeError(f"not a datapath action: {a!r}")
+    if all(type(a) is Output for a in acts):
+        return CompiledActions(acts, tuple(a.port for a in acts))
+    return CompiledActions(acts, None)
+
+
+def _edit():
+    from pyvswitch.packet import edit
+    return edit
+
+
+def apply_actions(frame: bytes, actions: Sequence[Action],
+                  output: Callable[[int, bytes], None],
+                  upcall: Callable[[bytes, Any], None]) -> None:
+    """Run ``actions`` on ``frame``; raises ``ActionError`` if an edit does not apply."""
+    edit = None
+    trunc = -1
+    for a in actions:
+        t = type(a)
+        if t is Output or t is Userspace:
+            f = frame
+            if trunc >= 0:
+                if len(f) > trunc:
+                    f = f[:trunc]
+                trunc = -1
+            if t is Output:
+                output(a.port, f)
+            else:
+                upcall(f, a.cookie)
+            continue
+        if t is Truncate:
+            trunc = a.max_len
+            continue
+        if edit is None:
+            edit = _edit()
+        try:
+            if t is SetField:
+                frame = edit.set_field(frame, a.field, a.value, a.mask)
+            elif t is PushVlan:
+                frame = edit.push_vlan(frame, a.tpid, a.tci)
+            elif t is PopVlan:
+                frame = edit.pop_vlan(frame)
+            elif t is PushMpls:
+                frame = edit.push_mpls(frame, a.ethertype, a.lse)
+            elif t is PopMpls:
+                frame = edit.pop_mpls(frame, a.ethertype)
+        except ActionError:
+            raise
+        except Exception as e:  # the edit library's own errors: the frame does not fit
+            raise ActionError(f"{a!r}: {e}") from None
+
+
+def format_actions(actions: Sequence[Action]) -> str:
+    """Open vSwitch's datapath-action spelling, for dumps (``dpctl/dump-flows``)."""
+    if not actions:
+        return "drop"
+    parts = []
+    for a in actions:
+        t = type(a)
+        if t is Output:
+            parts.append(str(a.port))
+        elif t is SetField:
+            m = "" if a.mask is None else f"/{a.mask:#x}"
+            parts.append(f"set({a.field.name}={a.value:#x}{m})")
+        elif t is PushVlan:
+            tpid = "" if a.tpid == 0x8100 else f"tpid={a.tpid:#x},"
+            parts.append(f"push_vlan({tpid}vid={a.tci & 0xFFF},pcp={a.tci >> 13})")
+        elif t is PopVlan:
+            parts.append("pop_vlan")
+        elif t is PushMpls:
+            parts.append(f"push_mpls(label={a.lse >> 12},tc={(a.lse >> 9) & 7},"
+                         f"ttl={a.lse & 0xFF},bos={(a.lse >> 8) & 1},eth_type={a.ethertype:#x})")
+        elif t is PopMpls:
+            parts.append(f"pop_mpls(eth_type={a.ethertype:#x})")
+        elif t is Truncate:
+            parts.append(f"trunc({a.max_len})")
+        elif t is Userspace:
+            parts.append(f"userspace(cookie={a.cookie!r})")
+    return ",".join(parts)

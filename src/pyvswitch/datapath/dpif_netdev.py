@@ -1,0 +1,298 @@
+"""The userspace datapath (Open vSwitch's dpif-netdev): netdev batches -> EMC -> megaflows.
+
+What this module owns
+---------------------
+``DpifNetdev``, the ``Dpif`` implementation.  A packet's walk in ``run(now)``:
+``recv_batch`` from each port -> ``emc_key`` -> the port's EMC -> (miss) ``extract`` ->
+megaflow lookup -> (hit) the megaflow's transmit function -> the output port's transmit
+batch, flushed with one ``send_batch`` per port at the end of ``run``; (no megaflow) an
+upcall of kind MISS.
+
+Invariants
+----------
+* Each megaflow's ``fast_out`` is a callable taking the frame: the bound ``append`` of the
+  one output port's transmit batch when the actions are a single ``Output``, else a small
+  function; it is rebuilt whenever ports or actions change, so it never names a detached
+  port.
+* An EMC entry always points at a live megaflow (``flow_del`` and ``flow_flush`` purge them).
+* At most ``max_upcalls`` upcalls are queued between two ``run`` calls; the rest are lost.
+
+Time model: ``now`` (ms) is a parameter; it stamps megaflow ``used``.
+Must not import: ofproto/, openflow/, ofproto_dpif/.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from pyvswitch.datapath.actions import (Action, ActionError, apply_actions,
+                                        compile_actions)
+from pyvswitch.datapath.dpif import DpFlow, DpifStats, Upcall, UpcallKind
+from pyvswitch.datapath.emc import FAST_KEY_LEN, Emc
+from pyvswitch.datapath.megaflow import Megaflow, MegaflowTable
+from pyvswitch.netdev.base import Netdev
+from pyvswitch.packet.fields import Slot
+
+_TCP_FLAGS = Slot.TCP_FLAGS
+
+
+class DpPort:
+    __slots__ = ("odp_port", "netdev", "txq", "emc")
+
+    def __init__(self, odp_port: int, netdev: Netdev, emc_capacity: int) -> None:
+        self.odp_port = odp_port
+        self.netdev = netdev
+        self.txq: list[bytes] = []
+        self.emc = Emc(emc_capacity)
+
+
+def _default_extract():
+    from pyvswitch.packet.extract import extract
+    return extract
+
+
+def _snapshot(mf: Megaflow) -> DpFlow:
+    return DpFlow(mf.key, mf.mask, mf.compiled.actions, mf.packets, mf.bytes, mf.used,
+                  mf.tcp_flags)
+
+
+class DpifNetdev:
+    """A userspace datapath (see module docstring)."""
+
+    def __init__(self, name: str = "ovs-netdev", *, batch: int = 256,
+                 max_upcalls: int = 1024, emc_capacity: int = 8192,
+                 extract: Callable[[bytes, int], tuple[int, ...]] | None = None) -> None:
+        self.name = name
+        self.batch = batch
+        self.max_upcalls = max_upcalls
+        self.emc_capacity = emc_capacity
+        self._extract = extract or _default_extract()
+        self._ports: dict[int, DpPort] = {}
+        self._port_list: list[DpPort] = []
+        self.megaflows = MegaflowTable()
+        self._upcalls: list[Upcall] = []
+        self.n_rx = 0
+        self.n_slow = 0            # packets that missed the EMC (megaflow hit, miss, bad)
+        self.n_hit_megaflow = 0
+        self.n_missed = 0
+        self.n_lost = 0
+        self.n_malformed = 0
+        self.n_action_errors = 0
+        self.n_tx_no_port = 0
+        self._current_in_port = 0   # odp port of the batch being processed
+
+    # -- ports ---------------------------------------------------------------------------
+    def port_add(self, netdev: Netdev, odp_port: int | None = None) -> int:
+        if any(p.netdev.name == netdev.name for p in self._port_list):
+            raise ValueError(f"{netdev.name}: already in datapath {self.name}")
+        if odp_port is None:
+            odp_port = 1
+            while odp_port in self._ports:
+                odp_port += 1
+        elif odp_port in self._ports or odp_port < 0:
+            raise ValueError(f"odp port {odp_port} is in use or invalid")
+        port = DpPort(odp_port, netdev, self.emc_capacity)
+        self._ports[odp_port] = port
+        self._port_list = list(self._ports.values())
+        self._relink_all()
+        return odp_port
+
+    def port_del(self, odp_port: int) -> None:
+        port = self._ports.pop(odp_port)
+        self._port_list = list(self._ports.values())
+        if port.txq:
+            port.netdev.send_batch(port.txq)
+            port.txq.clear()
+        port.emc.clear()
+        self._relink_all()
+
+    def port_list(self) -> dict[int, Netdev]:
+        return {n: p.netdev for n, p in self._ports.items()}
+
+    # -- flows ---------------------------------------------------------------------------
+    def flow_put(self, key: tuple[int, ...], mask: tuple[int, ...],
+                 actions: Sequence[Action], now: float = 0) -> None:
+        compiled = compile_actions(actions)
+        mf, _ = self.megaflows.insert(key, mask, compiled, now)
+        self._link(mf)
+
+    def flow_get(self, key: tuple[int, ...], mask: tuple[int, ...]) -> DpFlow | None:
+        mf = self.megaflows.find(key, mask)
+        return None if mf is None else _snapshot(mf)
+
+    def flow_del(self, key: tuple[int, ...], mask: tuple[int, ...]) -> DpFlow | None:
+        mf = self.megaflows.remove(key, mask)
+        if mf is None:
+            return None
+        for p in self._port_list:
+            p.emc.forget(mf)
+        return _snapshot(mf)
+
+    def flow_dump(self) -> list[DpFlow]:
+        return [_snapshot(mf) for mf in self.megaflows]
+
+    def flow_flush(self) -> list[DpFlow]:
+        gone = self.megaflows.clear()
+        for p in self._port_list:
+            p.emc.clear()
+        return [_snapshot(mf) for mf in gone]
+
+    def _relink_all(self) -> None:
+        for mf in self.megaflows:
+            self._link(mf)
+
+    def _link(self, mf: Megaflow) -> None:
+        """Build ``mf.fast_out`` for the current ports."""
+        c = mf.compiled
+        if c.outputs is not None:
+            appends = []
+            for n in c.outputs:
+                p = self._ports.get(n)
+                if p is not None:
+                    appends.append(p.txq.append)
+                else:
+                    appends.append(self._no_port)
+            if len(appends) == 1:
+                mf.fast_out = appends[0]
+            elif not appends:
+                mf.fast_out = _drop
+            else:
+                tup = tuple(appends)
+
+                def multi(frame: bytes, _outs=tup) -> None:
+                    for out in _outs:
+                        out(frame)
+                mf.fast_out = multi
+        else:
+            def general(frame: bytes, _mf=mf) -> None:
+                self._run_actions(frame, _mf.compiled.actions, None, None)
+            mf.fast_out = general
+
+    def _no_port(self, frame: bytes) -> None:
+        self.n_tx_no_port += 1
+
+    # -- packets -------------------------------------------------------------------------
+    def run(self, now: float) -> list[Upcall]:
+        batch = self.batch
+        for port in self._port_list:
+            frames = port.netdev.recv_batch(batch)
+            if frames:
+                self._input(port, frames, now)
+        self._flush()
+        ups = self._upcalls
+        if ups:
+            self._upcalls = []
+        return ups
+
+    def _input(self, port: DpPort, frames: list[bytes], now: float) -> None:
+        """The hit path: keep it short, it runs for every packet."""
+        get = port.emc.entries.get
+        slow = self._slow
+        self._current_in_port = port.odp_port
+        for f in frames:
+            ln = len(f)
+            if (ln >= 34 and f[12] == 8 and f[13] == 0 and f[14] == 0x45
+                    and 34 <= (f[16] << 8 | f[17]) + 14 <= ln):
+                k = f[:FAST_KEY_LEN]
+            else:
+                k = f
+            mf = get(k)
+            if mf is None:
+                slow(port, f, k, now)
+                continue
+            mf.packets += 1
+            mf.bytes += ln
+            mf.used = now
+            mf.fast_out(f)
+        self.n_rx += len(frames)
+
+    def _slow(self, port: DpPort, frame: bytes, key: bytes, now: float) -> None:
+        self.n_slow += 1
+        in_port = port.odp_port
+        if len(frame) < 14:
+            self.n_malformed += 1
+            return
+        try:
+            flow = self._extract(frame, in_port)
+        except Exception:
+            self.n_malformed += 1
+            return
+        mf = self.megaflows.lookup(flow)
+        if mf is None:
+            self.n_missed += 1
+            self._queue_upcall(Upcall(frame, flow, in_port, UpcallKind.MISS, None))
+            return
+        self.n_hit_megaflow += 1
+        port.emc.insert(key, mf)
+        mf.tcp_flags |= flow[_TCP_FLAGS]
+        mf.packets += 1
+        mf.bytes += len(frame)
+        mf.used = now
+        mf.fast_out(frame)
+
+    def _queue_upcall(self, up: Upcall) -> None:
+        if len(self._upcalls) >= self.max_upcalls:
+            self.n_lost += 1
+        else:
+            self._upcalls.append(up)
+
+    def _run_actions(self, frame: bytes, actions: Sequence[Action],
+                     flow: tuple[int, ...] | None, in_port: int | None) -> None:
+        ports = self._ports
+
+        def output(n: int, f: bytes) -> None:
+            p = ports.get(n)
+            if p is None:
+                self.n_tx_no_port += 1
+            else:
+                p.txq.append(f)
+
+        def upcall(f: bytes, cookie: Any) -> None:
+            ip = in_port if in_port is not None else self._current_in_port
+            try:
+                fl = self._extract(f, ip)
+            except Exception:
+                self.n_malformed += 1
+                return
+            self._queue_upcall(Upcall(f, fl, ip, UpcallKind.ACTION, cookie))
+
+        try:
+            apply_actions(frame, actions, output, upcall)
+        except ActionError:
+            self.n_action_errors += 1
+
+    def execute(self, frame: bytes, actions: Sequence[Action], now: float,
+                in_odp_port: int = 0) -> None:
+        self._run_actions(bytes(frame), tuple(actions), None, in_odp_port)
+        self._flush()
+
+    def _flush(self) -> None:
+        for p in self._port_list:
+            q = p.txq
+            if q:
+                p.netdev.send_batch(q)
+                q.clear()
+
+    def wait(self, poller: Any) -> None:
+        if self._upcalls:
+            poller.immediate_wake()
+        for p in self._port_list:
+            p.netdev.wait(poller)
+
+    # -- statistics ----------------------------------------------------------------------
+    def stats(self) -> DpifStats:
+        return DpifStats(n_hit_emc=self.n_rx - self.n_slow,
+                         n_hit_megaflow=self.n_hit_megaflow, n_missed=self.n_missed,
+                         n_lost=self.n_lost, n_malformed=self.n_malformed,
+                         n_action_errors=self.n_action_errors,
+                         n_flows=len(self.megaflows), n_masks=self.megaflows.n_masks)
+
+    def close(self) -> None:
+        for p in self._port_list:
+            p.netdev.close()
+        self._ports.clear()
+        self._port_list = []
+
+
+def _drop(frame: bytes) -> None:
+    pass
