@@ -277,7 +277,8 @@ def _ipv6(frame, ofs: int, n: int, f: list[int]) -> tuple[int, int, int]:
     f[_IPV6_LABEL] = vtcfl & 0xFFFFF
 
     flags = 0        # IEH_* bits seen so far
-    rank = 0         # position in the recommended order of the last header seen
+    rank = 0         # furthest position reached in RFC 8200's recommended order
+    dest_ranks = 0   # positions at which destination options were seen
     frag_bits = 0
     while proto in _EXT_HEADERS:
         if end - p < 8:
@@ -295,12 +296,13 @@ def _ipv6(frame, ofs: int, n: int, f: list[int]) -> tuple[int, int, int]:
         if proto == IPPROTO_DSTOPTS:
             # Allowed twice: before a routing header and again at the end of the chain.
             this_rank = 7 if rank >= 3 else 2
-            repeated = flags & bit and this_rank == rank
+            if dest_ranks & (1 << this_rank):
+                flags |= IEH_UNREP
+            dest_ranks |= 1 << this_rank
         else:
             this_rank = _EXT_RANK[proto]
-            repeated = flags & bit
-        if repeated:
-            flags |= IEH_UNREP
+            if flags & bit:
+                flags |= IEH_UNREP
         if this_rank < rank or (proto == IPPROTO_HOPOPTS and p != ofs + 40):
             flags |= IEH_UNSEQ
         flags |= bit
