@@ -177,15 +177,7 @@ class Classifier:
                         break
                 if ruled_out:
                     continue
-            for key_fn, index, wc_fn in st.steps:
-                key = key_fn(flow)
-                if index is None or key not in index:
-                    break
-            if wc is not None:
-                wc_fn(wc)           # the stages read, up to the one that stopped us
-            if index is not None:
-                continue            # missed at an intermediate stage
-            bucket = st.rules.get(key)
+            bucket = st.probe(flow, wc)
             if bucket is None:
                 continue
             for e in bucket:

@@ -14,10 +14,11 @@ order and stops at the first one whose key no rule has; only the mask bits of th
 read are reported as consulted, so a packet that is not even the right L2 type never gets
 its L4 ports un-wildcarded.  The last stage is the full key into ``rules``.
 
-Keys are tuples of ``flow[slot] & mask`` over the subtable's non-zero slots, built by small
-functions generated once per subtable (``eval`` of a lambda over constant slot numbers and
-masks): in CPython that is several times faster than a generic loop, and lookups are the
-hot path of the whole switch.  Flows are assumed to respect ``fields.SLOT_BITS`` (a slot
+Keys are tuples of ``flow[slot] & mask`` over the subtable's non-zero slots.  The whole
+staged probe of a subtable is one function generated when the subtable is created (``exec``
+of source built only from slot numbers and integer masks, like ``collections.namedtuple``
+does): every slot and mask is a constant, so a probe costs one Python call instead of a
+loop over stages and slots.  Lookups are the hot path of the whole switch.  Flows are assumed to respect ``fields.SLOT_BITS`` (a slot
 matched with a full-width mask is read without masking).
 
 Invariants: ``rules[key]`` is a non-empty list sorted by (priority descending, insertion
@@ -68,25 +69,43 @@ class Entry:
         return self.add_version <= version < self.remove_version
 
 
-def _key_fn(pairs: list[tuple[int, int]]) -> Callable[[Any], tuple[int, ...]]:
-    parts = [f"f[{s}]" if m == (1 << SLOT_BITS[s]) - 1 else f"f[{s}] & {m}"
-             for s, m in pairs]
-    return eval(f"lambda f: ({', '.join(parts)}{',' if parts else ''})")  # noqa: S307
+def _slot_expr(slot: int, mask: int) -> str:
+    return f"f[{slot}]" if mask == (1 << SLOT_BITS[slot]) - 1 else f"f[{slot}] & {mask}"
 
 
-def _wc_fn(pairs: list[tuple[int, int]]) -> Callable[[list[int]], None]:
-    if not pairs:
-        return lambda w: None
-    body = "".join(f"\n    w[{s}] |= {m}" for s, m in pairs)
-    namespace: dict[str, Any] = {}
-    exec(f"def unwildcard(w):{body}", namespace)  # noqa: S102
-    return namespace["unwildcard"]
+def _compile_probe(stage_pairs: list[list[tuple[int, int]]],
+                   namespace: dict[str, Any]) -> Callable[..., Any]:
+    """Generate ``probe(f, w)``: the staged lookup of one subtable, constants inlined.
+
+    ``namespace`` provides the stage indices ``i0``, ``i1``... and the ``rules`` dict.  The
+    probe returns the bucket (list of entries) for ``f`` or None, and when ``w`` is not
+    None ORs into it the masks of the stages it read.
+    """
+    lines = ["def probe(f, w):"]
+    read: list[tuple[int, int]] = []
+    for n, pairs in enumerate(stage_pairs):
+        read += pairs
+        part = ", ".join(_slot_expr(s, m) for s, m in pairs)
+        part = f"({part},)" if pairs else "()"
+        lines.append(f"    k = {part}" if n == 0 else f"    k += {part}")
+        unwildcard = [f"w[{s}] |= {m}" for s, m in read] or ["pass"]
+        if n < len(stage_pairs) - 1:
+            lines.append(f"    if k not in i{n}:")
+            lines.append("        if w is not None:")
+            lines += [f"            {u}" for u in unwildcard]
+            lines.append("        return None")
+        else:
+            lines.append("    if w is not None:")
+            lines += [f"        {u}" for u in unwildcard]
+            lines.append("    return rules.get(k)")
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from ints only
+    return namespace["probe"]
 
 
 class Subtable:
     """The rules of one mask, with per-stage indices for early exit."""
 
-    __slots__ = ("mask", "slots", "steps", "indices", "rules", "max_priority",
+    __slots__ = ("mask", "slots", "probe", "indices", "rules", "max_priority",
                  "n_entries", "tries", "_prefix_lens")
 
     def __init__(self, mask: tuple[int, ...], tries: list[tuple[int, int]]) -> None:
@@ -98,17 +117,16 @@ class Subtable:
         for pairs in stage_pairs:
             cumulative += pairs
             prefix_lens.append(len(cumulative))
-        self.slots = tuple(s for s, _ in cumulative)
+        self.slots: tuple[int, ...] = tuple(s for s, _ in cumulative)
         #: ``(slot, prefix_len, position in key)`` per trie slot this mask is CIDR on.
         self.tries = [(s, plen, self.slots.index(s)) for s, plen in tries]
         self.indices: list[dict[tuple[int, ...], int]] = [{} for _ in stage_pairs[:-1]]
-        #: ``(key_fn, index or None, wc_fn)`` per stage; the last has no index.
-        self.steps = [
-            (_key_fn(cumulative[:n]), idx, _wc_fn(cumulative[:n]))
-            for n, idx in zip(prefix_lens, self.indices + [None])
-        ]
-        self._prefix_lens = prefix_lens
         self.rules: dict[tuple[int, ...], list[Entry]] = {}
+        namespace: dict[str, Any] = {f"i{n}": idx for n, idx in enumerate(self.indices)}
+        namespace["rules"] = self.rules
+        #: ``probe(flow, wc_or_None) -> bucket or None``, see ``_compile_probe``.
+        self.probe = _compile_probe(stage_pairs, namespace)
+        self._prefix_lens = prefix_lens
         self.max_priority: float = -NEVER
         self.n_entries = 0
 

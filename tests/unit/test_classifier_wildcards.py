@@ -1,0 +1,264 @@
+"""The wildcards a lookup reports: sufficient for megaflows, and narrowed by stages/tries."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyvswitch.classifier import Classifier
+from pyvswitch.classifier.trie import PrefixTrie, prefix_len
+from pyvswitch.packet.fields import N_SLOTS, SLOT_BITS, Match, Slot
+
+S = Slot
+
+
+class Rule:
+    __slots__ = ("match", "priority", "name")
+
+    def __init__(self, match: Match, priority: int, name: str = "") -> None:
+        self.match, self.priority, self.name = match, priority, name
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name} pri={self.priority} {self.match})"
+
+
+def flow_of(**slots: int) -> tuple[int, ...]:
+    flow = [0] * N_SLOTS
+    for name, value in slots.items():
+        flow[S[name.upper()]] = value
+    return tuple(flow)
+
+
+def lookup_wc(cls: Classifier, flow, version: int = 1):
+    wc = [0] * N_SLOTS
+    rule = cls.lookup(flow, version, wc)
+    return rule, {S(i).name: hex(m) for i, m in enumerate(wc) if m}
+
+
+# --- sufficiency -------------------------------------------------------------------------
+
+#: Slots the random rules match on, with the values they use.
+_SLOT_VALUES = {
+    S.IN_PORT: [1, 2, 3], S.REG0: [0, 5], S.ETH_DST: [0x020000000001, 0x020000000002],
+    S.ETH_TYPE: [0x0800, 0x86DD], S.VLAN_TCI: [0, 0x1005],
+    S.NW_SRC: [0x0A000001, 0x0A0000F0, 0xC0A80001], S.NW_DST: [0x0A000001, 0x0A010101],
+    S.IPV6_DST: [0x20010DB8 << 96 | 1, 0xFE80 << 112 | 1], S.NW_PROTO: [6, 17],
+    S.TP_SRC: [80, 1024], S.TP_DST: [80, 443, 0x1F90],
+}
+
+
+def _random_mask(rng: random.Random, slot: int) -> int:
+    width = SLOT_BITS[slot]
+    kind = rng.randrange(3)
+    if kind == 0:
+        return (1 << width) - 1
+    if kind == 1:
+        n = rng.randrange(1, width + 1)
+        return ((1 << n) - 1) << (width - n)
+    return rng.getrandbits(width) or 1
+
+
+def _build(seed: int, n_rules: int, prefix_slots=None) -> tuple[Classifier, list[Rule]]:
+    rng = random.Random(seed)
+    templates = [rng.sample(sorted(_SLOT_VALUES), rng.randrange(0, 5)) for _ in range(25)]
+    masks = [{s: _random_mask(rng, s) for s in t} for t in templates]
+    cls = Classifier() if prefix_slots is None else Classifier(prefix_slots)
+    rules = []
+    for i in range(n_rules):
+        match = Match()
+        for slot, mask in rng.choice(masks).items():
+            match.set_slot(slot, rng.choice(_SLOT_VALUES[slot]), mask)
+        rule = Rule(match, rng.randrange(10), f"r{i}")
+        cls.insert(rule, 1 + i % 3)           # visible from versions 1, 2 or 3
+        rules.append(rule)
+    for rule in rules[::7]:
+        cls.remove(rule, 3)
+    return cls, rules
+
+
+CLASSIFIERS = {tries: _build(99, 400, None if tries else ())[0] for tries in (True, False)}
+
+_flows = st.builds(
+    lambda picks, noise: tuple(
+        (_SLOT_VALUES[s][picks[i] % len(_SLOT_VALUES[s])] ^ noise[i]) if s in _SLOT_VALUES
+        else noise[i] & ((1 << SLOT_BITS[s]) - 1)
+        for i, s in enumerate(S)),
+    st.lists(st.integers(0, 3), min_size=N_SLOTS, max_size=N_SLOTS),
+    st.lists(st.sampled_from([0, 0, 0, 1, 0x80, 0x100, 1 << 31]),
+             min_size=N_SLOTS, max_size=N_SLOTS),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow=_flows, version=st.integers(0, 4), tries=st.booleans(), seed=st.integers(0, 2**32))
+def test_flows_agreeing_on_the_wildcards_get_the_same_rule(flow, version, tries, seed):
+    """Perturbing any bit outside the reported mask never changes the lookup's answer."""
+    cls = CLASSIFIERS[tries]
+    rnd = random.Random(seed)         # the perturbations (hypothesis' Random is slow)
+    wc = [0] * N_SLOTS
+    found = cls.lookup(flow, version, wc)
+    # Every free bit at least once in a while, and many free bits at once.
+    for _ in range(20):
+        other = list(flow)
+        for slot in rnd.sample(range(N_SLOTS), rnd.randrange(1, N_SLOTS)):
+            free = ~wc[slot] & ((1 << SLOT_BITS[slot]) - 1)
+            other[slot] ^= rnd.getrandbits(SLOT_BITS[slot]) & free
+        assert cls.lookup(tuple(other), version) is found
+    for slot in range(N_SLOTS):
+        free = ~wc[slot] & ((1 << SLOT_BITS[slot]) - 1)
+        if free:
+            bit = rnd.choice([b for b in range(SLOT_BITS[slot]) if free >> b & 1])
+            other = list(flow)
+            other[slot] ^= 1 << bit
+            assert cls.lookup(tuple(other), version) is found
+
+
+def test_wildcards_of_the_matching_rule_cover_its_mask():
+    cls, rules = _build(5, 200)
+    rng = random.Random(1)
+    for rule in rng.sample(rules, 50):
+        flow = tuple(rule.match.values)
+        wc = [0] * N_SLOTS
+        found = cls.lookup(flow, 3, wc)
+        if found is not None:
+            assert all(w & m == m for w, m in zip(wc, found.match.masks))
+
+
+# --- staged lookup -----------------------------------------------------------------------
+
+def _l2_and_l4():
+    cls = Classifier()
+    l2 = Rule(Match().set("eth_dst", 0x020000000001), 10, "l2")
+    l4 = Rule(Match().set("eth_type", 0x0800).set("ip_proto", 6).set("tcp_dst", 80), 5, "l4")
+    cls.insert(l2, 1)
+    cls.insert(l4, 1)
+    return cls, l2, l4
+
+
+def test_packet_that_misses_at_l2_does_not_unwildcard_l3_or_l4():
+    cls, _, _ = _l2_and_l4()
+    arp = flow_of(eth_dst=0x020000000009, eth_type=0x0806, nw_proto=1, tp_dst=80)
+    rule, wc = lookup_wc(cls, arp)
+    assert rule is None
+    assert wc == {"ETH_DST": hex((1 << 48) - 1), "ETH_TYPE": "0xffff"}
+
+
+def test_packet_that_misses_at_l3_does_not_unwildcard_l4():
+    cls, _, _ = _l2_and_l4()
+    udp = flow_of(eth_dst=0x020000000009, eth_type=0x0800, nw_proto=17, tp_dst=80)
+    rule, wc = lookup_wc(cls, udp)
+    assert rule is None
+    assert wc == {"ETH_DST": hex((1 << 48) - 1), "ETH_TYPE": "0xffff", "NW_PROTO": "0xff"}
+
+
+def test_packet_that_reaches_l4_unwildcards_the_whole_mask():
+    cls, _, l4 = _l2_and_l4()
+    tcp = flow_of(eth_dst=0x020000000009, eth_type=0x0800, nw_proto=6, tp_dst=80)
+    rule, wc = lookup_wc(cls, tcp)
+    assert rule is l4
+    assert wc == {"ETH_DST": hex((1 << 48) - 1), "ETH_TYPE": "0xffff", "NW_PROTO": "0xff",
+                  "TP_DST": "0xffff"}
+
+
+def test_metadata_stage_miss_reads_only_the_register():
+    cls = Classifier()
+    rule = Rule(Match().set("reg0", 1).set("eth_type", 0x0800).set("tcp_dst", 22)
+                .set("ip_proto", 6), 1)
+    cls.insert(rule, 1)
+    found, wc = lookup_wc(cls, flow_of(reg0=2, eth_type=0x0800, nw_proto=6, tp_dst=22))
+    assert found is None and wc == {"REG0": "0xffffffff"}
+
+
+def test_higher_priority_match_stops_the_search():
+    cls = Classifier()
+    ip = Rule(Match().set("eth_type", 0x0800), 100, "ip")
+    ssh = Rule(Match().set("eth_type", 0x0800).set("ip_proto", 6).set("tcp_dst", 22), 1)
+    cls.insert(ssh, 1)
+    cls.insert(ip, 1)
+    found, wc = lookup_wc(cls, flow_of(eth_type=0x0800, nw_proto=6, tp_dst=22))
+    assert found is ip and wc == {"ETH_TYPE": "0xffff"}
+
+
+# --- prefix tries ------------------------------------------------------------------------
+
+def _routes(prefix_slots=None) -> Classifier:
+    cls = Classifier() if prefix_slots is None else Classifier(prefix_slots)
+    for i, (net, plen) in enumerate([(0x0A000000, 8), (0x0A000001, 32), (0x0A000002, 32)]):
+        mask = ((1 << plen) - 1) << (32 - plen)
+        cls.insert(Rule(Match().set("eth_type", 0x0800).set("ip_dst", net, mask), plen,
+                        f"r{i}"), 1)
+    return cls
+
+
+def test_trie_skips_subtables_reading_only_the_diverging_bits():
+    # 192.x diverges from 10.x at the very first bit: one bit decides that neither the
+    # /8 nor the /32 subtable can match, and eth_type is not even read.
+    found, wc = lookup_wc(_routes(), flow_of(eth_type=0x0800, nw_dst=0xC0A80101))
+    assert found is None and wc == {"NW_DST": "0x80000000"}
+
+
+def test_trie_reads_up_to_the_first_bit_that_leaves_every_longer_prefix():
+    # 10.0.1.1 is in 10/8 but diverges from 10.0.0.1 and 10.0.0.2 at bit 23.
+    found, wc = lookup_wc(_routes(), flow_of(eth_type=0x0800, nw_dst=0x0A000101))
+    assert found.name == "r0"
+    assert wc == {"ETH_TYPE": "0xffff", "NW_DST": "0xffffff00"}
+
+
+def test_without_tries_the_whole_prefix_is_unwildcarded():
+    found, wc = lookup_wc(_routes(()), flow_of(eth_type=0x0800, nw_dst=0xC0A80101))
+    assert found is None and wc == {"ETH_TYPE": "0xffff", "NW_DST": "0xffffffff"}
+
+
+def test_tries_follow_rule_removal():
+    cls = Classifier()
+    host = Rule(Match().set("eth_type", 0x0800).set("ip_dst", 0x0A000001), 1)
+    net = Rule(Match().set("eth_type", 0x0800).set("ip_dst", 0xC0000000, 0xFF000000), 1)
+    cls.insert(host, 1)
+    cls.insert(net, 1)
+    flow = flow_of(eth_type=0x0800, nw_dst=0x0A000002)
+    assert lookup_wc(cls, flow)[1]["NW_DST"] == "0xfffffffe"   # 10.0.0.2 vs .1: 31 bits
+    cls.remove(host, 2)
+    cls.collect(2)
+    assert lookup_wc(cls, flow, 2) == (None, {"NW_DST": "0x80000000"})
+
+
+def _brute(prefixes: list[tuple[int, int]], addr: int, width: int) -> tuple[int, int]:
+    plens, longest = 0, 0
+    for value, plen in prefixes:
+        common = min(width - (addr ^ value).bit_length(), plen)
+        longest = max(longest, common)
+        if common == plen:
+            plens |= 1 << plen
+    return plens, min(longest + 1, width)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 8), st.booleans()),
+                    max_size=40),
+       addrs=st.lists(st.integers(0, 255), min_size=1, max_size=10))
+def test_trie_lookup_matches_brute_force(ops, addrs):
+    trie, stored = PrefixTrie(8), []
+    for raw, plen, add in ops:
+        value = raw & (((1 << plen) - 1) << (8 - plen))
+        if add or (value, plen) not in stored:
+            trie.insert(value, plen)
+            stored.append((value, plen))
+        else:
+            trie.remove(value, plen)
+            stored.remove((value, plen))
+    for addr in addrs:
+        plens, bits = trie.lookup(addr)
+        want_plens, want_bits = _brute(stored, addr, 8)
+        assert plens == want_plens
+        if stored:
+            assert bits == want_bits
+    assert trie.n_prefixes == len(stored)
+
+
+def test_prefix_len():
+    assert prefix_len(0xFFFFFF00, 32) == 24
+    assert prefix_len(0xFFFFFFFF, 32) == 32
+    assert prefix_len(0, 32) == 0
+    assert prefix_len(0x00FF00FF, 32) is None
