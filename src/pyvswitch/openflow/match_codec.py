@@ -651,3 +651,56 @@ def encode_ofp10_match(match: Match) -> bytes:
     return _OFP10.pack(wc, in_port, macs[0], macs[1], dl_vlan, dl_vlan_pcp,
                        v[Slot.ETH_TYPE], v[Slot.NW_TOS], v[Slot.NW_PROTO], v[Slot.NW_SRC],
                        v[Slot.NW_DST], v[Slot.TP_SRC], v[Slot.TP_DST])
+
+
+# --- field references (Nicira reg_move/output_reg/reg_load, OF1.5 copy_field) ----------------
+
+def decode_field_header(buf, offset: int, end: int) -> tuple[Field, int, int]:
+    """Decode a bare TLV header naming a field (no payload): ``(field, n_bits, consumed)``.
+
+    ``n_bits`` is the width the header gives the field (16 for NXM_OF_IN_PORT, 8 for
+    NXM_OF_IP_TOS).  Unknown or masked headers raise OFPBAC_BAD_ARGUMENT, as OVS
+    answers a reg_move/output_reg naming a field it does not know."""
+    if end - offset < 4:
+        raise OFPError("OFPBAC_BAD_LEN", "partial field header")
+    header, = _u32.unpack_from(buf, offset)
+    cls, code, length = header >> 16, (header >> 9) & 0x7F, header & 0xFF
+    consumed = 4
+    if cls == OXM_EXPERIMENTER_CLASS:
+        if end - offset < 8:
+            raise OFPError("OFPBAC_BAD_LEN", "partial experimenter field header")
+        exp, = _u32.unpack_from(buf, offset + 4)
+        entry = _BY_EXPERIMENTER.get((exp, code))
+        length -= 4
+        consumed = 8
+    else:
+        entry = _BY_HEADER.get((cls, code))
+    if entry is None or header & 0x100 or length != entry.width or entry.kind == _XREG:
+        raise OFPError("OFPBAC_BAD_ARGUMENT", f"unknown field header {header:#010x}")
+    if entry.kind == _TOS:
+        return BY_NAME["nw_tos"], 8, consumed
+    if entry.kind == _PORT16:
+        return entry.field, 16, consumed
+    return entry.field, entry.field.n_bits, consumed
+
+
+def encode_field_header(fld: Field, version: int) -> bytes:
+    """The bare header naming ``fld`` in ``version`` (0 = NXM); ValueError if none."""
+    if fld.name == "nw_tos":
+        return _u32.pack((0x0000 << 16) | (5 << 9) | 1)
+    try:
+        entry, (cls, code, exp) = header_of(fld.name, version)
+    except KeyError:
+        raise ValueError(f"{fld.name} has no header in version {version:#x}") from None
+    if exp is not None:
+        return struct.pack("!II", (cls << 16) | (code << 9) | (entry.width + 4), exp)
+    return _u32.pack((cls << 16) | (code << 9) | entry.width)
+
+
+def header_width_bits(fld: Field, version: int) -> int:
+    """How many bits of ``fld`` a field reference may address through its header."""
+    if fld.name == "nw_tos":
+        return 8
+    if fld.name == "in_port" and version == 0:
+        return 16
+    return fld.n_bits
