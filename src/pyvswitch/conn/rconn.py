@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import enum
 import errno
-import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import ovs.reconnect
+from pyvswitch.util.vlog import Logger
 
-log = logging.getLogger("pyvswitch.rconn")
+log = Logger("rconn")
 
 EOF = ovs.reconnect.EOF
 MAX_MONITORS = 8
@@ -175,6 +175,7 @@ class Rconn:
         """Adopt an accepted connection; once it drops, the rconn is DISCONNECTED."""
         self.reliable = False
         self.target = vconn.name
+        self._fsm.set_quiet(True)  # accepted sessions come and go; keep the log calm
         self._pending = vconn
         self._fsm.set_max_tries(1)
         self._fsm.enable(now)
@@ -274,11 +275,12 @@ class Rconn:
                 mon.close()
         self.monitors = alive
 
-    def wait(self, poller, now: float) -> None:
+    def wait(self, poller, now: float, want_recv: bool = True) -> None:
         self._fsm.wait(poller, now)
         if self.vconn is not None:
             connecting = not self._fsm.is_connected()
-            self.vconn.wait(poller, want_recv=True, want_send=connecting or bool(self.txq))
+            self.vconn.wait(poller, want_recv=want_recv or connecting,
+                            want_send=connecting or bool(self.txq))
         for mon in self.monitors:
             mon.wait(poller, want_recv=True, want_send=False)
 
@@ -393,8 +395,7 @@ class Rconn:
             self.last_connected = now
             self.probably_admitted = False
             self.connection_seqno += 1
-            self._fsm.connected(now)
-            log.info("%s: connected", self.name)
+            self._fsm.connected(now)  # ovs.reconnect logs "connected"
         else:
             self._connect_failed(now, status)
 

@@ -1,0 +1,183 @@
+"""vconn: an OpenFlow connection over a byte stream, with HELLO version negotiation.
+
+What this module owns
+---------------------
+The socket-facing half of an OpenFlow channel: open an active stream (``ovs.stream``) or
+adopt an accepted one, exchange HELLOs and agree on a version (OpenFlow 1.0/1.3/1.4/1.5,
+limited by the bridge's ``protocols``), then move whole messages in and out.
+
+* HELLO: we send our highest allowed version in the header plus a version bitmap.  If
+  the peer's first message is not a HELLO, or no version is common, we send
+  OFPET_HELLO_FAILED/OFPHFC_INCOMPATIBLE (as Open vSwitch does) and fail with EPROTO.
+* After negotiation, a message whose header version differs from the agreed one (other
+  than HELLO, ERROR and ECHO) is answered with OFPBRC_BAD_VERSION and dropped here, before
+  it reaches ofproto (OVS lib/vconn.c).
+* A header whose length is below 8 means the stream lost its framing: EPROTO.
+* ``send`` takes at most one message beyond what the socket accepted, so back-pressure
+  shows up in the rconn's transmit queue, not here.
+
+Must not import: ``ofproto``, ``vswitchd``.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+
+import ovs.stream
+
+from pyvswitch.openflow import codec
+from pyvswitch.openflow.framing import FramingError, split_messages
+from pyvswitch.openflow.messages import ErrorMsg, Hello
+from pyvswitch.util.vlog import Logger
+
+log = Logger("vconn")
+
+_RECV_CHUNK = 65536
+_SYMMETRIC_TYPES = (0, 1, 2, 3)  # HELLO, ERROR, ECHO_REQUEST, ECHO_REPLY
+
+
+class StreamVconn:
+    """A ``conn.rconn.Vconn`` over an ``ovs.stream.Stream``."""
+
+    def __init__(self, name: str, stream: ovs.stream.Stream, versions: frozenset[int]) -> None:
+        self.name = name
+        self.stream = stream
+        self.versions = frozenset(versions)
+        self.version = 0
+        self._hello_sent = False
+        self._negotiated = False
+        self._in = bytearray()
+        self._msgs: deque[bytes] = deque()
+        self._out = bytearray()
+        self._error: int | None = None
+
+    # --- opening ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: str, versions: frozenset[int]) -> "StreamVconn":
+        """Start connecting to an active target (tcp:, unix:); OSError on failure."""
+        error, stream = ovs.stream.Stream.open(target)
+        if error:
+            raise OSError(error, f"{target}: {errno.errorcode.get(error, error)}")
+        return cls(target, stream, versions)
+
+    # --- rconn.Vconn ------------------------------------------------------------------
+    def connect(self) -> int:
+        if self._error is not None:
+            return self._error
+        if self._negotiated:
+            return 0
+        status = self.stream.connect()
+        if status:
+            return status
+        if not self._hello_sent:
+            hello = Hello(versions=self.versions, header_version=max(self.versions))
+            self._out += codec.encode(hello, max(self.versions), 0)
+            self._hello_sent = True
+        try:
+            self._flush()
+            self._fill()
+        except (OSError, EOFError) as e:
+            self._error = getattr(e, "errno", None) or errno.ECONNRESET
+            return self._error
+        if not self._msgs:
+            return errno.EAGAIN
+        return self._negotiate(self._msgs.popleft())
+
+    def _negotiate(self, first: bytes) -> int:
+        hello = None
+        if first[1] == 0:
+            try:
+                hello = codec.decode(first)
+            except Exception:  # a malformed HELLO is treated as an incompatible one
+                hello = None
+        version = hello.negotiate(self.versions) if isinstance(hello, Hello) else None
+        if version is None:
+            ours = max(self.versions)
+            text = (f"We support versions {sorted(self.versions)}, "
+                    f"you sent {first[0]:#x} type {first[1]}").encode()
+            self._out += codec.encode(ErrorMsg("OFPHFC_INCOMPATIBLE", text), ours, 0)
+            self._flush()
+            log.warning("%s: version negotiation failed (we support %s, peer sent "
+                        "version %#x)", self.name, sorted(self.versions), first[0])
+            self._error = errno.EPROTO
+            return self._error
+        self.version = version
+        self._negotiated = True
+        return 0
+
+    def recv(self) -> bytes | None:
+        while True:
+            if not self._msgs:
+                self._fill()
+                if not self._msgs:
+                    return None
+            msg = self._msgs.popleft()
+            if msg[0] != self.version and msg[1] not in _SYMMETRIC_TYPES:
+                self._out += codec.encode(ErrorMsg.for_request("OFPBRC_BAD_VERSION", msg),
+                                          self.version, int.from_bytes(msg[4:8], "big"))
+                self._flush()
+                continue
+            return msg
+
+    def send(self, msg: bytes) -> bool:
+        if self._out:
+            self._flush()
+            if self._out:
+                return False
+        self._out += msg
+        self._flush()
+        return True
+
+    def run(self) -> None:
+        if self._out:
+            self._flush()
+
+    def wait(self, poller, want_recv: bool, want_send: bool) -> None:
+        if self._msgs or self._error is not None:
+            poller.immediate_wake()
+            return
+        if not self._negotiated and self.stream.connect() == errno.EAGAIN:
+            self.stream.connect_wait(poller)
+            return
+        if want_recv:
+            self.stream.recv_wait(poller)
+        if want_send or self._out:
+            self.stream.send_wait(poller)
+
+    def close(self) -> None:
+        if self._out and self._error is None:
+            self._flush()
+        self.stream.close()
+
+    # --- internals --------------------------------------------------------------------
+    def _fill(self) -> None:
+        """Read what the socket has and split it into messages."""
+        for _ in range(16):
+            error, data = self.stream.recv(_RECV_CHUNK)
+            if error == errno.EAGAIN:
+                break
+            if error:
+                raise OSError(error, errno.errorcode.get(error, str(error)))
+            if not data:
+                if self._msgs:
+                    break
+                raise EOFError(self.name)
+            self._in += data
+            if len(data) < _RECV_CHUNK:
+                break
+        if len(self._in) >= 8:
+            try:
+                self._msgs.extend(split_messages(self._in))
+            except FramingError as e:
+                log.warning("%s: %s, disconnecting", self.name, e)
+                raise OSError(errno.EPROTO, str(e)) from e
+
+    def _flush(self) -> None:
+        while self._out:
+            n = self.stream.send(bytes(self._out[:_RECV_CHUNK]))
+            if n == -errno.EAGAIN or n == 0:
+                return
+            if n < 0:
+                raise OSError(-n, errno.errorcode.get(-n, str(-n)))
+            del self._out[:n]

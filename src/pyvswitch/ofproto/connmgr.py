@@ -1,0 +1,330 @@
+"""connmgr: every OpenFlow connection of one bridge (OVS ofproto/connmgr.c).
+
+What this module owns
+---------------------
+* **Services**: one per configured controller target.  An active target (tcp:, ssl:,
+  unix:) owns a reliable ``Rconn`` and at most one ``OfConn`` at a time; a passive target
+  (ptcp:, punix:, pssl:) owns a ``Listener`` and gives each accepted connection its own
+  unreliable rconn and ofconn.  The management socket ``<rundir>/<bridge>.mgmt`` is a
+  passive service the bridge layer always configures.
+* **Snoops**: listeners whose accepted connections are attached as monitors to the rconn
+  of the active service with the best role (master > equal > slave), getting a copy of
+  every message it sends and receives.
+* **Roles**: the bridge-wide master generation id; a new master demotes the others and
+  tells OF1.3+ sessions with ROLE_STATUS.
+* **Async fan-out**: ``send_async`` offers one message to every session whose role and
+  masks accept it.
+
+Order of work in ``run`` follows OVS: ofconns (receive and handle), then services
+(accept, connect), then snoops.  ``now`` is a parameter (milliseconds).
+
+Must not import: ``vswitchd``.  I/O happens through ``io.vconn``/``io.listener`` objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pyvswitch.config.model import ControllerConfig, with_default_port
+from pyvswitch.conn.rconn import Rconn
+from pyvswitch.io.listener import Listener
+from pyvswitch.io.vconn import StreamVconn
+from pyvswitch.openflow import codec
+from pyvswitch.openflow.messages import (
+    ROLE_EQUAL, ROLE_MASTER, ROLE_SLAVE, EchoRequest, Message, RoleStatus,
+)
+from pyvswitch.openflow.framing import SUPPORTED_VERSIONS
+from pyvswitch.ofproto.ofconn import ConnType, OfConn
+from pyvswitch.util.vlog import Logger
+
+log = Logger("connmgr")
+
+DEFAULT_PROBE_MS = 5000
+DEFAULT_MAX_BACKOFF_MS = 8000
+ROLE_STATUS_MASTER_REQUEST = 0
+
+Handler = Callable[[OfConn, bytes, float], None]
+
+
+def _echo_request(version: int) -> bytes:
+    return codec.encode(EchoRequest(), version if version > 0 else 0x01, 0)
+
+
+@dataclass
+class Service:
+    """One configured controller target."""
+
+    config: ControllerConfig
+    conn_type: ConnType
+    versions: frozenset[int]
+    rconn: Rconn | None = None
+    listener: Listener | None = None
+    ofconn: OfConn | None = None          # active services only
+    accepted: list[OfConn] = field(default_factory=list)  # passive services only
+
+    @property
+    def target(self) -> str:
+        return self.config.target
+
+    @property
+    def probe_interval_ms(self) -> int:
+        probe = self.config.inactivity_probe
+        return DEFAULT_PROBE_MS if probe is None else probe
+
+    @property
+    def max_backoff_ms(self) -> int:
+        return self.config.max_backoff or DEFAULT_MAX_BACKOFF_MS
+
+    @property
+    def queue_limit(self) -> int:
+        return self.config.controller_queue_size or 100
+
+    def ofconns(self) -> list[OfConn]:
+        return ([self.ofconn] if self.ofconn else []) + self.accepted
+
+
+class ConnMgr:
+    """The connections of one bridge."""
+
+    def __init__(self, bridge: str, handle: Handler) -> None:
+        self.bridge = bridge
+        self._handle = handle
+        self.services: dict[str, Service] = {}
+        self.snoop_listeners: dict[str, Listener] = {}
+        self._pending_snoops: list[StreamVconn] = []
+        self.master_generation_id: int | None = None
+
+    # --- configuration ----------------------------------------------------------------
+    def has_primary_controllers(self) -> bool:
+        return any(s.conn_type is ConnType.PRIMARY for s in self.services.values())
+
+    def set_controllers(self, configs: list[ControllerConfig], versions: frozenset[int],
+                        now: float) -> bool:
+        """Reconcile services with ``configs``.  Returns True when "has a primary
+        controller" flipped (the caller then flushes flows, groups and meters)."""
+        had_primary = self.has_primary_controllers()
+        wanted = {c.target: c for c in configs}
+        for target in list(self.services):
+            svc = self.services[target]
+            if target not in wanted or svc.versions != versions:
+                self._destroy_service(svc, now)
+        for target, cfg in wanted.items():
+            svc = self.services.get(target)
+            if svc is None:
+                self._create_service(cfg, versions, now)
+            else:
+                self._reconfigure_service(svc, cfg, now)
+        return had_primary != self.has_primary_controllers()
+
+    def set_snoops(self, targets: list[str]) -> None:
+        for target in list(self.snoop_listeners):
+            if target not in targets:
+                self.snoop_listeners.pop(target).close()
+        for target in targets:
+            if target not in self.snoop_listeners:
+                try:
+                    self.snoop_listeners[target] = Listener.open(target)
+                except OSError as e:
+                    log.error("%s: %s: cannot listen for snoop connections (%s)",
+                              self.bridge, target, e.strerror or e)
+
+    def _create_service(self, cfg: ControllerConfig, versions: frozenset[int],
+                        now: float) -> None:
+        conn_type = ConnType.PRIMARY if cfg.is_primary else ConnType.SERVICE
+        svc = Service(cfg, conn_type, versions)
+        if cfg.is_passive:
+            target = with_default_port(cfg.target)
+            try:
+                svc.listener = Listener.open(target)
+            except OSError as e:
+                log.error("%s: %s: listen failed (%s)", self.bridge, cfg.target,
+                          e.strerror or e)
+                return
+        else:
+            svc.rconn = Rconn(f"{self.bridge}<->{cfg.target}", now,
+                              opener=lambda t, v=versions: StreamVconn.open(
+                                  with_default_port(t), v),
+                              echo_request=_echo_request,
+                              max_backoff_ms=svc.max_backoff_ms,
+                              probe_interval_ms=svc.probe_interval_ms)
+            svc.rconn.set_probe_interval(svc.probe_interval_ms)
+            svc.rconn.connect(cfg.target, now)
+        self.services[cfg.target] = svc
+        if not cfg.target.startswith("punix:") or not cfg.target.endswith(".mgmt"):
+            log.info('%s: added %s controller "%s"', self.bridge, conn_type.value,
+                     cfg.target)
+
+    def _reconfigure_service(self, svc: Service, cfg: ControllerConfig, now: float) -> None:
+        svc.config = cfg
+        svc.conn_type = ConnType.PRIMARY if cfg.is_primary else ConnType.SERVICE
+        if svc.rconn is not None:
+            svc.rconn.set_max_backoff(svc.max_backoff_ms)
+            svc.rconn.set_probe_interval(svc.probe_interval_ms)
+        for ofconn in svc.ofconns():
+            ofconn.queue_limit = svc.queue_limit
+
+    def _destroy_service(self, svc: Service, now: float) -> None:
+        for ofconn in svc.ofconns():
+            ofconn.rconn.close(now)
+        if svc.rconn is not None:
+            svc.rconn.close(now)
+        if svc.listener is not None:
+            svc.listener.close()
+        del self.services[svc.target]
+        log.info('%s: removed %s controller "%s"', self.bridge, svc.conn_type.value,
+                 svc.target)
+
+    # --- the loop ---------------------------------------------------------------------
+    def all_ofconns(self) -> list[OfConn]:
+        out: list[OfConn] = []
+        for svc in self.services.values():
+            out.extend(svc.ofconns())
+        return out
+
+    def run(self, now: float) -> None:
+        for svc in list(self.services.values()):
+            for ofconn in svc.ofconns():
+                ofconn.run(now, self._handle)
+            self._reap(svc, now)
+        for svc in list(self.services.values()):
+            self._run_service(svc, now)
+        self._run_snoops(now)
+
+    def _reap(self, svc: Service, now: float) -> None:
+        if svc.ofconn is not None and not svc.ofconn.is_alive():
+            self._ofconn_gone(svc.ofconn)
+            svc.ofconn = None
+        alive = []
+        for ofconn in svc.accepted:
+            if ofconn.rconn.is_alive() and ofconn.is_alive():
+                alive.append(ofconn)
+            else:
+                ofconn.rconn.close(now)
+                self._ofconn_gone(ofconn)
+        svc.accepted = alive
+
+    def _ofconn_gone(self, ofconn: OfConn) -> None:
+        log.debug("%s: session %s ended", self.bridge, ofconn.name)
+
+    def _run_service(self, svc: Service, now: float) -> None:
+        if svc.listener is not None:
+            accepted = svc.listener.accept()
+            if accepted is not None:
+                name, stream = accepted
+                rconn = Rconn(f"{self.bridge}<->{name}", now, echo_request=_echo_request,
+                              probe_interval_ms=svc.probe_interval_ms)
+                rconn.set_probe_interval(svc.probe_interval_ms if not
+                                         svc.target.startswith("punix:") else 0)
+                rconn.connect_unreliably(StreamVconn(name, stream, svc.versions), now)
+                rconn.run(now)
+                svc.accepted.append(self._new_ofconn(svc, rconn))
+        elif svc.rconn is not None:
+            svc.rconn.run(now)
+            if svc.ofconn is None and svc.rconn.is_connected():
+                svc.ofconn = self._new_ofconn(svc, svc.rconn)
+
+    def _new_ofconn(self, svc: Service, rconn: Rconn) -> OfConn:
+        enable_async = svc.config.enable_async_messages
+        return OfConn(rconn, svc.conn_type,
+                      enable_async=True if enable_async is None else enable_async,
+                      queue_limit=svc.queue_limit)
+
+    def _run_snoops(self, now: float) -> None:
+        for listener in self.snoop_listeners.values():
+            accepted = listener.accept()
+            if accepted is not None:
+                name, stream = accepted
+                self._pending_snoops.append(StreamVconn(name, stream, SUPPORTED_VERSIONS))
+        still_pending = []
+        for vconn in self._pending_snoops:
+            status = vconn.connect()
+            if status == 0:
+                self._attach_snoop(vconn)
+            elif status == 11:  # EAGAIN: the HELLO exchange is still in progress
+                still_pending.append(vconn)
+            else:
+                vconn.close()
+        self._pending_snoops = still_pending
+
+    def _attach_snoop(self, vconn: StreamVconn) -> None:
+        rank = {ROLE_MASTER: 3, ROLE_EQUAL: 2, ROLE_SLAVE: 1}
+        best, best_rank = None, -1
+        for svc in self.services.values():
+            if svc.rconn is None:
+                continue
+            r = rank.get(svc.ofconn.role, 0) if svc.ofconn else 0
+            if r > best_rank:
+                best, best_rank = svc.rconn, r
+        if best is None or not best.add_monitor(vconn):
+            vconn.close()
+
+    def wait(self, poller, now: float) -> None:
+        for svc in self.services.values():
+            for ofconn in svc.ofconns():
+                ofconn.wait(poller, now)
+            if svc.listener is not None:
+                svc.listener.wait(poller)
+            if svc.rconn is not None and svc.ofconn is None:
+                svc.rconn.wait(poller, now)
+        for listener in self.snoop_listeners.values():
+            listener.wait(poller)
+        for vconn in self._pending_snoops:
+            vconn.wait(poller, want_recv=True, want_send=True)
+
+    def close(self, now: float) -> None:
+        for svc in list(self.services.values()):
+            self._destroy_service(svc, now)
+        for listener in self.snoop_listeners.values():
+            listener.close()
+        self.snoop_listeners.clear()
+        for vconn in self._pending_snoops:
+            vconn.close()
+        self._pending_snoops = []
+
+    # --- roles ------------------------------------------------------------------------
+    def check_generation_id(self, generation_id: int) -> bool:
+        """Accept ``generation_id`` unless it is older than the current one (signed
+        64-bit distance, as OpenFlow defines); remember it when accepted."""
+        if self.master_generation_id is not None:
+            diff = (generation_id - self.master_generation_id) & 0xFFFFFFFFFFFFFFFF
+            if diff >= 1 << 63:
+                return False
+        self.master_generation_id = generation_id
+        return True
+
+    def set_role(self, ofconn: OfConn, role: int) -> None:
+        """Give ``ofconn`` its new role; a new master demotes every other master."""
+        if role == ROLE_MASTER:
+            for other in self.all_ofconns():
+                if other is not ofconn and other.role == ROLE_MASTER:
+                    other.role = ROLE_SLAVE
+                    if other.version >= 0x04:
+                        gen = (self.master_generation_id
+                               if self.master_generation_id is not None
+                               else 0xFFFFFFFFFFFFFFFF)
+                        other.send(RoleStatus(ROLE_SLAVE, ROLE_STATUS_MASTER_REQUEST, gen))
+        ofconn.role = role
+
+    # --- asynchronous messages --------------------------------------------------------
+    def send_async(self, kind: str, reason: int, msg: Message | Callable[[OfConn], Message],
+                   *, skip: OfConn | None = None, controller_id: int | None = None) -> int:
+        """Offer an async message to every session that takes (kind, reason).
+
+        ``msg`` may be a function building the message per session (e.g. a packet-in
+        truncated to that session's miss_send_len).  Returns how many sessions got it.
+        """
+        n = 0
+        for ofconn in self.all_ofconns():
+            if ofconn is skip or not ofconn.receives_async(kind, reason):
+                continue
+            if controller_id is not None and ofconn.controller_id != controller_id:
+                continue
+            ofconn.send(msg(ofconn) if callable(msg) else msg)
+            n += 1
+        return n
+
+    # --- status -----------------------------------------------------------------------
+    def primary_rconns(self) -> list[Rconn]:
+        return [s.rconn for s in self.services.values()
+                if s.conn_type is ConnType.PRIMARY and s.rconn is not None]

@@ -1,0 +1,193 @@
+"""OpenFlow request handlers (OVS ofproto.c handle_openflow and its handle_* functions).
+
+What this module owns
+---------------------
+``dispatch``: for one decoded request (a list when a multipart request came in pieces),
+enforce the role rules (a slave may not change the switch: OFPBRC_IS_SLAVE) and run the
+handler for its message class.  Handlers reply through the ofconn and raise ``OFPError``
+for anything Open vSwitch would refuse; ``Ofproto.handle_openflow`` turns that into the
+OFPT_ERROR.  Messages the switch only ever sends (replies, async messages), HELLO after
+negotiation and ERROR are answered with OFPBRC_BAD_TYPE as Open vSwitch does.
+
+Must not import: ``vswitchd``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from pyvswitch.openflow import messages as m
+from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.ofpacts import OFPP_ANY
+
+if TYPE_CHECKING:
+    from pyvswitch.ofproto.ofconn import OfConn
+    from pyvswitch.ofproto.ofproto import Ofproto
+
+Handler = Callable[["Ofproto", "OfConn", object, int, float], None]
+HANDLERS: dict[type, Handler] = {}
+
+#: Requests that change the switch; refused from a slave (OVS reject_secondary_controller).
+STATE_CHANGING = {m.PacketOut, m.PortMod, m.FlowMod, m.TableMod}
+
+# FEATURES_REPLY capabilities.
+OFPC_FLOW_STATS, OFPC_TABLE_STATS, OFPC_PORT_STATS, OFPC_GROUP_STATS = 1, 2, 4, 8
+OFPC_QUEUE_STATS, OFPC_ARP_MATCH_IP = 0x40, 0x80
+# OF1.0 FEATURES_REPLY "actions" bitmap: every OF1.0 action type (0..11).
+OF10_ALL_ACTIONS = (1 << 12) - 1
+
+
+def handles(*classes: type) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for cls in classes:
+            HANDLERS[cls] = fn
+        return fn
+    return register
+
+
+def dispatch(ofproto: "Ofproto", ofconn: "OfConn", msgs: list, raw: bytes,
+             now: float) -> None:
+    msg = msgs[0]
+    xid = int.from_bytes(raw[4:8], "big")
+    if type(msg) in STATE_CHANGING and ofconn.role == m.ROLE_SLAVE:
+        raise OFPError("OFPBRC_IS_SLAVE")
+    handler = HANDLERS.get(type(msg))
+    if handler is None:
+        raise OFPError("OFPBRC_BAD_TYPE", f"{type(msg).__name__} is not a request")
+    handler(ofproto, ofconn, msg if len(msgs) == 1 else msgs, xid, now)
+
+
+# --- symmetric and configuration --------------------------------------------------------
+
+@handles(m.EchoRequest)
+def _echo(ofproto, ofconn, msg: m.EchoRequest, xid, now):
+    ofconn.send(m.EchoReply(msg.data), xid)
+
+
+@handles(m.EchoReply)
+def _echo_reply(ofproto, ofconn, msg, xid, now):
+    """Only proves the peer is alive (the rconn already counted it)."""
+
+
+@handles(m.FeaturesRequest)
+def _features(ofproto, ofconn, msg, xid, now):
+    v10 = ofconn.version == 0x01
+    caps = OFPC_FLOW_STATS | OFPC_TABLE_STATS | OFPC_PORT_STATS | OFPC_QUEUE_STATS
+    caps |= OFPC_ARP_MATCH_IP if v10 else OFPC_GROUP_STATS
+    ofconn.send(m.FeaturesReply(
+        datapath_id=ofproto.datapath_id, n_buffers=0, n_tables=254,
+        capabilities=caps, actions=OF10_ALL_ACTIONS if v10 else 0,
+        ports=tuple(ofproto.port_descs()) if v10 else ()), xid)
+
+
+@handles(m.GetConfigRequest)
+def _get_config(ofproto, ofconn, msg, xid, now):
+    ofconn.send(m.GetConfigReply(flags=ofconn.config_flags,
+                                 miss_send_len=ofconn.miss_send_len), xid)
+
+
+OFPC_INVALID_TTL_TO_CONTROLLER = 4
+
+
+@handles(m.SetConfig)
+def _set_config(ofproto, ofconn, msg: m.SetConfig, xid, now):
+    flags = msg.flags
+    if ofconn.role == m.ROLE_SLAVE:
+        flags = (flags & ~3) | (ofconn.config_flags & 3)  # a slave may not change frags
+    ofconn.config_flags = flags
+    ofconn.invalid_ttl_to_controller = bool(flags & OFPC_INVALID_TTL_TO_CONTROLLER)
+    ofconn.miss_send_len = msg.miss_send_len
+
+
+@handles(m.BarrierRequest)
+def _barrier(ofproto, ofconn, msg, xid, now):
+    ofconn.send(m.BarrierReply(), xid)
+
+
+# --- roles and asynchronous configuration -----------------------------------------------
+
+@handles(m.RoleRequest)
+def _role_request(ofproto, ofconn, msg: m.RoleRequest, xid, now):
+    connmgr = ofproto.connmgr
+    if msg.role not in (m.ROLE_NOCHANGE, m.ROLE_EQUAL, m.ROLE_MASTER, m.ROLE_SLAVE):
+        raise OFPError("OFPRRFC_BAD_ROLE")
+    if msg.role != m.ROLE_NOCHANGE:
+        if (msg.role in (m.ROLE_MASTER, m.ROLE_SLAVE) and msg.generation_id is not None
+                and not connmgr.check_generation_id(msg.generation_id)):
+            raise OFPError("OFPRRFC_STALE")
+        connmgr.set_role(ofconn, msg.role)
+    gen = connmgr.master_generation_id
+    if ofconn.version == 0x01:
+        gen = None                      # Nicira role replies carry no generation id
+    elif gen is None:
+        gen = m.ALL_ONES_64             # "undefined"
+    ofconn.send(m.RoleReply(ofconn.role, gen), xid)
+
+
+@handles(m.GetAsyncRequest)
+def _get_async(ofproto, ofconn, msg, xid, now):
+    ofconn.send(m.GetAsyncReply(ofconn.get_async_config()), xid)
+
+
+@handles(m.SetAsync)
+def _set_async(ofproto, ofconn, msg: m.SetAsync, xid, now):
+    ofconn.set_async_config(msg.config)
+
+
+# --- Nicira session controls ------------------------------------------------------------
+
+@handles(m.SetFlowFormat)
+def _set_flow_format(ofproto, ofconn, msg: m.SetFlowFormat, xid, now):
+    if msg.format not in (m.NXFF_OPENFLOW10, m.NXFF_NXM):
+        raise OFPError("OFPBRC_EPERM", f"flow format {msg.format}")
+    ofconn.flow_format = msg.format
+
+
+@handles(m.FlowModTableId)
+def _flow_mod_table_id(ofproto, ofconn, msg: m.FlowModTableId, xid, now):
+    ofconn.flow_mod_table_id = msg.enable
+
+
+@handles(m.SetPacketInFormat)
+def _set_packet_in_format(ofproto, ofconn, msg: m.SetPacketInFormat, xid, now):
+    supported = getattr(ofproto, "packet_in_formats", (m.NXPIF_STANDARD,))
+    if msg.format not in supported:
+        raise OFPError("OFPBRC_EPERM", f"packet-in format {msg.format} not supported")
+    ofconn.packet_in_format = msg.format
+
+
+@handles(m.SetControllerId)
+def _set_controller_id(ofproto, ofconn, msg: m.SetControllerId, xid, now):
+    ofconn.controller_id = msg.controller_id
+
+
+# --- descriptions and ports -------------------------------------------------------------
+
+@handles(m.DescRequest)
+def _desc(ofproto, ofconn, msg, xid, now):
+    ofconn.send(m.DescReply(mfr_desc=ofproto.mfr_desc, hw_desc=ofproto.hw_desc,
+                            sw_desc=ofproto.sw_desc, serial_num=ofproto.serial_desc,
+                            dp_desc=ofproto.dp_desc), xid)
+
+
+@handles(m.PortDescRequest)
+def _port_desc(ofproto, ofconn, msg: m.PortDescRequest, xid, now):
+    descs = ofproto.port_descs()
+    if msg.port_no != OFPP_ANY:
+        descs = [d for d in descs if d.port_no == msg.port_no]
+    ofconn.send(m.PortDescReply(tuple(descs)), xid)
+
+
+@handles(m.PortMod)
+def _port_mod(ofproto, ofconn, msg: m.PortMod, xid, now):
+    port = ofproto.ports.get(msg.port_no)
+    if port is None:
+        raise OFPError("OFPPMFC_BAD_PORT", f"no port {msg.port_no}")
+    old = port.desc()
+    if bytes(msg.hw_addr) != old.hw_addr:
+        raise OFPError("OFPPMFC_BAD_HW_ADDR")
+    port.config = (port.config & ~msg.mask) | (msg.config & msg.mask)
+    set_admin = getattr(port.netdev, "set_admin_up", None)
+    if msg.mask & m.OFPPC_PORT_DOWN and set_admin is not None:
+        set_admin(not msg.config & m.OFPPC_PORT_DOWN)
+    ofproto.port_changed(port, old, source=ofconn)

@@ -1,0 +1,180 @@
+"""ofconn: one OpenFlow session between the switch and a controller (OVS connmgr.c ofconn).
+
+What this module owns
+---------------------
+The per-session state Open vSwitch keeps and resets on every reconnect: connection type
+(primary or service), role, asynchronous-message masks, miss_send_len, controller id,
+packet-in format, the OF1.0 flow format (standard or NXM) and table-id extension, the
+reply counter that throttles request processing, and the packet-in counter that caps the
+packet-ins waiting in the transmit queue (``controller_queue_size``).
+
+``run`` receives at most 50 messages per pass and only while fewer than 100 replies are
+queued (OVS ``ofconn_run``), and hands each one to the ofproto handler.
+
+Time model: ``now`` in milliseconds is a parameter.  Must not import ``vswitchd``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Callable
+
+from pyvswitch.conn.rconn import PacketCounter, Rconn
+from pyvswitch.openflow import codec
+from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.messages import (
+    ROLE_EQUAL, ROLE_SLAVE, AsyncConfig, ErrorMsg, Message, NXFF_OPENFLOW10, NXPIF_STANDARD,
+)
+from pyvswitch.util.vlog import Logger
+
+log = Logger("ofconn")
+
+MAX_RECV_PER_RUN = 50
+REPLY_MAX = 100
+DEFAULT_MISS_SEND_LEN = 128
+
+# Reason bits per async message kind (bit n set = reason n enabled).
+_PIN_NO_MATCH, _PIN_ACTION, _PIN_INVALID_TTL, _PIN_ACTION_SET, _PIN_GROUP, \
+    _PIN_PACKET_OUT = (1 << i for i in range(6))
+_PIN_EXPLICIT_MISS = 1 << 6   # OVS-internal reason; travels as NO_MATCH
+_PIN_IMPLICIT_MISS = 1 << 7   # OVS-internal reason; travels as NO_MATCH
+
+
+class ConnType(enum.Enum):
+    PRIMARY = "primary"
+    SERVICE = "service"
+
+
+def default_async_config(version: int) -> AsyncConfig:
+    """OVS's default masks (ofputil_async_cfg_default) for a session of ``version``."""
+    pin = (_PIN_NO_MATCH | _PIN_ACTION | _PIN_ACTION_SET | _PIN_GROUP | _PIN_PACKET_OUT
+           | _PIN_EXPLICIT_MISS)
+    if version < 0x04:
+        pin |= _PIN_IMPLICIT_MISS
+    flow_rem = 0b111                      # IDLE, HARD, DELETE
+    if version >= 0x04:
+        flow_rem |= 1 << 3                # GROUP_DELETE
+    if version >= 0x05:
+        flow_rem |= (1 << 4) | (1 << 5)   # METER_DELETE, EVICTION
+    port = 0b111                          # ADD, DELETE, MODIFY
+    return AsyncConfig(packet_in=(pin, 0), port_status=(port, port),
+                       flow_removed=(flow_rem, 0), role_status=(0, 0),
+                       table_status=(0, 0), requestforward=(0, 0))
+
+
+_ZERO_ASYNC = AsyncConfig(packet_in=(0, 0), port_status=(0, 0), flow_removed=(0, 0),
+                          role_status=(0, 0), table_status=(0, 0), requestforward=(0, 0))
+
+
+class OfConn:
+    """One session; created when its rconn connects, destroyed when it drops."""
+
+    def __init__(self, rconn: Rconn, conn_type: ConnType, *, enable_async: bool = True,
+                 queue_limit: int = 100, band_in: bool = False) -> None:
+        self.rconn = rconn
+        self.type = conn_type
+        self.enable_async = enable_async
+        self.role = ROLE_EQUAL
+        self.async_config: AsyncConfig | None = None  # None: defaults for the version
+        self.miss_send_len = DEFAULT_MISS_SEND_LEN if conn_type is ConnType.PRIMARY else 0
+        self.controller_id = 0
+        self.packet_in_format = NXPIF_STANDARD
+        self.flow_format = NXFF_OPENFLOW10
+        self.flow_mod_table_id = False
+        self.invalid_ttl_to_controller = False
+        self.config_flags = 0
+        self.reply_counter = PacketCounter()
+        self.packet_in_counter = PacketCounter()
+        self.queue_limit = queue_limit
+        self.connection_seqno = rconn.connection_seqno
+        self.n_async_dropped = 0
+
+    # --- identity ---------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.rconn.name
+
+    @property
+    def version(self) -> int:
+        return self.rconn.version
+
+    def is_alive(self) -> bool:
+        """False once the session is over (the connmgr then destroys this ofconn)."""
+        if self.rconn.connection_seqno != self.connection_seqno:
+            return False
+        return self.rconn.is_connected()
+
+    def decode_options(self) -> codec.DecodeOptions:
+        return codec.DecodeOptions(flow_mod_table_id=self.flow_mod_table_id)
+
+    # --- async configuration ----------------------------------------------------------
+    def get_async_config(self) -> AsyncConfig:
+        if self.async_config is not None:
+            return self.async_config
+        if not self.enable_async:
+            return _ZERO_ASYNC
+        return default_async_config(self.version)
+
+    def set_async_config(self, config: AsyncConfig) -> None:
+        merged = config.merged_onto(self.get_async_config())
+        if self.version < 0x05 and merged.packet_in is not None:
+            # Before OF1.4, enabling ACTION also enables the reasons that travel as ACTION.
+            pin = list(merged.packet_in)
+            for i, mask in enumerate(pin):
+                if mask is not None and mask & _PIN_ACTION:
+                    pin[i] = mask | _PIN_ACTION_SET | _PIN_GROUP | _PIN_PACKET_OUT
+            merged = AsyncConfig(**{**merged.__dict__, "packet_in": tuple(pin)})
+        self.async_config = merged
+        if self.type is ConnType.SERVICE and self.miss_send_len == 0:
+            self.miss_send_len = DEFAULT_MISS_SEND_LEN
+
+    def receives_async(self, kind: str, reason: int) -> bool:
+        """May an async message of ``kind`` ("packet_in", "port_status"...) with
+        ``reason`` go to this session? (OVS ofconn_receives_async_msg)"""
+        if not self.rconn.is_connected() or self.version < 0:
+            return False
+        if self.type is ConnType.SERVICE and self.miss_send_len == 0:
+            return False
+        mask = self.get_async_config().mask(kind, self.role == ROLE_SLAVE)
+        return bool(mask & (1 << reason))
+
+    # --- sending ----------------------------------------------------------------------
+    def send(self, msg: Message, xid: int = 0, counter: PacketCounter | None = None) -> None:
+        """Encode ``msg`` for this session's version and queue it (replies by default)."""
+        encoded = codec.encode(msg, self.version, xid)
+        counter = self.reply_counter if counter is None else counter
+        if isinstance(encoded, (bytes, bytearray)):
+            self.rconn.send(encoded, counter)
+        else:
+            for part in encoded:
+                self.rconn.send(part, counter)
+
+    def send_error(self, error: OFPError, request: bytes) -> None:
+        xid = int.from_bytes(request[4:8], "big") if len(request) >= 8 else 0
+        data = error.data if error.data is not None else request
+        log.info("%s: sending %s error reply to %s message", self.name, error.name,
+                 _type_name(request))
+        self.send(ErrorMsg.for_request(error.name, data), xid)
+
+    # --- the loop ---------------------------------------------------------------------
+    def run(self, now: float, handle: Callable[["OfConn", bytes, float], None]) -> None:
+        self.rconn.run(now)
+        for _ in range(MAX_RECV_PER_RUN):
+            if self.reply_counter.n_packets >= REPLY_MAX:
+                break
+            msg = self.rconn.recv(now)
+            if msg is None:
+                break
+            handle(self, msg, now)
+
+    def may_recv(self) -> bool:
+        return self.reply_counter.n_packets < REPLY_MAX
+
+    def wait(self, poller, now: float) -> None:
+        self.rconn.wait(poller, now, want_recv=self.may_recv())
+
+
+def _type_name(request: bytes) -> str:
+    if len(request) < 2:
+        return "truncated"
+    return f"version {request[0]:#x} type {request[1]}"

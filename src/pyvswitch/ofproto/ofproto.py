@@ -1,0 +1,176 @@
+"""ofproto: one bridge's OpenFlow switch (OVS ofproto/ofproto.c, the state half).
+
+What this module owns
+---------------------
+* The switch's identity: name, datapath id, descriptions, number of tables.
+* Its **OpenFlow ports**: ``OfPort`` binds an OpenFlow port number to a network device,
+  with the config bits a controller sets (PORT_MOD) and the state bits the device reports.
+  Port numbers honour ``ofport_request`` and otherwise take the lowest free number; the
+  bridge's own port is OFPP_LOCAL.  Adding, removing or changing a port sends PORT_STATUS.
+* Its ``ConnMgr`` and the entry point for every received OpenFlow message
+  (``handle_openflow``), which decodes, enforces roles, and dispatches to
+  ``ofproto/handlers.py``; errors become OFPT_ERROR replies and never escape.
+
+Life cycle: created by the bridge layer, then ``run(now)``/``wait(poller, now)`` on every
+poll-loop pass, ``close(now)`` at the end.  ``now`` is a parameter (milliseconds).
+
+Must not import: ``vswitchd``, ``config`` sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyvswitch.ofproto.connmgr import ConnMgr
+from pyvswitch.ofproto.ofconn import OfConn
+from pyvswitch.openflow import codec
+from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.messages import (
+    OFPPC_PORT_DOWN, OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY, OFPPS_LINK_DOWN, OFPPS_LIVE,
+    PortDesc, PortStatus,
+)
+from pyvswitch.openflow.multipart import MultipartAssembler
+from pyvswitch.openflow.ofpacts import OFPP_LOCAL, OFPP_MAX
+from pyvswitch.util.vlog import Logger
+
+log = Logger("ofproto")
+
+N_TABLES = 254
+# Port feature bits (OF1.1+ layout): 10 Gb full duplex, copper.
+OFPPF_10GB_FD = 1 << 6
+OFPPF_COPPER = 1 << 11
+
+
+@dataclass
+class OfPort:
+    """One OpenFlow port: a number bound to a network device."""
+
+    ofp_port: int
+    name: str
+    netdev: object          # netdev.base.Netdev
+    config: int = 0         # OFPPC_* bits set by controllers
+
+    def desc(self) -> PortDesc:
+        nd = self.netdev
+        carrier = bool(getattr(nd, "carrier", True))
+        up = bool(getattr(nd, "admin_up", True))
+        state = 0 if carrier else OFPPS_LINK_DOWN
+        if carrier and up and not self.config & OFPPC_PORT_DOWN:
+            state |= OFPPS_LIVE
+        config = self.config | (0 if up else OFPPC_PORT_DOWN)
+        hw = getattr(nd, "hwaddr", b"\0" * 6)
+        return PortDesc(port_no=self.ofp_port, hw_addr=bytes(hw), name=self.name,
+                        config=config, state=state,
+                        curr=OFPPF_10GB_FD | OFPPF_COPPER,
+                        advertised=0, supported=0, peer=0,
+                        curr_speed=10_000_000, max_speed=0)
+
+
+class Ofproto:
+    """The OpenFlow switch of one bridge."""
+
+    def __init__(self, name: str, datapath_id: int) -> None:
+        self.name = name
+        self.datapath_id = datapath_id
+        self.ports: dict[int, OfPort] = {}
+        self.ports_by_name: dict[str, OfPort] = {}
+        self.connmgr = ConnMgr(name, self.handle_openflow)
+        self.mfr_desc = "Open vSwitch compatible (pyvswitch)"
+        self.hw_desc = "pyvswitch"
+        from pyvswitch import __version__
+        self.sw_desc = f"pyvswitch {__version__}"
+        self.serial_desc = "None"
+        self.dp_desc = name
+        self._assemblers: dict[int, MultipartAssembler] = {}
+        self.n_openflow_received = 0
+
+    # --- ports ------------------------------------------------------------------------
+    def alloc_port_number(self, requested: int | None) -> int:
+        if requested is not None and requested not in self.ports and requested < OFPP_MAX:
+            return requested
+        n = 1
+        while n in self.ports:
+            n += 1
+        return n
+
+    def add_port(self, name: str, netdev, ofp_port: int | None = None,
+                 local: bool = False) -> OfPort:
+        number = OFPP_LOCAL if local else self.alloc_port_number(ofp_port)
+        port = OfPort(number, name, netdev)
+        self.ports[number] = port
+        self.ports_by_name[name] = port
+        self.connmgr.send_async("port_status", OFPPR_ADD, PortStatus(OFPPR_ADD, port.desc()))
+        return port
+
+    def del_port(self, name: str) -> None:
+        port = self.ports_by_name.pop(name, None)
+        if port is None:
+            return
+        del self.ports[port.ofp_port]
+        self.connmgr.send_async("port_status", OFPPR_DELETE,
+                                PortStatus(OFPPR_DELETE, port.desc()))
+
+    def port_changed(self, port: OfPort, old_desc: PortDesc,
+                     source: OfConn | None = None) -> None:
+        """Send PORT_STATUS MODIFY if ``port``'s description moved since ``old_desc``.
+
+        A change caused by a PORT_MOD is not echoed to the connection that sent it, except
+        on OpenFlow 1.5 (as OVS)."""
+        new_desc = port.desc()
+        if new_desc == old_desc:
+            return
+        for ofconn in self.connmgr.all_ofconns():
+            if ofconn is source and ofconn.version < 0x06:
+                continue
+            if ofconn.receives_async("port_status", OFPPR_MODIFY):
+                ofconn.send(PortStatus(OFPPR_MODIFY, new_desc))
+
+    def port_descs(self) -> list[PortDesc]:
+        local = [p for n, p in self.ports.items() if n == OFPP_LOCAL]
+        others = sorted((p for n, p in self.ports.items() if n != OFPP_LOCAL),
+                        key=lambda p: p.ofp_port)
+        return [p.desc() for p in others + local]
+
+    # --- OpenFlow ---------------------------------------------------------------------
+    def handle_openflow(self, ofconn: OfConn, raw: bytes, now: float) -> None:
+        """Handle one received message; every failure becomes an OFPT_ERROR reply."""
+        from pyvswitch.ofproto import handlers
+        self.n_openflow_received += 1
+        assembler = self._assemblers.get(id(ofconn))
+        if assembler is None:
+            assembler = self._assemblers[id(ofconn)] = MultipartAssembler()
+        try:
+            pieces = assembler.feed(raw, now)
+            if not pieces:
+                return
+            msgs = [codec.decode(p, ofconn.decode_options()) for p in pieces]
+            handlers.dispatch(self, ofconn, msgs, pieces[0], now)
+        except OFPError as err:
+            ofconn.rconn.send(codec.error_reply(err, raw), ofconn.reply_counter)
+        except Exception:  # fault isolation: one bad message never stops the switch
+            log.exception("%s: unexpected error handling a message from %s", self.name,
+                          ofconn.name)
+            ofconn.rconn.send(codec.error_reply(OFPError("OFPBRC_EPERM"), raw),
+                              ofconn.reply_counter)
+
+    # --- the loop ---------------------------------------------------------------------
+    def run(self, now: float) -> None:
+        self.connmgr.run(now)
+        live = {id(c) for c in self.connmgr.all_ofconns()}
+        for key in [k for k in self._assemblers if k not in live]:
+            del self._assemblers[key]
+        for ofconn in self.connmgr.all_ofconns():
+            assembler = self._assemblers.get(id(ofconn))
+            if assembler is not None and assembler.partials:
+                for err in assembler.run(now):
+                    ofconn.rconn.send(codec.error_reply(err, err.data or b""),
+                                      ofconn.reply_counter)
+
+    def wait(self, poller, now: float) -> None:
+        self.connmgr.wait(poller, now)
+        for assembler in self._assemblers.values():
+            if assembler.partials:
+                poller.timer_wait_until(min(p.deadline for p in assembler.partials.values()))
+
+    def close(self, now: float) -> None:
+        self.connmgr.close(now)

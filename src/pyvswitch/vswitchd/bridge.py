@@ -1,0 +1,184 @@
+"""bridge: reconcile the running switch to a configuration (OVS vswitchd/bridge.c).
+
+What this module owns
+---------------------
+``Bridges``: the set of running bridges and ``reconfigure(SwitchConfig, now)``, which
+adds and removes bridges, ports (opening and closing their network devices), and
+controllers, so that the running state matches the configuration.  Both configuration
+sources (TOML and OVSDB) feed this one path.  A port or controller that cannot be set up
+is logged, reported as a ``Problem`` (the OVSDB source writes it to Interface.error) and
+skipped; the rest keeps running.
+
+Every bridge always has the management service ``punix:<rundir>/<bridge>.mgmt`` (so
+``ovs-ofctl show <bridge>`` works) and the snoop listener ``punix:<rundir>/<bridge>.snoop``.
+
+Datapath types: ``netdev`` (Open vSwitch's userspace datapath; the bridge's LOCAL port is
+an ``internal`` tap device named after the bridge) and ``dummy`` (everything in memory,
+the LOCAL port included, as ovs-vswitchd --enable-dummy does; no root needed).
+
+Must not import: ``vswitchd.main`` (the shell above).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from pyvswitch.config.model import (
+    BridgeConfig, ControllerConfig, InterfaceConfig, Problem, SwitchConfig, parse_datapath_id,
+)
+from pyvswitch.netdev.base import NetdevError, open_netdev
+from pyvswitch.ofproto.ofproto import Ofproto
+from pyvswitch.util.vlog import Logger
+
+log = Logger("bridge")
+
+MGMT_PROBE_MS = 60_000
+
+
+def _hash_mac(name: str) -> bytes:
+    """A stable, locally administered unicast MAC derived from ``name``."""
+    digest = bytearray(hashlib.sha256(name.encode()).digest()[:6])
+    digest[0] = (digest[0] & 0xFC) | 0x02
+    return bytes(digest)
+
+
+def pick_datapath_id(cfg: BridgeConfig, local_mac: bytes) -> int:
+    """other_config:datapath-id when valid, else derived from the bridge's MAC (as OVS)."""
+    if cfg.datapath_id is not None:
+        dpid = parse_datapath_id(cfg.datapath_id)
+        if dpid is not None:
+            return dpid
+        log.warning("%s: ignoring invalid datapath-id %r", cfg.name, cfg.datapath_id)
+    return int.from_bytes(local_mac, "big")
+
+
+@dataclass
+class Bridge:
+    name: str
+    cfg: BridgeConfig
+    ofproto: Ofproto
+    local_netdev: object
+    netdevs: dict[str, object] = field(default_factory=dict)   # interface name -> netdev
+    iface_cfgs: dict[str, InterfaceConfig] = field(default_factory=dict)
+
+
+class Bridges:
+    """All running bridges of this daemon."""
+
+    def __init__(self, rundir: str) -> None:
+        self.rundir = rundir
+        self.bridges: dict[str, Bridge] = {}
+        self.problems: list[Problem] = []
+
+    # --- reconfiguration --------------------------------------------------------------
+    def reconfigure(self, cfg: SwitchConfig, now: float) -> list[Problem]:
+        """Make the running bridges match ``cfg``; return the problems met."""
+        problems: list[Problem] = []
+        for name in list(self.bridges):
+            if name not in cfg.bridges:
+                self._destroy(self.bridges.pop(name), now)
+                log.info("%s: bridge removed", name)
+        for name, bcfg in cfg.bridges.items():
+            br = self.bridges.get(name)
+            if br is None:
+                br = self._create(bcfg, problems)
+                if br is None:
+                    continue
+                self.bridges[name] = br
+            self._reconfigure_ports(br, bcfg, problems)
+            self._reconfigure_controllers(br, bcfg, now)
+            br.cfg = bcfg
+        for p in problems:
+            log.error("%s", p)
+        self.problems = problems
+        return problems
+
+    def _create(self, cfg: BridgeConfig, problems: list[Problem]) -> Bridge | None:
+        local_type = "dummy" if cfg.datapath_type == "dummy" else "internal"
+        try:
+            local = open_netdev(cfg.name, local_type, {})
+        except (NetdevError, OSError) as e:
+            problems.append(Problem(f"bridge {cfg.name}",
+                                    f"cannot create the bridge's local port: {e}"))
+            return None
+        mac = _hash_mac(cfg.name)  # stable across restarts, so the datapath id is too
+        set_hwaddr = getattr(local, "set_hwaddr", None)
+        if set_hwaddr is not None:
+            try:
+                set_hwaddr(mac)
+            except OSError as e:
+                log.warning("%s: cannot set the bridge MAC (%s)", cfg.name, e)
+        ofproto = Ofproto(cfg.name, pick_datapath_id(cfg, mac))
+        ofproto.add_port(cfg.name, local, local=True)
+        log.info("%s: bridge created (datapath id %016x)", cfg.name, ofproto.datapath_id)
+        return Bridge(cfg.name, cfg, ofproto, local)
+
+    def _reconfigure_ports(self, br: Bridge, cfg: BridgeConfig,
+                           problems: list[Problem]) -> None:
+        wanted: dict[str, InterfaceConfig] = {}
+        for port in cfg.ports.values():
+            for iface in port.interfaces:
+                if iface.name == br.name:
+                    continue  # the bridge's own port is always there
+                wanted[iface.name] = iface
+        for name in list(br.netdevs):
+            old = br.iface_cfgs.get(name)
+            if name not in wanted or old != wanted[name]:
+                br.ofproto.del_port(name)
+                br.netdevs.pop(name).close()
+                br.iface_cfgs.pop(name, None)
+        for name, iface in wanted.items():
+            if name in br.netdevs:
+                continue
+            try:
+                netdev = open_netdev(name, iface.type or "system", dict(iface.options))
+            except (NetdevError, OSError, ValueError) as e:
+                problems.append(Problem(f"bridge {br.name}: interface {name}",
+                                        f"could not open network device {name} "
+                                        f"({e})"))
+                continue
+            port = br.ofproto.add_port(name, netdev, iface.ofport_request)
+            if iface.ofport_request is not None and port.ofp_port != iface.ofport_request:
+                log.warning("%s: port %s: requested OpenFlow port %d is taken, using %d",
+                            br.name, name, iface.ofport_request, port.ofp_port)
+            br.netdevs[name] = netdev
+            br.iface_cfgs[name] = iface
+            log.info("%s: added interface %s on port %d", br.name, name, port.ofp_port)
+
+    def _reconfigure_controllers(self, br: Bridge, cfg: BridgeConfig, now: float) -> None:
+        mgmt = ControllerConfig(target=f"punix:{self.mgmt_path(br.name)}", type="service",
+                                inactivity_probe=MGMT_PROBE_MS,
+                                connection_mode="out-of-band")
+        controllers = [c for c in cfg.controllers if c.target != "none"] + [mgmt]
+        br.ofproto.connmgr.set_controllers(controllers, cfg.allowed_versions, now)
+        br.ofproto.connmgr.set_snoops([f"punix:{self.snoop_path(br.name)}"])
+
+    def mgmt_path(self, bridge: str) -> str:
+        return os.path.join(self.rundir, f"{bridge}.mgmt")
+
+    def snoop_path(self, bridge: str) -> str:
+        return os.path.join(self.rundir, f"{bridge}.snoop")
+
+    def _destroy(self, br: Bridge, now: float) -> None:
+        br.ofproto.close(now)
+        for netdev in br.netdevs.values():
+            netdev.close()
+        br.local_netdev.close()
+
+    # --- the loop ---------------------------------------------------------------------
+    def run(self, now: float) -> None:
+        for br in list(self.bridges.values()):
+            for netdev in br.netdevs.values():
+                netdev.run(now)
+            br.ofproto.run(now)
+
+    def wait(self, poller, now: float) -> None:
+        for br in self.bridges.values():
+            br.ofproto.wait(poller, now)
+
+    def close(self, now: float) -> None:
+        for br in self.bridges.values():
+            self._destroy(br, now)
+        self.bridges.clear()

@@ -1,0 +1,199 @@
+"""pyvswitchd: the daemon shell (OVS vswitchd/ovs-vswitchd.c).
+
+What this module owns
+---------------------
+Command-line options in Open vSwitch's spelling, logging set-up (``ovs.vlog``), pidfile
+and detaching (``ovs.daemon``), signals, the unixctl server, and **the one poll loop**::
+
+    while not exiting:
+        bridges.run(now); unixctl.run()          # do pending work, never block
+        bridges.wait(poller, now); unixctl.wait(poller)
+        poller.block()                           # sleep until an fd or timer is ready
+
+This is the only place below which nothing reads the clock: ``now`` is read once per pass
+(``ovs.timeval.msec()``) and passed down.
+
+Configuration sources: ``--config FILE.toml`` (the embedded default) or a DATABASE remote
+(``unix:PATH``/``tcp:IP:PORT``, the OVSDB issue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+import ovs.daemon
+import ovs.dirs
+import ovs.poller
+import ovs.timeval
+import ovs.unixctl
+import ovs.unixctl.server
+import ovs.util
+import ovs.vlog
+
+from pyvswitch import __version__
+from pyvswitch.config import toml_source
+from pyvswitch.util.vlog import Logger
+from pyvswitch.vswitchd.bridge import Bridges
+from pyvswitch.vswitchd import unixctl_cmds
+
+log = Logger("vswitchd")
+
+PROGRAM = "pyvswitchd"
+
+
+def default_rundir() -> str:
+    return os.environ.get("OVS_RUNDIR") or "/var/run/openvswitch"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Open vSwitch's switch daemon, in Python.")
+    parser.add_argument("database", nargs="?",
+                        help="OVSDB remote (unix:PATH or tcp:IP:PORT) to read the "
+                             "configuration from")
+    parser.add_argument("--config", metavar="FILE",
+                        help="read the configuration from a TOML file instead of OVSDB")
+    parser.add_argument("--rundir", default=None,
+                        help="directory for sockets and pidfile "
+                             "(default $OVS_RUNDIR or /var/run/openvswitch)")
+    parser.add_argument("--unixctl", metavar="SOCKET", default=None,
+                        help="control socket (default RUNDIR/pyvswitchd.PID.ctl)")
+    parser.add_argument("--version", action="version",
+                        version=f"{PROGRAM} (pyvswitch) {__version__}")
+    ovs.daemon.add_args(parser)
+    ovs.vlog.add_args(parser)
+    return parser.parse_args(argv)
+
+
+class Daemon:
+    """The running daemon: configuration source, bridges, unixctl, the loop."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rundir = args.rundir or default_rundir()
+        self.bridges = Bridges(self.rundir)
+        self.exiting = False
+        self.unixctl: ovs.unixctl.server.UnixctlServer | None = None
+        self.source = None
+        # Signals interrupt poll() only if something is written to a watched fd.
+        self._sig_r, self._sig_w = os.pipe()
+        os.set_blocking(self._sig_r, False)
+        os.set_blocking(self._sig_w, False)
+        signal.set_wakeup_fd(self._sig_w)
+
+    def start(self) -> None:
+        if self.args.config:
+            cfg, problems = toml_source.load(self.args.config)
+            for p in problems:
+                log.error("%s", p)
+            self.source = StaticSource(cfg)
+        elif self.args.database:
+            from pyvswitch.config.ovsdb_source import OvsdbSource
+            self.source = OvsdbSource(self.args.database)
+        else:
+            raise toml_source.ConfigError(
+                "no configuration: give --config FILE.toml or a DATABASE remote")
+        error, self.unixctl = ovs.unixctl.server.UnixctlServer.create(
+            self.args.unixctl, version=f"{__version__} (pyvswitch)")
+        if error:
+            raise OSError(error, "cannot create the unixctl socket")
+        unixctl_cmds.register(self)
+
+    def run_once(self, poller: ovs.poller.Poller) -> None:
+        try:
+            while os.read(self._sig_r, 64):
+                pass
+        except BlockingIOError:
+            pass
+        now = ovs.timeval.msec()
+        self.source.run(self, now)
+        self.bridges.run(now)
+        self.unixctl.run()
+        now = ovs.timeval.msec()
+        self.source.wait(poller)
+        self.bridges.wait(poller, now)
+        self.unixctl.wait(poller)
+        poller.fd_wait(self._sig_r, ovs.poller.POLLIN)
+
+    def loop(self) -> None:
+        while not self.exiting:
+            poller = ovs.poller.Poller()
+            self.run_once(poller)
+            if self.exiting:
+                break
+            poller.block()
+
+    def stop(self) -> None:
+        self.bridges.close(ovs.timeval.msec())
+        if self.unixctl is not None:
+            self.unixctl.close()
+            self.unixctl = None
+
+
+class StaticSource:
+    """A configuration that is read once (the TOML file)."""
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+        self.applied = False
+
+    def run(self, daemon: Daemon, now: float) -> None:
+        if not self.applied:
+            daemon.bridges.reconfigure(self.cfg, now)
+            self.applied = True
+            ovs.daemon.daemonize_complete()
+
+    def wait(self, poller) -> None:
+        if not self.applied:
+            poller.immediate_wake()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    ovs.util.PROGRAM_NAME = PROGRAM
+    rundir = args.rundir or default_rundir()
+    ovs.dirs.RUNDIR = rundir
+    try:
+        os.makedirs(rundir, exist_ok=True)
+    except OSError as e:
+        print(f"{PROGRAM}: cannot create run directory {rundir}: {e.strerror}",
+              file=sys.stderr)
+        return 1
+    if args.config:  # fail fast, before detaching, on a file that cannot be used
+        try:
+            toml_source.load(args.config)
+        except toml_source.ConfigError as e:
+            print(f"{PROGRAM}: {e}", file=sys.stderr)
+            return 1
+    ovs.vlog.handle_args(args)
+    if not args.pidfile:  # ovs-appctl -t pyvswitchd finds us through the pidfile
+        args.pidfile = os.path.join(rundir, f"{PROGRAM}.pid")
+    ovs.daemon.handle_args(args)
+
+    daemon = Daemon(args)
+    ovs.daemon.daemonize_start()
+
+    def on_signal(signum, frame):
+        daemon.exiting = True
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    try:
+        daemon.start()
+        log.info("%s %s started (rundir %s)", PROGRAM, __version__, rundir)
+        daemon.loop()
+    except toml_source.ConfigError as e:
+        print(f"{PROGRAM}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        daemon.stop()
+        log.info("%s exiting", PROGRAM)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
