@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 from pyvswitch.datapath.actions import (Action, ActionError, apply_actions,
                                         compile_actions)
 from pyvswitch.datapath.dpif import DpFlow, DpifStats, Upcall, UpcallKind
-from pyvswitch.datapath.emc import FAST_KEY_LEN, Emc
+from pyvswitch.datapath.emc import FAST_KEY_LEN, Emc, emc_key
 from pyvswitch.datapath.megaflow import Megaflow, MegaflowTable
 from pyvswitch.netdev.base import Netdev
 from pyvswitch.packet.fields import Slot
@@ -59,11 +59,12 @@ def _snapshot(mf: Megaflow) -> DpFlow:
 class DpifNetdev:
     """A userspace datapath (see module docstring)."""
 
-    def __init__(self, name: str = "ovs-netdev", *, batch: int = 256,
+    def __init__(self, name: str = "ovs-netdev", *, batch: int = 256, rounds: int = 4,
                  max_upcalls: int = 1024, emc_capacity: int = 8192,
                  extract: Callable[[bytes, int], tuple[int, ...]] | None = None) -> None:
         self.name = name
         self.batch = batch
+        self.rounds = rounds         # batches per port per run() while they come full
         self.max_upcalls = max_upcalls
         self.emc_capacity = emc_capacity
         self._extract = extract or _default_extract()
@@ -175,9 +176,14 @@ class DpifNetdev:
     def run(self, now: float) -> list[Upcall]:
         batch = self.batch
         for port in self._port_list:
-            frames = port.netdev.recv_batch(batch)
-            if frames:
-                self._input(port, frames, now)
+            recv = port.netdev.recv_batch
+            for _ in range(self.rounds):     # full batches: keep going, up to a budget
+                frames = recv(batch)
+                if frames:
+                    self._input(port, frames, now)
+                    self._flush()
+                if len(frames) < batch:
+                    break
         self._flush()
         ups = self._upcalls
         if ups:
@@ -185,28 +191,40 @@ class DpifNetdev:
         return ups
 
     def _input(self, port: DpPort, frames: list[bytes], now: float) -> None:
-        """The hit path: keep it short, it runs for every packet."""
+        """The hit path: keep it short, it runs for every packet.  Statistics are added
+        per run of consecutive packets hitting the same megaflow."""
         get = port.emc.entries.get
-        slow = self._slow
         self._current_in_port = port.odp_port
+        last = _NOTHING
+        n = nb = 0
         for f in frames:
             ln = len(f)
             if (ln >= 34 and f[12] == 8 and f[13] == 0 and f[14] == 0x45
                     and 34 <= (f[16] << 8 | f[17]) + 14 <= ln):
-                k = f[:FAST_KEY_LEN]
+                mf = get(f[:FAST_KEY_LEN])
             else:
-                k = f
-            mf = get(k)
-            if mf is None:
-                slow(port, f, k, now)
-                continue
-            mf.packets += 1
-            mf.bytes += ln
-            mf.used = now
+                mf = get(f)
+            if mf is not last:
+                if last is not _NOTHING:
+                    last.packets += n
+                    last.bytes += nb
+                    last.used = now
+                    n = nb = 0
+                if mf is None:
+                    self._slow(port, f, now)
+                    last = _NOTHING
+                    continue
+                last = mf
+            n += 1
+            nb += ln
             mf.fast_out(f)
+        if last is not _NOTHING:
+            last.packets += n
+            last.bytes += nb
+            last.used = now
         self.n_rx += len(frames)
 
-    def _slow(self, port: DpPort, frame: bytes, key: bytes, now: float) -> None:
+    def _slow(self, port: DpPort, frame: bytes, now: float) -> None:
         self.n_slow += 1
         in_port = port.odp_port
         if len(frame) < 14:
@@ -223,7 +241,7 @@ class DpifNetdev:
             self._queue_upcall(Upcall(frame, flow, in_port, UpcallKind.MISS, None))
             return
         self.n_hit_megaflow += 1
-        port.emc.insert(key, mf)
+        port.emc.insert(emc_key(frame), mf)
         mf.tcp_flags |= flow[_TCP_FLAGS]
         mf.packets += 1
         mf.bytes += len(frame)
@@ -292,6 +310,13 @@ class DpifNetdev:
             p.netdev.close()
         self._ports.clear()
         self._port_list = []
+
+
+class _Nothing:
+    """Stands for "no megaflow yet" in ``_input``'s run-length statistics."""
+
+
+_NOTHING = _Nothing()
 
 
 def _drop(frame: bytes) -> None:

@@ -168,6 +168,7 @@ class SystemNetdev(KernelLink):
         self._tx_ring = _setup_ring(tx, PACKET_TX_RING, fs, tx_frames)
         tx.bind((name, 0))
         self._rx_st = memoryview(self._rx_ring).cast("I")
+        self._rx_hw = memoryview(self._rx_ring).cast("H")
         self._tx_st = memoryview(self._tx_ring).cast("I")
         self._rx_n, self._tx_n = rx_frames, tx_frames
         self._rx_i = self._tx_i = 0
@@ -178,35 +179,36 @@ class SystemNetdev(KernelLink):
         return self._rx.fileno()
 
     def recv_batch(self, max_n: int) -> list[bytes]:
-        st = self._rx_st
-        fs = self._fs
-        fw = fs >> 2
+        st = self._rx_st                  # the ring as 32-bit words (status, len, snaplen)
+        fw = self._fs >> 2
         i = self._rx_i
         out: list[bytes] = []
-        s = st[i * fw]
+        j = i * fw
+        s = st[j]
         if not s & TP_STATUS_USER:
             return out
         ring = self._rx_ring
+        hw = self._rx_hw                  # the ring as 16-bit words (tp_mac)
         n = self._rx_n
-        unpack = _LEN_PAIR.unpack_from
+        fs = self._fs
         append = out.append
         slow = TP_STATUS_COPY | TP_STATUS_VLAN_VALID
         skip_out = self._skip_outgoing
         left = max_n
         while s & TP_STATUS_USER and left:
             base = i * fs
-            ln, snap = unpack(ring, base + 4)
-            mac = base + ring[base + 12] + (ring[base + 13] << 8)
+            mac = base + hw[j + j + 6]
             if s & slow or skip_out:
-                self._recv_slow(s, base, mac, ln, snap, append)
+                self._recv_slow(s, base, mac, st[j + 1], st[j + 2], append)
             else:
-                append(ring[mac:mac + snap])
-            st[i * fw] = TP_STATUS_KERNEL
+                append(ring[mac:mac + st[j + 2]])
+            st[j] = TP_STATUS_KERNEL
             i += 1
             if i == n:
                 i = 0
+            j = i * fw
             left -= 1
-            s = st[i * fw]
+            s = st[j]
         self._rx_i = i
         return out
 
@@ -237,7 +239,6 @@ class SystemNetdev(KernelLink):
         n = self._tx_n
         i = start = self._tx_i
         room = fs - _TX_DATA
-        pack = _LEN_PAIR.pack_into
         queued = 0
         for f in frames:
             ln = len(f)
@@ -255,10 +256,12 @@ class SystemNetdev(KernelLink):
                 if st[i * fw] != TP_STATUS_AVAILABLE:
                     self._sw.tx_dropped += 1
                     continue
-            base = i * fs
-            ring[base + _TX_DATA:base + _TX_DATA + ln] = f
-            pack(ring, base + 4, ln, ln)
-            st[i * fw] = TP_STATUS_SEND_REQUEST
+            base = i * fs + _TX_DATA
+            ring[base:base + ln] = f
+            j = i * fw
+            st[j + 1] = ln                # tp_len
+            st[j + 2] = ln                # tp_snaplen
+            st[j] = TP_STATUS_SEND_REQUEST
             i += 1
             if i == n:
                 i = 0
@@ -319,6 +322,7 @@ class SystemNetdev(KernelLink):
             return
         self._closed = True
         self._rx_st.release()
+        self._rx_hw.release()
         self._tx_st.release()
         self._rx_ring.close()
         self._tx_ring.close()

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Forwarding benchmark: packets/s delivered p1 -> p2 through pyvswitch's datapath, a bare
+Python ring loop, and Open vSwitch's userspace datapath, interleaved round by round.
+
+Needs root, trafgen (netsniff-ng) and Open vSwitch's binaries.  Builds its own namespaces
+(bench/netns.py), removes them and stops every process it started at the end, also on
+failure or Ctrl-C.  The switch under test is pinned to CPU 1, trafgen to CPU 0, sending
+60-byte UDP frames to a MAC nobody owns.
+
+Configurations:
+  bare    the ceiling: TPACKET_V2 RX ring -> TPACKET_V2 TX ring, no parsing, one flush per batch
+  netdev  pyvswitch's SystemNetdev alone: recv_batch(256) -> send_batch (no datapath)
+  dp      pyvswitch's DpifNetdev on two system ports, megaflow in_port=1 -> output:2,
+          driven by an ovs.poller loop as the daemon drives it
+  ovs     ovs-vswitchd (userspace datapath, AF_PACKET ports), flow in_port=1,actions=output:2
+
+Usage: bench/fwd_bench.py [--rounds 3] [--secs 3] [--configs bare,netdev,dp,ovs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import mmap
+import os
+import select
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+TRAFGEN_CFG = """{
+  eth(da=02:00:00:00:00:99, sa=02:00:00:00:00:01, type=0x0800),
+  ipv4(sa=10.99.0.1, da=10.99.0.2, ttl=64),
+  udp(sp=1024, dp=9),
+  fill(0x00, 18)
+}
+"""
+
+
+# --- children: run inside the switch namespace -------------------------------------------
+
+def child_bare(inp: str, out: str) -> None:
+    """The ceiling: rx ring -> tx ring, no parsing; mirrors what a forwarder cannot avoid."""
+    sol, ver, rxr, txr = 263, 10, 5, 13
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    fs, n_rx, n_tx = 2048, 4096, 512
+
+    def ring(s, opt, n):
+        s.setsockopt(sol, ver, 1)
+        s.setsockopt(sol, opt, struct.pack("IIII", 1 << 16, fs * n >> 16, fs, n))
+        return mmap.mmap(s.fileno(), fs * n)
+    rring, tring = ring(rx, rxr, n_rx), ring(tx, txr, n_tx)
+    rx.setsockopt(sol, 23, 1)
+    rx.bind((inp, 3))
+    tx.bind((out, 0))
+    rst, tst = memoryview(rring).cast("I"), memoryview(tring).cast("I")
+    fw = fs >> 2
+    p = select.poll()
+    p.register(rx, select.POLLIN)
+    i = ti = 0
+    pack = struct.Struct("II").pack_into
+    unpack = struct.Struct("II").unpack_from
+    while True:
+        if not rst[i * fw] & 1:
+            p.poll(100)
+            continue
+        batch = 0
+        while rst[i * fw] & 1 and batch < 256:
+            b = i * fs
+            _, snap = unpack(rring, b + 4)
+            mac = b + rring[b + 12] + (rring[b + 13] << 8)
+            if tst[ti * fw]:
+                tx.send(b"")
+            tb = ti * fs
+            tring[tb + 32:tb + 32 + snap] = rring[mac:mac + snap]
+            pack(tring, tb + 4, snap, snap)
+            tst[ti * fw] = 1
+            ti = ti + 1 if ti + 1 < n_tx else 0
+            rst[i * fw] = 0
+            i = i + 1 if i + 1 < n_rx else 0
+            batch += 1
+        tx.send(b"")
+
+
+def child_netdev(inp: str, out: str) -> None:
+    from pyvswitch.netdev import open_netdev
+    a, b = open_netdev(inp, "system"), open_netdev(out, "system")
+    p = select.poll()
+    p.register(a.fileno(), select.POLLIN)
+    while True:
+        frames = a.recv_batch(256)
+        if frames:
+            b.send_batch(frames)
+        else:
+            p.poll(100)
+
+
+def child_dp(inp: str, out: str) -> None:
+    import ovs.poller
+    from pyvswitch.datapath import DpifNetdev, Output
+    from pyvswitch.netdev import open_netdev
+    from pyvswitch.packet.fields import N_SLOTS, Slot
+    dp = DpifNetdev()
+    dp.port_add(open_netdev(inp, "system"), 1)
+    dp.port_add(open_netdev(out, "system"), 2)
+    key, mask = [0] * N_SLOTS, [0] * N_SLOTS
+    key[Slot.IN_PORT], mask[Slot.IN_PORT] = 1, 0xFFFFFFFF
+    dp.flow_put(tuple(key), tuple(mask), [Output(2)])
+    clock = time.monotonic
+    try:
+        while True:
+            dp.run(clock() * 1000.0)
+            poller = ovs.poller.Poller()
+            dp.wait(poller)
+            poller.block()
+    finally:
+        print(dp.stats().format(), file=sys.stderr, flush=True)
+
+
+# --- the parent -------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--secs", type=float, default=3.0)
+    ap.add_argument("--warm", type=float, default=1.0)
+    ap.add_argument("--configs", default="bare,netdev,dp,ovs")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        {"bare": child_bare, "netdev": child_netdev, "dp": child_dp}[a.child]("p1", "p2")
+        return 0
+    if os.geteuid() != 0:
+        print("fwd_bench.py needs root (namespaces, AF_PACKET)", file=sys.stderr)
+        return 2
+    from netns import Topology
+    cfgs = a.configs.split(",")
+    res: dict[str, list[tuple[float, float]]] = {c: [] for c in cfgs}
+    tmp = tempfile.mkdtemp(prefix="pyvs-fwd-")
+    cfg_path = os.path.join(tmp, "udp60.trafgen")
+    with open(cfg_path, "w") as f:
+        f.write(TRAFGEN_CFG)
+    ovs = None
+    with Topology() as topo:
+        try:
+            if "ovs" in cfgs:
+                ovs = OvsRunner(topo.s, tmp)
+                ovs.start()
+            for r in range(a.rounds):
+                for c in cfgs:
+                    res[c].append(run_one(c, topo, ovs, cfg_path, a))
+                    off, dlv = res[c][-1]
+                    print(f"round {r} {c:7s} offered {off:10,.0f}  delivered {dlv:10,.0f} pps",
+                          flush=True)
+        finally:
+            if ovs:
+                ovs.stop()
+    ref = "ovs" if "ovs" in cfgs else None
+    print(f"\n{'config':8s} {'offered':>10s} {'delivered median [min..max]':>34s}  "
+          + (f"ratio vs {ref}" if ref else ""))
+    for c in cfgs:
+        d = [x[1] for x in res[c]]
+        ratio = ""
+        if ref and c != ref:
+            ratio = f"{statistics.median(x[1] / max(1, y[1]) for x, y in zip(res[c], res[ref])):.2f}x"
+        print(f"{c:8s} {statistics.median(x[0] for x in res[c]):10,.0f} "
+              f"{statistics.median(d):14,.0f} [{min(d):,.0f}..{max(d):,.0f}]  {ratio}")
+    return 0
+
+
+def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float]:
+    proc = None
+    try:
+        if cfg == "ovs":
+            ovs.attach()
+        else:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", sys.executable,
+                 os.path.abspath(__file__), "--child", cfg],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{cfg} forwarder exited with {proc.returncode}")
+        return measure(topo, cfg_path, a)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if cfg == "ovs":
+            ovs.detach()
+
+
+def measure(topo, cfg_path: str, a) -> tuple[float, float]:
+    g = subprocess.Popen(["ip", "netns", "exec", topo.a, "taskset", "-c", "0", "trafgen",
+                          "-o", "p1ns", "-i", cfg_path, "-P", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(a.warm)
+        o0, d0, t0 = (topo.counter(topo.a, "p1ns", "tx_packets"),
+                      topo.counter(topo.b, "p2ns", "rx_packets"), time.monotonic())
+        time.sleep(a.secs)
+        o1, d1, t1 = (topo.counter(topo.a, "p1ns", "tx_packets"),
+                      topo.counter(topo.b, "p2ns", "rx_packets"), time.monotonic())
+    finally:
+        try:   # trafgen forks a worker: stop the worker, then the parent
+            with open(f"/proc/{g.pid}/task/{g.pid}/children") as f:
+                kids = f.read().split()
+        except OSError:
+            kids = []
+        for k in kids:
+            try:
+                os.kill(int(k), signal.SIGINT)
+            except OSError:
+                pass
+        g.send_signal(signal.SIGINT)
+        try:
+            g.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            g.kill()
+            g.wait()
+    dt = t1 - t0
+    return (o1 - o0) / dt, (d1 - d0) / dt
+
+
+class OvsRunner:
+    """ovsdb-server + ovs-vswitchd with a private rundir, vswitchd inside the switch netns."""
+
+    def __init__(self, ns: str, tmp: str) -> None:
+        self.ns = ns
+        self.d = os.path.join(tmp, "ovs")
+        os.makedirs(self.d)
+        self.env = dict(os.environ, OVS_RUNDIR=self.d, OVS_LOGDIR=self.d, OVS_DBDIR=self.d)
+
+    def _run(self, *cmd: str, ns: bool = False) -> None:
+        full = (["ip", "netns", "exec", self.ns] if ns else []) + list(cmd)
+        subprocess.run(full, check=True, env=self.env, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        d = self.d
+        self._run("ovsdb-tool", "create", f"{d}/conf.db",
+                  "/usr/share/openvswitch/vswitch.ovsschema")
+        self._run("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
+                  f"--pidfile={d}/ovsdb-server.pid", f"--log-file={d}/ovsdb-server.log",
+                  "--detach")
+        self._run("ovs-vsctl", "--no-wait", "init")
+        self._run("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
+                  f"--log-file={d}/ovs-vswitchd.log", "--detach", ns=True)
+        self._run("ovs-vsctl", "add-br", "br0", "--", "set", "bridge", "br0",
+                  "datapath_type=netdev")
+        with open(f"{d}/ovs-vswitchd.pid") as f:
+            pid = f.read().strip()
+        self._run("taskset", "-a", "-p", "-c", "1", pid)
+
+    def attach(self) -> None:
+        self._run("ovs-vsctl", "add-port", "br0", "p1", "--", "set", "interface", "p1",
+                  "ofport_request=1", "--", "add-port", "br0", "p2", "--", "set",
+                  "interface", "p2", "ofport_request=2")
+        self._run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0")
+        self._run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0",
+                  "in_port=1,actions=output:2")
+
+    def detach(self) -> None:
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-port", "br0", "p1", "--",
+                        "--if-exists", "del-port", "br0", "p2"], env=self.env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        for p in ("ovs-vswitchd", "ovsdb-server"):
+            try:
+                with open(f"{self.d}/{p}.pid") as f:
+                    os.kill(int(f.read().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
