@@ -263,7 +263,8 @@ NX_FR = struct.Struct("!QHBxIIHHQQ")
 assert NX_FR.size == 40
 FR13 = struct.Struct("!QHBBIIHHQQ")
 assert FR13.size == 40
-FR15 = struct.Struct("!QHBBHH")
+#: OF1.5 reorders the fixed part: table_id, reason, priority, timeouts, then cookie.
+FR15 = struct.Struct("!BBHHHQ")
 assert FR15.size == 16
 OXS_HDR = struct.Struct("!HH")
 OXS_U64 = struct.Struct("!IQ")
@@ -308,8 +309,8 @@ def _encode_flow_removed(msg: FlowRemoved, version: int, xid: int) -> bytes:
              + OXS_U64.pack(_oxs_header(OXS_BYTE_COUNT, 8), msg.byte_count))
     stats = OXS_HDR.pack(0, 4 + len(stats)) + stats
     stats += b"\0" * R.pad8(len(stats))
-    body = FR15.pack(msg.cookie, msg.priority, reason, msg.table_id, msg.idle_timeout,
-                     msg.hard_timeout)
+    body = FR15.pack(msg.table_id, reason, msg.priority, msg.idle_timeout, msg.hard_timeout,
+                     msg.cookie)
     return R.finish(version, R.OFPT_FLOW_REMOVED, xid, body + match + stats)
 
 
@@ -347,7 +348,7 @@ def _decode_flow_removed(version: int, buf: bytes, opts) -> FlowRemoved:
         return FlowRemoved(match, cookie, prio, reason, table_id, dsec, dnsec, idle, hard,
                            pkts, nbytes)
     R.need(buf, 24, "flow_removed")
-    cookie, prio, reason, table_id, idle, hard = FR15.unpack_from(buf, 8)
+    table_id, reason, prio, idle, hard, cookie = FR15.unpack_from(buf, 8)
     match, used = MC.decode_oxm_match(buf, 24)
     stats, _ = _decode_oxs(buf, 24 + used)
     duration = stats.get(OXS_DURATION, 0)
