@@ -154,7 +154,7 @@ def decode(version: int, buf, pos: int, length: int):
         value = int.from_bytes(buf[pos + 16:pos + 24], "big")
         if n_bits < 64 and value >> n_bits:
             raise OFPError("OFPBAC_BAD_ARGUMENT", "reg_load value wider than its field")
-        return _ref_to_setfield(fld, ofs, n_bits, value)
+        return ref_to_setfield(fld, ofs, n_bits, value)
     if subtype == NXAST_REG_LOAD2:
         if any(buf[pos + 10:pos + 16]):
             raise OFPError("OFPBAC_BAD_ARGUMENT", "reg_load2 padding")
@@ -199,7 +199,7 @@ def decode(version: int, buf, pos: int, length: int):
     raise AssertionError(subtype)
 
 
-def _ref_to_setfield(fld, ofs: int, n_bits: int, value: int) -> A.SetField:
+def ref_to_setfield(fld, ofs: int, n_bits: int, value: int) -> A.SetField:
     if fld.name == "in_port" and ofs == 0 and n_bits == 16:
         return A.SetField(fld, A.of10_port_to_of11(value))
     if fld.name == "nw_tos":  # NXM_OF_IP_TOS addresses the TOS byte; we keep DSCP bits

@@ -582,6 +582,11 @@ def decode_ofp10_match(buf, offset: int) -> Match:
     if not wc & OFPFW10_TP_DST:
         v[Slot.TP_DST], m[Slot.TP_DST] = tp_dst, 0xFFFF
     _normalize(match)
+    if v[Slot.ETH_TYPE] == F.ETH_TYPE_IP and m[Slot.NW_PROTO] and v[Slot.NW_PROTO] == 1:
+        # ICMP type/code are 8-bit fields: keep one representation whatever the codec.
+        for slot in (Slot.TP_SRC, Slot.TP_DST):
+            if m[slot] == 0xFFFF and v[slot] <= 0xFF:
+                m[slot] = 0xFF
     return match
 
 
@@ -627,6 +632,8 @@ def encode_ofp10_match(match: Match) -> bytes:
     for slot, (bit, full) in exact.items():
         if m[slot] == 0:
             wc |= bit
+        elif m[slot] == 0xFF and slot in (Slot.TP_SRC, Slot.TP_DST):
+            pass  # an ICMP type or code: OF1.0 carries it in the 16-bit port field
         elif m[slot] != full:
             raise ValueError(f"{Slot(slot).name.lower()} cannot be masked in OpenFlow 1.0")
     tci, tmask = v[Slot.VLAN_TCI], m[Slot.VLAN_TCI]
