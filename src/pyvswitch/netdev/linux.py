@@ -67,13 +67,14 @@ class KernelLink:
     """Link state of a kernel interface, kept fresh by rtnetlink events."""
 
     def _link_init(self, name: str) -> None:
+        self._nl = rtnl.ipr()             # queries stay in the namespace we opened in
         self._events = rtnl.LinkEvents()
-        self._link = rtnl.link_state(name)
+        self._link = rtnl.link_state(name, self._nl)
         self._change_seq = 1
 
     def _link_refresh(self) -> None:
         try:
-            new = rtnl.link_state(self._link.ifindex)
+            new = rtnl.link_state(self._link.ifindex, self._nl)
         except NetdevError:
             new = rtnl.LinkState(self._link.ifindex, self._link.hwaddr, self._link.mtu, 0)
         if new != self._link:
@@ -91,7 +92,7 @@ class KernelLink:
         return self._link.hwaddr
 
     def set_hwaddr(self, mac: bytes) -> None:
-        rtnl.set_link(self._link.ifindex, address=":".join(f"{b:02x}" for b in mac))
+        rtnl.set_link(self._link.ifindex, self._nl, address=":".join(f"{b:02x}" for b in mac))
         self._link_refresh()
 
     @property
@@ -99,7 +100,7 @@ class KernelLink:
         return self._link.mtu
 
     def set_mtu(self, mtu: int) -> None:
-        rtnl.set_link(self._link.ifindex, mtu=mtu)
+        rtnl.set_link(self._link.ifindex, self._nl, mtu=mtu)
         self._link_refresh()
 
     @property
@@ -111,7 +112,7 @@ class KernelLink:
         return self._link.admin_up
 
     def set_admin_up(self, up: bool) -> None:
-        rtnl.set_link(self._link.ifindex, state="up" if up else "down")
+        rtnl.set_link(self._link.ifindex, self._nl, state="up" if up else "down")
         self._link_refresh()
 
     @property
@@ -291,7 +292,7 @@ class SystemNetdev(KernelLink):
     # -- the rest ------------------------------------------------------------------------
     def get_stats(self) -> NetdevStats:
         self._poll_ring_stats()
-        k = rtnl.kernel_stats(self._link.ifindex)
+        k = rtnl.kernel_stats(self._link.ifindex, self._nl)
         sw = self._sw
         k.rx_dropped += sw.rx_dropped
         k.tx_dropped += sw.tx_dropped

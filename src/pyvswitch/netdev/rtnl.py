@@ -4,8 +4,8 @@ What this module owns: querying and changing a link (index, MAC, MTU, flags, ker
 counters) through pyroute2, and ``LinkEvents``, a non-blocking rtnetlink socket subscribed
 to RTNLGRP_LINK that reports which interface indexes changed.
 
-Invariants: every query goes to the network namespace the process was in when the module
-first talked to the kernel (one IPRoute, opened lazily).  ``LinkEvents.drain()`` never
+Invariants: every query goes to the network namespace the calling thread is in now (one
+IPRoute per namespace, opened lazily).  ``LinkEvents.drain()`` never
 blocks.
 Time model: no clock.
 Must not import: datapath/, ofproto/, openflow/.
@@ -14,6 +14,7 @@ Must not import: datapath/, ofproto/, openflow/.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -27,16 +28,17 @@ RTM_NEWLINK, RTM_DELLINK = 16, 17
 _NLMSGHDR = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")
 
-_ipr = None
+_iprs: dict[int, object] = {}
 
 
 def ipr():
-    """The process's pyroute2 IPRoute (opened on first use)."""
-    global _ipr
-    if _ipr is None:
+    """A pyroute2 IPRoute for the current network namespace (opened on first use)."""
+    ns = os.stat("/proc/thread-self/ns/net").st_ino
+    r = _iprs.get(ns)
+    if r is None:
         from pyroute2 import IPRoute
-        _ipr = IPRoute()
-    return _ipr
+        r = _iprs[ns] = IPRoute()
+    return r
 
 
 @dataclass
@@ -55,25 +57,27 @@ class LinkState:
         return bool(self.flags & IFF_UP) and bool(self.flags & IFF_LOWER_UP)
 
 
-def _get(name_or_index: str | int):
+def _get(name_or_index: str | int, nl=None):
+    nl = nl or ipr()
     try:
         if isinstance(name_or_index, int):
-            return ipr().link("get", index=name_or_index)[0]
-        return ipr().link("get", ifname=name_or_index)[0]
+            return nl.link("get", index=name_or_index)[0]
+        return nl.link("get", ifname=name_or_index)[0]
     except Exception as e:  # pyroute2 raises NetlinkError (an OSError) or IndexError
         raise NetdevError(f"{name_or_index}: no such network device ({e})") from None
 
 
-def link_state(name_or_index: str | int) -> LinkState:
-    m = _get(name_or_index)
+def link_state(name_or_index: str | int, nl=None) -> LinkState:
+    """The link's state; ``nl`` is the IPRoute of the link's namespace (default: current)."""
+    m = _get(name_or_index, nl)
     mac = m.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00"
     return LinkState(ifindex=m["index"], hwaddr=bytes.fromhex(mac.replace(":", "")),
                      mtu=m.get_attr("IFLA_MTU") or 0, flags=m["flags"])
 
 
-def kernel_stats(ifindex: int) -> NetdevStats:
+def kernel_stats(ifindex: int, nl=None) -> NetdevStats:
     """The kernel's counters for the link (IFLA_STATS64)."""
-    s = _get(ifindex).get_attr("IFLA_STATS64")
+    s = _get(ifindex, nl).get_attr("IFLA_STATS64")
     if s is None:
         return NetdevStats()
     return NetdevStats(
@@ -84,10 +88,10 @@ def kernel_stats(ifindex: int) -> NetdevStats:
         rx_crc_err=s["rx_crc_errors"], collisions=s["collisions"])
 
 
-def set_link(ifindex: int, **kw) -> None:
+def set_link(ifindex: int, nl=None, **kw) -> None:
     """``ip link set``: state='up'|'down', mtu=N, address='aa:bb:..'."""
     try:
-        ipr().link("set", index=ifindex, **kw)
+        (nl or ipr()).link("set", index=ifindex, **kw)
     except Exception as e:
         raise NetdevError(f"ifindex {ifindex}: cannot set {kw}: {e}") from None
 

@@ -45,7 +45,7 @@ class TapNetdev(KernelLink):
                                                           IFF_TAP | IFF_NO_PI))
             self._link_init(name)
             if bring_up:
-                rtnl.set_link(self._link.ifindex, state="up")
+                rtnl.set_link(self._link.ifindex, self._nl, state="up")
                 self._link_refresh()
         except (OSError, NetdevError) as e:
             os.close(self._fd)
