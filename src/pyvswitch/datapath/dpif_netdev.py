@@ -281,7 +281,8 @@ class DpifNetdev:
 
     def execute(self, frame: bytes, actions: Sequence[Action], now: float,
                 in_odp_port: int = 0) -> None:
-        self._run_actions(bytes(frame), tuple(actions), None, in_odp_port)
+        compiled = compile_actions(actions)           # TypeError on a non-action
+        self._run_actions(bytes(frame), compiled.actions, None, in_odp_port)
         self._flush()
 
     def _flush(self) -> None:

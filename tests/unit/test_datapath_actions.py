@@ -1,0 +1,130 @@
+"""Every datapath action, executed by the datapath on dummy ports, changes the frame as a
+receiver would see it (checked by decoding the output with scapy)."""
+
+import pytest
+from scapy.contrib.mpls import MPLS
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Dot1Q, Ether
+
+from pyvswitch.datapath import (DpifNetdev, Output, PopMpls, PopVlan, PushMpls, PushVlan,
+                                SetField, Truncate, UpcallKind, Userspace)
+from pyvswitch.datapath.actions import ActionError, apply_actions, format_actions
+from pyvswitch.netdev import open_netdev
+from pyvswitch.packet.fields import field
+
+
+def tcp_frame():
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+                 / IP(src="10.0.0.1", dst="10.0.0.2", ttl=64)
+                 / TCP(sport=1234, dport=80, flags="S") / b"payload")
+
+
+@pytest.fixture
+def dp():
+    d = DpifNetdev()
+    ports = {i: open_netdev(f"a{i}", "dummy") for i in (1, 2, 3)}
+    for i, dev in ports.items():
+        d.port_add(dev, i)
+    d.devs = ports
+    return d
+
+
+def run(dp, frame, actions):
+    dp.execute(frame, actions, now=0, in_odp_port=1)
+    return dp.devs[2].captured
+
+
+def checksums_ok(pkt):
+    again = Ether(bytes(pkt))
+    for layer in (IP, TCP, UDP):
+        if layer in again:
+            want = again[layer].chksum
+            del again[layer].chksum
+            assert Ether(bytes(again))[layer].chksum == want, layer
+            again = Ether(bytes(pkt))
+
+
+def test_set_fields_rewrite_headers_and_fix_checksums(dp):
+    (out,) = run(dp, tcp_frame(), [
+        SetField(field("eth_dst"), 0x0200000000AA),
+        SetField(field("ip_dst"), 0xC0A80001),
+        SetField("tcp_dst", 8080),
+        SetField("nw_ttl", 9),
+        Output(2)])
+    p = Ether(out)
+    assert p.dst == "02:00:00:00:00:aa" and p[IP].dst == "192.168.0.1"
+    assert p[TCP].dport == 8080 and p[IP].ttl == 9 and bytes(p[TCP].payload) == b"payload"
+    checksums_ok(p)
+
+
+def test_masked_set_field_changes_only_masked_bits(dp):
+    (out,) = run(dp, tcp_frame(), [SetField("ip_src", 0x00000063, 0x000000FF), Output(2)])
+    assert Ether(out)[IP].src == "10.0.0.99"
+    checksums_ok(Ether(out))
+
+
+def test_push_and_pop_vlan(dp):
+    f = tcp_frame()
+    (tagged,) = run(dp, f, [PushVlan(0x8100, (5 << 13) | 42), Output(2)])
+    p = Ether(tagged)
+    assert p.type == 0x8100 and p[Dot1Q].vlan == 42 and p[Dot1Q].prio == 5
+    assert bytes(p[IP]) == bytes(Ether(f)[IP])
+    dp.devs[2].captured.clear()
+    (untagged,) = run(dp, tagged, [PopVlan(), Output(2)])
+    assert untagged == f
+
+
+def test_push_and_pop_mpls(dp):
+    f = tcp_frame()
+    lse = (1000 << 12) | (1 << 8) | 63
+    (labelled,) = run(dp, f, [PushMpls(0x8847, lse), Output(2)])
+    p = Ether(labelled)
+    assert p.type == 0x8847 and p[MPLS].label == 1000 and p[MPLS].ttl == 63
+    dp.devs[2].captured.clear()
+    (plain,) = run(dp, labelled, [PopMpls(0x0800), Output(2)])
+    assert plain == f
+
+
+def test_truncate_only_cuts_the_next_output(dp):
+    f = tcp_frame()
+    dp.execute(f, [Truncate(30), Output(2), Output(3)], now=0)
+    assert dp.devs[2].captured == [f[:30]] and dp.devs[3].captured == [f]
+
+
+def test_userspace_action_in_execute_yields_action_upcall(dp):
+    f = tcp_frame()
+    dp.execute(f, [Userspace(cookie=b"\x01\x02"), Output(2)], now=0, in_odp_port=3)
+    assert dp.devs[2].captured == [f]
+    (up,) = dp.run(now=0)
+    assert up.kind is UpcallKind.ACTION and up.cookie == b"\x01\x02"
+    assert up.in_odp_port == 3 and up.frame == f
+
+
+def test_inapplicable_edits_leave_the_frame_alone_and_bad_actions_are_refused(dp):
+    f = tcp_frame()
+    dp.execute(f, [PopVlan(), PopMpls(0x800), SetField("arp_op", 2), Output(2)], now=0)
+    assert dp.devs[2].captured == [f]
+    with pytest.raises(TypeError):
+        dp.execute(f, ["output:2"], now=0)
+
+
+def test_edit_errors_become_action_errors_and_the_datapath_counts_them(dp):
+    class Boom(Exception):
+        pass
+
+    import pyvswitch.packet.edit as edit
+    orig = edit.pop_vlan
+    edit.pop_vlan = lambda frame: (_ for _ in ()).throw(Boom("no tag"))
+    try:
+        with pytest.raises(ActionError):
+            apply_actions(tcp_frame(), [PopVlan()], lambda p, f: None, lambda f, c: None)
+        dp.execute(tcp_frame(), [PopVlan(), Output(2)], now=0)
+        assert dp.devs[2].captured == [] and dp.stats().n_action_errors == 1
+    finally:
+        edit.pop_vlan = orig
+
+
+def test_format_actions_reads_like_ovs():
+    assert format_actions([]) == "drop"
+    assert format_actions([PushVlan(0x8100, 0x2005), Output(2), Truncate(100),
+                           PopVlan()]) == "push_vlan(vid=5,pcp=1),2,trunc(100),pop_vlan"
