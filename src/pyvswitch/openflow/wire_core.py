@@ -66,7 +66,7 @@ def _empty(version: int, buf: bytes, what: str) -> None:
 
 # --- HELLO ---------------------------------------------------------------------------------
 
-@R.decodes(*[("t", v, R.OFPT_HELLO) for v in range(1, 256)])
+@R.decodes(*[("t", v, R.OFPT_HELLO) for v in range(0, 256)])
 def _decode_hello(version: int, buf: bytes, opts) -> Hello:
     """Accepts any header version (negotiation needs it).  Malformed elements are ignored,
     as OVS ignores them; a bitmap element replaces the "up to header version" default."""
