@@ -5,6 +5,8 @@ every other field as before."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import (
@@ -18,7 +20,10 @@ from scapy.packet import Raw
 from pyvswitch.packet import addr
 from pyvswitch.packet.edit import pop_mpls, pop_vlan, push_mpls, push_vlan, set_field, truncate
 from pyvswitch.packet.extract import extract
-from pyvswitch.packet.fields import BY_NAME, FIELDS, PIPELINE_SLOTS, Slot
+from pyvswitch.packet.edit import _PREREQ_OK
+from pyvswitch.packet.fields import (
+    BY_NAME, FIELDS, N_SLOTS, PIPELINE_SLOTS, Prereq, Slot, flow_prereqs_ok,
+)
 
 E = Ether(src="00:11:22:33:44:55", dst="66:77:88:99:aa:bb")
 V4 = IP(src="10.1.2.3", dst="192.168.7.9", tos=0x31, ttl=17)
@@ -215,6 +220,18 @@ def test_push_and_pop_mpls():
     assert pop_mpls(once, 0x0800) == raw
     assert pop_mpls(raw, 0x0800) == raw
     assert push_mpls(raw, 0x0800, lse) == raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([0x0800, 0x86DD, 0x0806, 0x8035, 0x8847, 0x8848, 0x88E7, 0x1234]),
+       st.sampled_from([0, 1, 6, 17, 58, 132]), st.integers(0, 0xFFFF),
+       st.sampled_from([0, 1, 135, 136]), st.sampled_from([0, 1]))
+def test_edit_prerequisites_agree_with_the_field_catalogue(eth_type, proto, tci, tp_src, tp_dst):
+    flow = [0] * N_SLOTS
+    flow[Slot.ETH_TYPE], flow[Slot.NW_PROTO], flow[Slot.VLAN_TCI] = eth_type, proto, tci
+    flow[Slot.TP_SRC], flow[Slot.TP_DST] = tp_src, tp_dst
+    for prereq in Prereq:
+        assert _PREREQ_OK[prereq](tuple(flow)) == flow_prereqs_ok(flow, prereq), prereq
 
 
 def test_truncate():

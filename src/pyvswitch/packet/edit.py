@@ -37,9 +37,10 @@ from typing import Callable
 from pyvswitch.packet import checksum
 from pyvswitch.packet.extract import IEH_ROUTER, Layout, extract_with_layout
 from pyvswitch.packet.fields import (
-    ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, ETH_TYPE_VLAN,
-    ETH_TYPE_VLAN_8021AD, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP,
-    IPPROTO_UDP, VLAN_CFI, Field, Slot, flow_prereqs_ok,
+    ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST,
+    ETH_TYPE_PBB, ETH_TYPE_RARP, ETH_TYPE_VLAN, ETH_TYPE_VLAN_8021AD, IPPROTO_ICMP,
+    IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI, FIELDS, Field, Prereq,
+    Slot,
 )
 
 __all__ = ["set_field", "push_vlan", "pop_vlan", "push_mpls", "pop_mpls", "truncate"]
@@ -57,19 +58,64 @@ def set_field(frame: Frame, field: Field, value: int, mask: int | None = None) -
 
     ``value`` and ``mask`` are in the field's own bit positions, as in ``Match.set``.
     """
-    writer = _WRITERS.get(field.slot)
-    if writer is None or not field.writable:
+    plan = _PLANS.get(field.name)
+    if plan is None:
         return bytes(frame)
+    writer, prereq_ok, slot, shift, full = plan
+    if mask is None and (writer is _w_eth_dst or writer is _w_eth_src):
+        if len(frame) < 14:
+            return bytes(frame)
+        at = 0 if writer is _w_eth_dst else 6
+        return bytes(frame[:at]) + (value & full).to_bytes(6, "big") + bytes(frame[at + 6:])
     flow, layout = extract_with_layout(frame, 0)
-    if layout.l3 < 0 or not flow_prereqs_ok(flow, field.prereq):
+    if layout.l3 < 0 or not prereq_ok(flow):
         return bytes(frame)
-    full = (1 << field.n_bits) - 1
-    bits = (full if mask is None else mask & full) << field.shift
-    old = flow[field.slot]
-    new = (old & ~bits) | ((value << field.shift) & bits)
+    bits = (full if mask is None else mask & full) << shift
+    old = flow[slot]
+    new = (old & ~bits) | ((value << shift) & bits)
     buf = bytearray(frame)
     writer(buf, flow, layout, old, new)
     return bytes(buf)
+
+
+def _eth_type_in(*types: int) -> Callable[[Flow], bool]:
+    return lambda flow: flow[_ETH_TYPE] in types
+
+
+def _ip_proto(proto: int, *types: int) -> Callable[[Flow], bool]:
+    return lambda flow: flow[_NW_PROTO] == proto and flow[_ETH_TYPE] in types
+
+
+def _nd(*icmp_types: int) -> Callable[[Flow], bool]:
+    return lambda flow: (flow[_ETH_TYPE] == ETH_TYPE_IPV6 and flow[_NW_PROTO] == IPPROTO_ICMPV6
+                         and flow[_TP_SRC] in icmp_types and flow[_TP_DST] == 0)
+
+
+_ETH_TYPE, _NW_PROTO, _TP_SRC, _TP_DST = (int(Slot.ETH_TYPE), int(Slot.NW_PROTO),
+                                          int(Slot.TP_SRC), int(Slot.TP_DST))
+_IP_ANY = (ETH_TYPE_IP, ETH_TYPE_IPV6)
+#: ``fields.flow_prereqs_ok`` as one precomputed test per prerequisite (that function walks
+#: an if-chain of enum comparisons, too slow for the per-packet path).  The tests check
+#: the two agree.
+_PREREQ_OK: dict[Prereq, Callable[[Flow], bool]] = {
+    Prereq.NONE: lambda flow: True,
+    Prereq.ARP: _eth_type_in(ETH_TYPE_ARP, ETH_TYPE_RARP),
+    Prereq.IPV4: _eth_type_in(ETH_TYPE_IP),
+    Prereq.IPV6: _eth_type_in(ETH_TYPE_IPV6),
+    Prereq.IP_ANY: _eth_type_in(*_IP_ANY),
+    Prereq.MPLS: _eth_type_in(ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST),
+    Prereq.PBB: _eth_type_in(ETH_TYPE_PBB),
+    Prereq.VLAN_VID: lambda flow: bool(flow[Slot.VLAN_TCI] & VLAN_CFI),
+    Prereq.TCP: _ip_proto(IPPROTO_TCP, *_IP_ANY),
+    Prereq.UDP: _ip_proto(IPPROTO_UDP, *_IP_ANY),
+    Prereq.SCTP: _ip_proto(IPPROTO_SCTP, *_IP_ANY),
+    Prereq.ICMPV4: _ip_proto(IPPROTO_ICMP, ETH_TYPE_IP),
+    Prereq.ICMPV6: _ip_proto(IPPROTO_ICMPV6, ETH_TYPE_IPV6),
+    Prereq.ND: _nd(135, 136),
+    Prereq.ND_SOLICIT: _nd(135),
+    Prereq.ND_ADVERT: _nd(136),
+}
+assert set(_PREREQ_OK) == set(Prereq)
 
 
 # --- checksum plumbing ---------------------------------------------------------------------
@@ -87,7 +133,7 @@ def _fix_l4(buf: bytearray, flow: Flow, lay: Layout, old: int, new: int,
     """
     if lay.l7 < 0:
         return
-    proto = flow[Slot.NW_PROTO]
+    proto = flow[_NW_PROTO]
     l4 = lay.l4
     if proto == IPPROTO_TCP:
         _fix16(buf, l4 + 16, old, new)
@@ -100,12 +146,12 @@ def _fix_l4(buf: bytearray, flow: Flow, lay: Layout, old: int, new: int,
 
 
 def _ipv4_ok(flow: Flow, lay: Layout) -> bool:
-    return flow[Slot.ETH_TYPE] == ETH_TYPE_IP and lay.l4 >= 0
+    return flow[_ETH_TYPE] == ETH_TYPE_IP and lay.l4 >= 0
 
 
 def _ipv6_ok(buf: bytearray, flow: Flow, lay: Layout) -> bool:
     """The IPv6 header itself is whole and consistent (extension headers may not be)."""
-    if flow[Slot.ETH_TYPE] != ETH_TYPE_IPV6 or len(buf) - lay.l3 < 40:
+    if flow[_ETH_TYPE] != ETH_TYPE_IPV6 or len(buf) - lay.l3 < 40:
         return False
     return _U16.unpack_from(buf, lay.l3 + 4)[0] <= len(buf) - lay.l3 - 40
 
@@ -132,7 +178,7 @@ def _w_mpls_lse(buf, flow, lay, old, new):
 
 def _w_ipv4_addr(offset_in_ip: int, offset_in_arp: int) -> _Writer:
     def write(buf, flow, lay, old, new):
-        if flow[Slot.ETH_TYPE] == ETH_TYPE_IP:
+        if flow[_ETH_TYPE] == ETH_TYPE_IP:
             if lay.l4 < 0:
                 return
             _U32.pack_into(buf, lay.l3 + offset_in_ip, new)
@@ -214,7 +260,7 @@ def _nd_option(buf: bytearray, lay: Layout, opt_type: int) -> int:
 
 def _w_lla(offset_in_arp: int, nd_option: int) -> _Writer:
     def write(buf, flow, lay, old, new):
-        if flow[Slot.ETH_TYPE] == ETH_TYPE_IPV6:  # ND link-layer address option
+        if flow[_ETH_TYPE] == ETH_TYPE_IPV6:  # ND link-layer address option
             if lay.l7 < 0:
                 return
             p = _nd_option(buf, lay, nd_option)
@@ -232,7 +278,7 @@ def _w_tp(is_dst: bool) -> _Writer:
     def write(buf, flow, lay, old, new):
         if lay.l7 < 0:
             return
-        proto, l4 = flow[Slot.NW_PROTO], lay.l4
+        proto, l4 = flow[_NW_PROTO], lay.l4
         if proto in (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP):
             at = l4 + 2 if is_dst else l4
             old_port = _U16.unpack_from(buf, at)[0]
@@ -282,6 +328,14 @@ _WRITERS: dict[int, _Writer] = {
     Slot.TP_DST: _w_tp(is_dst=True),
     Slot.ND_TARGET: _w_nd_target,
     Slot.PBB_ISID: _w_pbb_isid,
+}
+
+#: field name -> (writer, prerequisite test, slot, shift, all-ones value of the field), for
+#: every writable field that lives in the frame.  Keyed by name: hashing a str is cheap,
+#: hashing a Field dataclass or an Enum runs Python code.
+_PLANS: dict[str, tuple[_Writer, Callable[[Flow], bool], int, int, int]] = {
+    f.name: (_WRITERS[f.slot], _PREREQ_OK[f.prereq], int(f.slot), f.shift, (1 << f.n_bits) - 1)
+    for f in FIELDS if f.writable and f.slot in _WRITERS
 }
 
 
