@@ -31,7 +31,7 @@ Behaviour follows Open vSwitch's userspace extraction:
 
 Never raises on any byte string; a malformed layer simply ends the walk.
 
-Speed: untagged IPv4 TCP/UDP frames with a 20-byte IP header take a fast path of one
+Speed: untagged IPv4 TCP/UDP/ICMP frames with a 20-byte IP header take a fast path of one
 ``struct`` unpack and one tuple build; every other frame takes the general walk.  The two
 paths must agree (the fuzz tests compare them).
 
@@ -108,7 +108,8 @@ _PORTS = struct.Struct("!HH")
 _TCP = struct.Struct("!HH8xH")
 _ARP = struct.Struct("!HHBBHHIIHII")
 _U128 = struct.Struct("!QQ")
-# Ethernet + 20-byte IPv4 header + the first 14 bytes of TCP, for the fast path.
+# Ethernet + 20-byte IPv4 header + the first 14 bytes of TCP (or of UDP/ICMP and their
+# payload, unused), for the fast path.
 _FAST = struct.Struct("!HIHIH" "BBHxxHBBxxII" "HH8xH")
 
 _SNAP_ETHERNET = b"\xaa\xaa\x03\x00\x00\x00"
@@ -173,6 +174,10 @@ def extract(frame: bytes | bytearray | memoryview, in_port: int) -> tuple[int, .
                 return (_PREFIXES.get(in_port) or _prefix(in_port)) + (
                     sh << 32 | sl, dh << 32 | dl, 0x0800, 0, 0, src, dst, 0, 0, 0,
                     17, tos, ttl, 0, 0, 0, sp, dp, 0, 0, 0, 0)
+            if proto == 1 and tot >= 28:  # ICMP: the first 16 bits are type and code
+                return (_PREFIXES.get(in_port) or _prefix(in_port)) + (
+                    sh << 32 | sl, dh << 32 | dl, 0x0800, 0, 0, src, dst, 0, 0, 0,
+                    1, tos, ttl, 0, 0, 0, sp >> 8, sp & 0xFF, 0, 0, 0, 0)
     return _walk(frame, in_port)[0]
 
 
