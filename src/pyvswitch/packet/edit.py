@@ -78,6 +78,8 @@ def set_field(frame: Frame, field: Field, value: int, mask: int | None = None) -
     return bytes(buf)
 
 
+# --- prerequisites --------------------------------------------------------------------------
+
 def _eth_type_in(*types: int) -> Callable[[Flow], bool]:
     return lambda flow: flow[_ETH_TYPE] in types
 

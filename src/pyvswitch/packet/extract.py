@@ -97,6 +97,8 @@ class Layout(NamedTuple):
 
 
 _NO_LAYOUT = Layout(-1, -1, -1, -1, -1, 0)
+# Layout(...) runs a Python-level __new__; tuple.__new__ builds the same object in C.
+_layout = tuple.__new__
 
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
@@ -224,13 +226,13 @@ def _walk(frame, in_port: int) -> tuple[tuple[int, ...], Layout]:
 
     if eth_type == ETH_TYPE_IP:
         l4, l7, end = _ipv4(frame, ofs, n, f)
-        return tuple(f), Layout(type_ofs, -1, ofs, l4, l7, end)
+        return tuple(f), _layout(Layout, (type_ofs, -1, ofs, l4, l7, end))
     if eth_type == ETH_TYPE_IPV6:
         l4, l7, end = _ipv6(frame, ofs, n, f)
-        return tuple(f), Layout(type_ofs, -1, ofs, l4, l7, end)
+        return tuple(f), _layout(Layout, (type_ofs, -1, ofs, l4, l7, end))
     if eth_type == ETH_TYPE_ARP or eth_type == ETH_TYPE_RARP:
         l4 = _arp(frame, ofs, n, f)
-        return tuple(f), Layout(type_ofs, -1, ofs, l4, -1, n)
+        return tuple(f), _layout(Layout, (type_ofs, -1, ofs, l4, -1, n))
     if eth_type == ETH_TYPE_MPLS or eth_type == ETH_TYPE_MPLS_MCAST:
         l2_5 = ofs
         if n - ofs >= 4:
@@ -239,10 +241,10 @@ def _walk(frame, in_port: int) -> tuple[tuple[int, ...], Layout]:
             ofs += 4
             if frame[ofs - 2] & 1:  # bottom of stack
                 break
-        return tuple(f), Layout(type_ofs, l2_5, ofs, -1, -1, n)
+        return tuple(f), _layout(Layout, (type_ofs, l2_5, ofs, -1, -1, n))
     if eth_type == ETH_TYPE_PBB and n - ofs >= 4:
         f[_PBB_ISID] = _U32.unpack_from(frame, ofs)[0] & 0xFFFFFF
-    return tuple(f), Layout(type_ofs, -1, ofs, -1, -1, n)
+    return tuple(f), _layout(Layout, (type_ofs, -1, ofs, -1, -1, n))
 
 
 def _ipv4(frame, ofs: int, n: int, f: list[int]) -> tuple[int, int, int]:
