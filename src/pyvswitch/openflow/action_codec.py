@@ -107,7 +107,16 @@ def decode_actions(version: int, buf, offset: int, length: int) -> tuple:
                 raise OFPError("OFPBAC_BAD_EXPERIMENTER", f"experimenter {vendor:#x}")
             if alen > end - pos:
                 raise OFPError("OFPBAC_BAD_LEN", "action runs past the list")
-            append(nx.decode(version, buf, pos, alen))
+            act = nx.decode(version, buf, pos, alen)
+            if act is nx.POP_QUEUE:
+                # OVS sends enqueue on OF1.1+ as set_queue, output, pop_queue.
+                if (len(out) >= 2 and type(out[-2]) is A.SetQueue
+                        and type(out[-1]) is A.Output):
+                    out[-2:] = [A.Enqueue(out[-1].port, out[-2].queue_id)]
+                    pos += alen
+                    continue
+                raise OFPError("OFPBAC_BAD_EXPERIMENTER_TYPE", "pop_queue outside enqueue")
+            append(act)
         else:
             decoder = (_decode_of10 if of10 else _decode_of11)
             append(decoder(version, atype, alen, buf, pos, end))
@@ -303,7 +312,7 @@ _INST_SIZES = {OFPIT_GOTO_TABLE: 8, OFPIT_WRITE_METADATA: 24, OFPIT_WRITE_ACTION
 def decode_instructions(version: int, buf, offset: int, length: int) -> A.Instructions:
     """Decode ``length`` bytes of instructions (an action list for OpenFlow 1.0)."""
     if version == OFP10:
-        return A.Instructions(apply=decode_actions(version, buf, offset, length))
+        return A.Instructions(apply=decode_actions(version, buf, offset, length) or None)
     if length % 8:
         raise OFPError("OFPBIC_BAD_LEN", f"instructions length {length}")
     end = offset + length
@@ -349,6 +358,11 @@ def decode_instructions(version: int, buf, offset: int, length: int) -> A.Instru
                                                       seen[OFPIT_WRITE_METADATA] + 4)
     if OFPIT_GOTO_TABLE in seen:
         fields["goto_table"] = buf[seen[OFPIT_GOTO_TABLE] + 4]
+    apply = fields.get("apply")
+    if apply and type(apply[0]) is A.MeterAction and "meter_id" not in fields:
+        # OF1.5 meters are actions; one that opens the list is our meter instruction.
+        fields["meter_id"] = apply[0].meter_id
+        fields["apply"] = apply[1:]
     return A.Instructions(**fields)
 
 
@@ -360,10 +374,14 @@ def encode_instructions(version: int, ins: A.Instructions) -> bytes:
             raise ValueError("OpenFlow 1.0 has only an action list")
         return encode_actions(version, ins.apply or ())
     out = []
+    apply = ins.apply
     if ins.meter_id is not None:
-        out.append(struct.pack("!HHI", OFPIT_METER, 8, ins.meter_id))
-    if ins.apply is not None:
-        body = encode_actions(version, ins.apply)
+        if version >= 0x06:  # OF1.5: the meter is the first apply action, as OVS sends it
+            apply = (A.MeterAction(ins.meter_id),) + (apply or ())
+        else:
+            out.append(struct.pack("!HHI", OFPIT_METER, 8, ins.meter_id))
+    if apply is not None:
+        body = encode_actions(version, apply)
         out.append(struct.pack("!HH4x", OFPIT_APPLY_ACTIONS, 8 + len(body)) + body)
     if ins.clear:
         out.append(struct.pack("!HH4x", OFPIT_CLEAR_ACTIONS, 8))
@@ -432,7 +450,8 @@ def _encode_one(version: int, act) -> bytes:
     if cls is A.Enqueue:
         if of10:
             return struct.pack("!HHH6xI", 11, 16, A.of11_port_to_of10(act.port), act.queue_id)
-        return _std(21, struct.pack("!I", act.queue_id)) + _OUT11.pack(0, 16, act.port, 0)
+        return (_std(21, struct.pack("!I", act.queue_id)) + _OUT11.pack(0, 16, act.port, 0)
+                + nx.encode_void(nx.NXAST_POP_QUEUE))
     if cls is A.Controller:
         return nx.encode_controller(act)
     if cls is A.DecNwTtl:

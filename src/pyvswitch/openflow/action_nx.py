@@ -34,6 +34,7 @@ NX_VENDOR = 0x00002320
 NXAST_RESUBMIT = 1
 NXAST_SET_TUNNEL = 2
 NXAST_SET_QUEUE = 4
+NXAST_POP_QUEUE = 5
 NXAST_REG_MOVE = 6
 NXAST_REG_LOAD = 7
 NXAST_NOTE = 8
@@ -68,6 +69,7 @@ _HDR = struct.Struct("!HHIH")  # type, len, vendor, subtype
 # subtype -> (exact length or None for variable, minimum length)
 _SIZES: dict[int, tuple[int | None, int]] = {
     NXAST_RESUBMIT: (16, 16), NXAST_SET_TUNNEL: (16, 16), NXAST_SET_QUEUE: (16, 16),
+    NXAST_POP_QUEUE: (16, 16),
     NXAST_REG_MOVE: (None, 24), NXAST_REG_LOAD: (24, 24), NXAST_NOTE: (None, 16),
     NXAST_SET_TUNNEL64: (24, 24), NXAST_RESUBMIT_TABLE: (16, 16),
     NXAST_OUTPUT_REG: (24, 24), NXAST_EXIT: (16, 16), NXAST_DEC_TTL: (16, 16),
@@ -77,6 +79,10 @@ _SIZES: dict[int, tuple[int | None, int]] = {
     NXAST_SET_MPLS_TC: (16, 16), NXAST_REG_LOAD2: (None, 16),
     NXAST_CONTROLLER2: (None, 16), NXAST_GROUP: (16, 16), NXAST_CLONE: (None, 16),
 }
+
+#: What ``decode`` returns for NXAST_POP_QUEUE: action_codec folds it (with the
+#: set_queue and output before it) into an ``Enqueue``, the only use OVS makes of it.
+POP_QUEUE = object()
 
 #: Decodes nested action lists (clone); set by action_codec to avoid an import cycle.
 decode_nested: Callable | None = None
@@ -125,6 +131,8 @@ def decode(version: int, buf, pos: int, length: int):
         return A.GroupAction(_u32(buf, pos + 12))
     if subtype == NXAST_EXIT:
         return A.Exit()
+    if subtype == NXAST_POP_QUEUE:
+        return POP_QUEUE
     if subtype == NXAST_DEC_TTL:
         return A.DecNwTtl()
     if subtype == NXAST_DEC_MPLS_TTL:

@@ -396,7 +396,7 @@ def format_action(act) -> str:
     if cls is A.CopyField:
         return f"move:{format_subfield(act.src)}->{format_subfield(act.dst)}"
     if cls is A.OutputReg:
-        if act.max_len:
+        if act.max_len != A.OFPCML_NO_BUFFER:
             return f"output(port={format_subfield(act.src)},max_len={act.max_len})"
         return f"output:{format_subfield(act.src)}"
     if cls is A.Note:

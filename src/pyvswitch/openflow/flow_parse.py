@@ -242,7 +242,7 @@ def _set_key(match: Match, opts: dict, key: str, value: str) -> None:
     elif key in ("dl_vlan", "dl_vlan_pcp"):
         num = _int(value)
         if key == "dl_vlan" and num == 0xFFFF:
-            match.set_slot(Slot.VLAN_TCI, 0, 0xFFFF)
+            match.set_slot(Slot.VLAN_TCI, 0, 0x1FFF)
             return
         shift, bits = (0, 0x0FFF) if key == "dl_vlan" else (13, 0xE000)
         tci = (v[Slot.VLAN_TCI] & ~bits) | ((num << shift) & bits) | F.VLAN_CFI
@@ -259,8 +259,10 @@ def _set_key(match: Match, opts: dict, key: str, value: str) -> None:
             num, _, msk = value.partition("/")
             match.set_slot(slot, _int(num) & (_int(msk) if msk else 0xFFFF),
                            _int(msk) if msk else 0xFFFF)
+    elif key == "arp_op":
+        match.set_slot(Slot.NW_PROTO, _int(value) & 0xFF, 0xFF)
     elif key in ("nw_frag", "ip_frag"):
-        frag = {"no": (0, 1), "yes": (1, 1), "first": (1, 3), "later": (3, 3),
+        frag = {"no": (0, 3), "yes": (1, 1), "first": (1, 3), "later": (3, 3),
                 "not_later": (0, 2)}.get(value)
         if frag is None:
             raise ValueError(f"bad nw_frag {value!r}")
@@ -319,7 +321,7 @@ def parse_actions(text: str) -> A.Instructions:
     """Instructions from the text after ``actions=``."""
     ins: dict = {}
     apply: list = []
-    last_stage = 0
+    last_stage = -1
     for tok in _split(text, ","):
         tok = tok.strip()
         name, arg, paren = _action_parts(tok)
@@ -345,8 +347,24 @@ def parse_actions(text: str) -> A.Instructions:
         else:
             apply.append(_parse_action(name, arg, paren, tok))
     if apply:
-        ins["apply"] = tuple(apply)
+        ins["apply"] = tuple(_fold_pop_queue(apply))
     return A.Instructions(**ins)
+
+
+def _fold_pop_queue(actions: list) -> list:
+    """``set_queue:Q,output:P,pop_queue`` (how OVS prints enqueue on OF1.1+) -> Enqueue."""
+    out: list = []
+    for act in actions:
+        if act is _POP_QUEUE:
+            if len(out) < 2 or type(out[-2]) is not A.SetQueue or type(out[-1]) is not A.Output:
+                raise ValueError("pop_queue is only supported right after set_queue,output")
+            out[-2:] = [A.Enqueue(out[-1].port, out[-2].queue_id)]
+        else:
+            out.append(act)
+    return out
+
+
+_POP_QUEUE = object()
 
 
 _STAGES = {"meter": 0, "clear_actions": 2, "write_actions": 3, "write_metadata": 4,
@@ -360,7 +378,7 @@ def parse_action_list(text: str) -> list:
         name, arg, paren = _action_parts(tok.strip())
         if name != "drop":
             out.append(_parse_action(name, arg, paren, tok))
-    return out
+    return _fold_pop_queue(out)
 
 
 def _action_parts(tok: str) -> tuple[str, str, bool]:
@@ -381,9 +399,9 @@ def _parse_action(name: str, arg: str, paren: bool, tok: str):
     if name == "output":
         if paren:
             opts = _args(arg)
-            return A.OutputReg(_subfield(opts["port"]), _int(opts.get("max_len", "0")))
+            return A.OutputReg(_subfield(opts["port"]), _int(opts.get("max_len", "65535")))
         if "[" in arg:
-            return A.OutputReg(_subfield(arg))
+            return A.OutputReg(_subfield(arg), A.OFPCML_NO_BUFFER)
         return A.Output(parse_port(arg))
     if name.upper() in _PORT_BY_NAME and not paren:
         port = _PORT_BY_NAME[name.upper()]
@@ -478,6 +496,8 @@ def _parse_action(name: str, arg: str, paren: bool, tok: str):
         return A.Note(bytes.fromhex(arg.replace(".", "").replace(":", "")))
     if name == "exit":
         return A.Exit()
+    if name == "pop_queue":
+        return _POP_QUEUE
     if name == "clone":
         return A.Clone(tuple(parse_action_list(arg)))
     if name == "copy_ttl_out":

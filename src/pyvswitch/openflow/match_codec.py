@@ -236,7 +236,7 @@ def _apply(match: Match, entry: _Entry, value: int, mask: int | None) -> None:
     values, masks = match.values, match.masks
     if entry.kind == _XREG:
         slot = entry.field.slot
-        if not F.prereqs_ok(match, entry.field.prereq):
+        if not prereqs_ok(match, entry.field.prereq):
             raise OFPError("OFPBMC_BAD_PREREQ")
         if masks[slot] or masks[slot + 1]:
             raise OFPError("OFPBMC_DUP_FIELD", "xreg")
@@ -246,18 +246,35 @@ def _apply(match: Match, entry: _Entry, value: int, mask: int | None) -> None:
         masks[slot + 1], values[slot + 1] = mask & 0xFFFFFFFF, value & 0xFFFFFFFF
         return
     fld, value, mask = _to_field_bits(entry, value, mask)
-    if fld.prereq is not F.Prereq.NONE and not F.prereqs_ok(match, fld.prereq):
+    if fld.prereq is not F.Prereq.NONE and not prereqs_ok(match, fld.prereq):
         raise OFPError("OFPBMC_BAD_PREREQ", fld.name)
     slot, shift = fld.slot, fld.shift
     bits = ((1 << fld.n_bits) - 1) << shift
     if masks[slot] & bits:
         raise OFPError("OFPBMC_DUP_FIELD", fld.name)
+    if slot == Slot.NW_PROTO:
+        bits = mask = mask & 0xFF  # the ARP opcode lives in the 8-bit nw_proto slot
     if fld.name == "vlan_pcp" and mask:
         # Matching a priority implies matching "a tag is present", as OVS does.
         masks[slot] |= F.VLAN_CFI
         values[slot] |= F.VLAN_CFI
     masks[slot] |= mask << shift
     values[slot] |= (value & mask) << shift
+
+
+def prereqs_ok(match: Match, prereq: F.Prereq) -> bool:
+    """``fields.prereqs_ok`` except for neighbour discovery, where OVS (like us here)
+    checks the ICMPv6 code's *value* only: ``icmp6,icmp_type=135,nd_target=...`` leaves
+    the code wildcarded (value 0) and is valid."""
+    if prereq in (F.Prereq.ND, F.Prereq.ND_SOLICIT, F.Prereq.ND_ADVERT):
+        if not F.prereqs_ok(match, F.Prereq.ICMPV6):
+            return False
+        if match.masks[Slot.TP_SRC] & 0xFF != 0xFF or match.values[Slot.TP_DST] & 0xFF:
+            return False
+        types = {F.Prereq.ND: (135, 136), F.Prereq.ND_SOLICIT: (135,),
+                 F.Prereq.ND_ADVERT: (136,)}[prereq]
+        return match.values[Slot.TP_SRC] & 0xFF in types
+    return F.prereqs_ok(match, prereq)
 
 
 def _decode_tlvs(buf, offset: int, end: int) -> Match:
@@ -640,8 +657,8 @@ def encode_ofp10_match(match: Match) -> bytes:
     dl_vlan = dl_vlan_pcp = 0
     if tmask == 0:
         wc |= OFPFW10_DL_VLAN | OFPFW10_DL_VLAN_PCP
-    elif tmask == 0xFFFF and tci == 0:
-        dl_vlan = OFP10_VLAN_NONE
+    elif tmask & F.VLAN_CFI and not tci & F.VLAN_CFI and tmask in (0x1FFF, 0xFFFF) and not tci:
+        dl_vlan = OFP10_VLAN_NONE  # "no tag" (decodes back as vlan_tci=0/0xffff)
     elif tci & F.VLAN_CFI and tmask in (0x1FFF, 0xF000, 0xFFFF):
         if tmask & F.VLAN_VID_MASK:
             dl_vlan = tci & F.VLAN_VID_MASK
