@@ -17,6 +17,7 @@ from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import FramingError, split_messages
+from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.ofpacts import Output, SetField
 from pyvswitch.packet.fields import Match, field
 
@@ -45,6 +46,14 @@ def _seeds() -> list[bytes]:
         m.FlowMod(Match().set("reg0", 1), m.Instructions(apply=(Output(1),))),
         m.FlowRemoved(MATCH, 1, 2, 0, packet_count=3), m.SetFlowFormat(2),
         m.FlowModTableId(True), m.SetPacketInFormat(1), m.SetControllerId(3),
+        ms.FlowStatsRequest(MATCH), ms.AggregateStatsRequest(Match().set("reg0", 1)),
+        ms.FlowStatsRequest(Match().set("reg1", 2), nxm=True),
+        ms.FlowStatsReply((ms.FlowStats(MATCH, m.Instructions(apply=(Output(1),))),)),
+        ms.FlowStatsReply((ms.FlowStats(MATCH, m.Instructions(apply=(Output(1),))),),
+                          nxm=True),
+        ms.AggregateStatsReply(1, 2, 3), ms.AggregateStatsReply(1, 2, 3, nxm=True),
+        ms.TableStatsRequest(), ms.TableStatsReply((ms.TableStats(0, 1, 2, 3),)),
+        ms.PortStatsRequest(), ms.PortStatsReply((ms.PortStats(1, 2, 3),)),
     ]
     out = []
     for version in (1, 4, 5, 6):

@@ -27,7 +27,6 @@ import struct
 from pyvswitch.openflow import match_codec as MC
 from pyvswitch.openflow import registry as R
 from pyvswitch.openflow.errors import OFPError
-from pyvswitch.openflow.framing import HEADER
 from pyvswitch.openflow.messages import (
     OFPFC_DELETE_STRICT, OFPR_ACTION, OFPR_INVALID_TTL, OFPRR_DELETE, FlowMod, FlowRemoved,
     PacketIn, PacketOut)
@@ -366,5 +365,3 @@ def _decode_nx_flow_removed(version: int, buf: bytes, opts) -> FlowRemoved:
     match = MC.decode_nxm(buf, 56, match_len)
     return FlowRemoved(match, cookie, prio, reason, 0, dsec, dnsec, idle, 0, pkts, nbytes)
 
-
-__all__ = ["encode_packet_in", "decode_flow_mod", "HEADER"]
