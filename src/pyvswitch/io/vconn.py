@@ -97,7 +97,10 @@ class StreamVconn:
             text = (f"We support versions {sorted(self.versions)}, "
                     f"you sent {first[0]:#x} type {first[1]}").encode()
             self._out += codec.encode(ErrorMsg("OFPHFC_INCOMPATIBLE", text), ours, 0)
-            self._flush()
+            try:
+                self._flush()
+            except OSError:
+                pass
             log.warning("%s: version negotiation failed (we support %s, peer sent "
                         "version %#x)", self.name, sorted(self.versions), first[0])
             self._error = errno.EPROTO
@@ -147,7 +150,10 @@ class StreamVconn:
 
     def close(self) -> None:
         if self._out and self._error is None:
-            self._flush()
+            try:
+                self._flush()  # e.g. the HELLO_FAILED error, if the peer still listens
+            except OSError:
+                pass
         self.stream.close()
 
     # --- internals --------------------------------------------------------------------

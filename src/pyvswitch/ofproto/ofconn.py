@@ -99,7 +99,12 @@ class OfConn:
         return self.rconn.version
 
     def is_alive(self) -> bool:
-        """False once the session is over (the connmgr then destroys this ofconn)."""
+        """False once the session is over (the connmgr then destroys this ofconn).
+
+        An accepted (unreliable) session lives as long as its rconn; an active service's
+        session ends at the first disconnect, and a fresh ofconn replaces it."""
+        if not self.rconn.reliable:
+            return self.rconn.is_alive()
         if self.rconn.connection_seqno != self.connection_seqno:
             return False
         return self.rconn.is_connected()

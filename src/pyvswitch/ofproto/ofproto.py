@@ -19,6 +19,7 @@ Must not import: ``vswitchd``, ``config`` sources.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 
 from pyvswitch.ofproto.connmgr import ConnMgr
@@ -83,6 +84,8 @@ class Ofproto:
         self.dp_desc = name
         self._assemblers: dict[int, MultipartAssembler] = {}
         self.n_openflow_received = 0
+        self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
+        self.last_crash = ""
 
     # --- ports ------------------------------------------------------------------------
     def alloc_port_number(self, requested: int | None) -> int:
@@ -148,6 +151,8 @@ class Ofproto:
         except OFPError as err:
             ofconn.rconn.send(codec.error_reply(err, raw), ofconn.reply_counter)
         except Exception:  # fault isolation: one bad message never stops the switch
+            self.n_handler_crashes += 1
+            self.last_crash = traceback.format_exc()
             log.exception("%s: unexpected error handling a message from %s", self.name,
                           ofconn.name)
             ofconn.rconn.send(codec.error_reply(OFPError("OFPBRC_EPERM"), raw),
