@@ -124,14 +124,55 @@ def _role_request(ofproto, ofconn, msg: m.RoleRequest, xid, now):
     ofconn.send(m.RoleReply(ofconn.role, gen), xid)
 
 
+# Reason bits a controller may see or set per async kind, as (before OF1.4, OF1.4+) (OVS
+# async_props).  The switch also keeps internal packet-in reasons above these (explicit
+# and implicit table miss, bits 6 and 7, see ofconn.py) that never go on the wire.
+_ASYNC_WIRE_BITS = {
+    "packet_in": (0x07, 0x3F),      # NO_MATCH ACTION INVALID_TTL (+ ACTION_SET GROUP PACKET_OUT)
+    "port_status": (0x07, 0x07),    # ADD DELETE MODIFY
+    "flow_removed": (0x3F, 0x3F),   # IDLE HARD DELETE GROUP_DELETE METER_DELETE EVICTION
+    "role_status": (0x07, 0x07),
+    "table_status": (0x18, 0x18),   # VACANCY_DOWN VACANCY_UP
+    "requestforward": (0x03, 0x03),
+}
+_PIN_NO_MATCH, _PIN_EXPLICIT_MISS, _PIN_IMPLICIT_MISS = 1 << 0, 1 << 6, 1 << 7
+
+
+def _async_masks(config: m.AsyncConfig, version: int, transform) -> m.AsyncConfig:
+    fields = {}
+    for kind in m.ASYNC_KINDS:
+        pair = getattr(config, kind)
+        allowed = _ASYNC_WIRE_BITS[kind][version >= 0x05]
+        fields[kind] = None if pair is None else tuple(
+            None if mask is None else transform(kind, mask & allowed) for mask in pair)
+    return m.AsyncConfig(**fields)
+
+
+def async_config_for_wire(config: m.AsyncConfig, version: int) -> m.AsyncConfig:
+    """What a controller of ``version`` is told (OVS encode_async_mask)."""
+    return _async_masks(config, version, lambda kind, mask: mask)
+
+
+def async_config_from_wire(config: m.AsyncConfig, version: int) -> m.AsyncConfig:
+    """A controller's masks as the switch keeps them (OVS decode_async_mask): bits the
+    version cannot carry are dropped, and NO_MATCH also selects the internal table-miss
+    reasons (explicit always, implicit before OF1.3)."""
+    def internal(kind, mask):
+        if kind == "packet_in" and mask & _PIN_NO_MATCH:
+            mask |= _PIN_EXPLICIT_MISS | (_PIN_IMPLICIT_MISS if version < 0x04 else 0)
+        return mask
+    return _async_masks(config, version, internal)
+
+
 @handles(m.GetAsyncRequest)
 def _get_async(ofproto, ofconn, msg, xid, now):
-    ofconn.send(m.GetAsyncReply(ofconn.get_async_config()), xid)
+    ofconn.send(m.GetAsyncReply(async_config_for_wire(ofconn.get_async_config(),
+                                                      ofconn.version)), xid)
 
 
 @handles(m.SetAsync)
 def _set_async(ofproto, ofconn, msg: m.SetAsync, xid, now):
-    ofconn.set_async_config(msg.config)
+    ofconn.set_async_config(async_config_from_wire(msg.config, ofconn.version))
 
 
 # --- Nicira session controls ------------------------------------------------------------
