@@ -84,6 +84,7 @@ class Ofproto:
         self.dp_desc = name
         self._assemblers: dict[int, MultipartAssembler] = {}
         self.n_openflow_received = 0
+        self.provider = None         # ofproto.provider.OfprotoProvider, set by the bridge
         self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
         self.last_crash = ""
 
@@ -102,6 +103,8 @@ class Ofproto:
         port = OfPort(number, name, netdev)
         self.ports[number] = port
         self.ports_by_name[name] = port
+        if self.provider is not None:
+            self.provider.port_added(port)
         self.connmgr.send_async("port_status", OFPPR_ADD, PortStatus(OFPPR_ADD, port.desc()))
         return port
 
@@ -110,6 +113,8 @@ class Ofproto:
         if port is None:
             return
         del self.ports[port.ofp_port]
+        if self.provider is not None:
+            self.provider.port_removed(port)
         self.connmgr.send_async("port_status", OFPPR_DELETE,
                                 PortStatus(OFPPR_DELETE, port.desc()))
 
@@ -122,6 +127,8 @@ class Ofproto:
         new_desc = port.desc()
         if new_desc == old_desc:
             return
+        if self.provider is not None:
+            self.provider.port_modified(port)
         for ofconn in self.connmgr.all_ofconns():
             if ofconn is source and ofconn.version < 0x06:
                 continue
