@@ -21,6 +21,7 @@ Commands (JSON lines in ``$OSKEN_TEST_CMD``; every one has ``id`` and ``op``):
 ``role`` (role: master|slave|equal|nochange, gen), ``get_async``, ``set_async``
 (packet_in/port_status/flow_removed: [master, slave]), ``get_config``, ``set_config``
 (flags, miss_send_len), ``port_mod`` (port, config, mask), ``flow_mod``, ``packet_out``,
+``group_mod`` (group, out_port), ``meter_mod`` (meter), ``table_mod`` (table, config),
 ``barrier``.
 """
 
@@ -254,6 +255,19 @@ class Observer(app_manager.OSKenApp):
                                        parser.OFPMatch(in_port=ofp.OFPP_CONTROLLER),
                                        actions, frame)
         return parser.OFPPacketOut(dp, ofp.OFP_NO_BUFFER, ofp.OFPP_CONTROLLER, actions, frame)
+
+    def _cmd_group_mod(self, dp, ofp, parser, cmd):
+        buckets = [parser.OFPBucket(actions=[parser.OFPActionOutput(cmd.get("out_port", 1))])]
+        return parser.OFPGroupMod(dp, ofp.OFPGC_ADD, ofp.OFPGT_ALL, cmd.get("group", 1),
+                                  buckets)
+
+    def _cmd_meter_mod(self, dp, ofp, parser, cmd):
+        bands = [parser.OFPMeterBandDrop(rate=1000, burst_size=0)]
+        return parser.OFPMeterMod(dp, ofp.OFPMC_ADD, ofp.OFPMF_KBPS, cmd.get("meter", 1),
+                                  bands)
+
+    def _cmd_table_mod(self, dp, ofp, parser, cmd):
+        return parser.OFPTableMod(dp, cmd.get("table", 0), cmd.get("config", 0))
 
     def _cmd_barrier(self, dp, ofp, parser, cmd):
         return parser.OFPBarrierRequest(dp)
