@@ -33,6 +33,8 @@ SEEDS = [bytes(p) for p in [
     E / IP(flags="MF") / SCTP() / SCTPChunkData(data=b"abc"),
     E / IP() / ICMP() / PAY,
     E / Dot1Q(vlan=5) / IP() / UDP() / PAY,
+    E / Dot1Q(vlan=6, prio=3) / IP() / TCP() / PAY,
+    E / Dot1AD(vlan=7) / IP() / ICMP() / PAY,
     E / Dot1AD(vlan=5) / Dot1Q(vlan=6) / IPv6() / TCP() / PAY,
     E / MPLS(label=3, s=0) / MPLS(label=4) / IP() / UDP(),
     E / ARP(),
