@@ -144,7 +144,7 @@ def main() -> int:
         return 2
     from netns import Topology
     cfgs = a.configs.split(",")
-    res: dict[str, list[tuple[float, float]]] = {c: [] for c in cfgs}
+    res: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cfgs}
     tmp = tempfile.mkdtemp(prefix="pyvs-fwd-")
     cfg_path = os.path.join(tmp, "udp60.trafgen")
     with open(cfg_path, "w") as f:
@@ -158,26 +158,41 @@ def main() -> int:
             for r in range(a.rounds):
                 for c in cfgs:
                     res[c].append(run_one(c, topo, ovs, cfg_path, a))
-                    off, dlv = res[c][-1]
-                    print(f"round {r} {c:7s} offered {off:10,.0f}  delivered {dlv:10,.0f} pps",
-                          flush=True)
+                    off, dlv, cpu = res[c][-1]
+                    print(f"round {r} {c:7s} offered {off:10,.0f}  delivered {dlv:10,.0f} pps"
+                          f"  {cpu:6.2f} us CPU/pkt", flush=True)
         finally:
             if ovs:
                 ovs.stop()
     ref = "ovs" if "ovs" in cfgs else None
-    print(f"\n{'config':8s} {'offered':>10s} {'delivered median [min..max]':>34s}  "
-          + (f"ratio vs {ref}" if ref else ""))
+    print("\ndelivered: packets/s reaching p2ns; CPU/pkt: the forwarder's user+sys CPU per "
+          "delivered packet;\ncapacity: 1e6 / CPU/pkt, the rate one whole core would carry "
+          "(robust when the machine is shared)")
+    print(f"{'config':8s} {'offered':>9s} {'delivered median [min..max]':>30s} "
+          f"{'CPU/pkt':>8s} {'capacity':>9s}" + (f"  ratios vs {ref}: delivered, capacity"
+                                                 if ref else ""))
     for c in cfgs:
         d = [x[1] for x in res[c]]
+        cpu = statistics.median(x[2] for x in res[c])
         ratio = ""
         if ref and c != ref:
-            ratio = f"{statistics.median(x[1] / max(1, y[1]) for x, y in zip(res[c], res[ref])):.2f}x"
-        print(f"{c:8s} {statistics.median(x[0] for x in res[c]):10,.0f} "
-              f"{statistics.median(d):14,.0f} [{min(d):,.0f}..{max(d):,.0f}]  {ratio}")
+            rd = statistics.median(x[1] / max(1, y[1]) for x, y in zip(res[c], res[ref]))
+            rc = statistics.median(y[2] / max(1e-9, x[2]) for x, y in zip(res[c], res[ref]))
+            ratio = f"  {rd:.2f}x  {rc:.2f}x"
+        print(f"{c:8s} {statistics.median(x[0] for x in res[c]):9,.0f} "
+              f"{statistics.median(d):10,.0f} [{min(d):,.0f}..{max(d):,.0f}] "
+              f"{cpu:7.2f}us {1e6 / max(cpu, 1e-9):9,.0f}{ratio}")
     return 0
 
 
-def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float, float]:
     proc = None
     try:
         if cfg == "ovs":
@@ -190,7 +205,8 @@ def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float]:
         time.sleep(1.0)
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{cfg} forwarder exited with {proc.returncode}")
-        return measure(topo, cfg_path, a)
+        pid = ovs.pid() if cfg == "ovs" else proc.pid   # ip netns exec/taskset exec in place
+        return measure(topo, cfg_path, a, pid)
     finally:
         if proc is not None:
             proc.terminate()
@@ -203,17 +219,20 @@ def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float]:
             ovs.detach()
 
 
-def measure(topo, cfg_path: str, a) -> tuple[float, float]:
+def measure(topo, cfg_path: str, a, pid: int | None = None) -> tuple[float, float, float]:
+    """(offered pps, delivered pps, forwarder CPU microseconds per delivered packet)."""
     g = subprocess.Popen(["ip", "netns", "exec", topo.a, "taskset", "-c", "0", "trafgen",
                           "-o", "p1ns", "-i", cfg_path, "-P", "1"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(a.warm)
+        c0 = cpu_seconds(pid) if pid else 0.0
         o0, d0, t0 = (topo.counter(topo.a, "p1ns", "tx_packets"),
                       topo.counter(topo.b, "p2ns", "rx_packets"), time.monotonic())
         time.sleep(a.secs)
         o1, d1, t1 = (topo.counter(topo.a, "p1ns", "tx_packets"),
                       topo.counter(topo.b, "p2ns", "rx_packets"), time.monotonic())
+        c1 = cpu_seconds(pid) if pid else 0.0
     finally:
         try:   # trafgen forks a worker: stop the worker, then the parent
             with open(f"/proc/{g.pid}/task/{g.pid}/children") as f:
@@ -232,7 +251,7 @@ def measure(topo, cfg_path: str, a) -> tuple[float, float]:
             g.kill()
             g.wait()
     dt = t1 - t0
-    return (o1 - o0) / dt, (d1 - d0) / dt
+    return (o1 - o0) / dt, (d1 - d0) / dt, (c1 - c0) * 1e6 / max(1, d1 - d0)
 
 
 class OvsRunner:
@@ -263,6 +282,10 @@ class OvsRunner:
         with open(f"{d}/ovs-vswitchd.pid") as f:
             pid = f.read().strip()
         self._run("taskset", "-a", "-p", "-c", "1", pid)
+
+    def pid(self) -> int:
+        with open(f"{self.d}/ovs-vswitchd.pid") as f:
+            return int(f.read().strip())
 
     def attach(self) -> None:
         self._run("ovs-vsctl", "add-port", "br0", "p1", "--", "set", "interface", "p1",

@@ -2,18 +2,23 @@
 
 What this module owns
 ---------------------
-* ``emc_key(frame)``: the cache key, chosen so that two frames with equal keys (received on
+* ``emc_key(frame) -> (key, lo, hi)``: the cache key and the frame lengths it is valid for,
+  chosen so that two frames with equal keys whose lengths are in ``[lo, hi]`` (received on
   the same port) always extract to the same flow, without extracting either:
-  - the common case, an untagged IPv4 frame without options (byte 14 is 0x45) that is at
-    least as long as its IPv4 total length says: the first 54 bytes, i.e. Ethernet + IPv4
-    + the first 20 bytes of L4, which hold every L4 field the flow has (ports, ICMP
-    type/code, TCP flags).  The length condition matters because extraction ignores L4 of
-    a frame shorter than its IP header claims, and the key does not hold the frame length;
-  - every other frame: the whole frame (exact by construction; such traffic simply hits
-    less often and falls through to the megaflow lookup).
-* ``Emc``: a bounded dict from key to megaflow entry.  Full -> the oldest entry goes (dict
-  insertion order).  ``forget(entry)`` drops every key pointing at a megaflow being
-  deleted, so a deleted megaflow is never hit again.
+  - an untagged IPv4 frame without options (byte 14 is 0x45) that is at least as long as
+    its IPv4 total length says: key = the first ``FAST_KEY_LEN`` (54) bytes, i.e. Ethernet
+    + IPv4 + the first 20 bytes of L4, which hold every L4 field the flow has (ports,
+    ICMP type/code, TCP flags); ``lo`` = 14 + total length, ``hi`` unbounded.  The length
+    bound matters because extraction ignores the network layer of a frame shorter than
+    its IP header claims, and the key does not hold the frame length;
+  - any other frame: key = the whole frame, ``lo == hi == len(frame)`` (exact by
+    construction; such traffic hits the second, whole-frame probe).
+  The hit path probes ``frame[:54]`` first (no parsing at all), checks the length bounds,
+  and only then probes the whole frame.  A 54-byte prefix key and a whole-frame key can
+  only be equal when the frame is at most 54 bytes long, and then both are the frame.
+* ``Emc``: a bounded dict from key to ``(megaflow, lo, hi)``.  Full -> the oldest entry
+  goes (dict insertion order).  ``forget(megaflow)`` drops every entry pointing at a
+  megaflow being deleted, so a deleted megaflow is never hit again.
 
 Invariants: at most ``capacity`` entries; each value is a live megaflow.
 Time model: no clock.
@@ -28,12 +33,16 @@ EMC_DEFAULT_CAPACITY = 8192
 FAST_KEY_LEN = 54
 
 
-def emc_key(frame: bytes) -> bytes:
-    """The exact-match key of ``frame`` (see the module docstring for why it is exact)."""
-    if (len(frame) >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45
-            and 34 <= (frame[16] << 8 | frame[17]) + 14 <= len(frame)):
-        return frame[:FAST_KEY_LEN]
-    return frame
+UNBOUNDED = 1 << 31
+
+
+def emc_key(frame: bytes) -> tuple[bytes, int, int]:
+    """``(key, lo, hi)`` for ``frame`` (see the module docstring for why it is exact)."""
+    n = len(frame)
+    if (n >= 34 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45
+            and 34 <= (frame[16] << 8 | frame[17]) + 14 <= n):
+        return frame[:FAST_KEY_LEN], (frame[16] << 8 | frame[17]) + 14, UNBOUNDED
+    return frame, n, n
 
 
 class Emc:
@@ -45,19 +54,30 @@ class Emc:
         self.entries: dict[bytes, Any] = {}
         self.capacity = capacity
 
-    def insert(self, key: bytes, megaflow: Any) -> None:
+    def insert(self, frame: bytes, megaflow: Any) -> None:
+        """Remember that frames like ``frame`` hit ``megaflow``."""
+        key, lo, hi = emc_key(frame)
         d = self.entries
         if len(d) >= self.capacity and key not in d:
             del d[next(iter(d))]
-        d[key] = megaflow
+        d[key] = (megaflow, lo, hi)
 
-    def lookup(self, key: bytes) -> Any:
-        return self.entries.get(key)
+    def lookup(self, frame: bytes) -> Any:
+        """The megaflow cached for ``frame``, or None (the same probes as the hit path)."""
+        n = len(frame)
+        e = self.entries.get(frame[:FAST_KEY_LEN])
+        if e is not None and e[1] <= n <= e[2]:
+            return e[0]
+        if n > FAST_KEY_LEN:
+            e = self.entries.get(frame)
+            if e is not None:
+                return e[0]
+        return None
 
     def forget(self, megaflow: Any) -> int:
         """Remove every entry that points at ``megaflow``; returns how many."""
         d = self.entries
-        dead = [k for k, v in d.items() if v is megaflow]
+        dead = [k for k, v in d.items() if v[0] is megaflow]
         for k in dead:
             del d[k]
         return len(dead)

@@ -59,7 +59,6 @@ TP_STATUS_WRONG_FORMAT = 4
 
 _TP2_HDR = struct.Struct("=IIIHHIIHH")   # status len snaplen mac net sec nsec vlan_tci tpid
 _TX_DATA = 32                            # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)
-_LEN_PAIR = struct.Struct("=II")
 _VLAN = struct.Struct("!HH")
 
 
