@@ -277,6 +277,7 @@ def test_trie_lookup_matches_brute_force(ops, addrs):
         assert plens == want_plens
         if stored:
             assert bits == want_bits
+        assert trie.lookup_mask(addr) == (plens, ((1 << bits) - 1) << (8 - bits))
     assert trie.n_prefixes == len(stored)
 
 

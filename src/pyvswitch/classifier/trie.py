@@ -32,13 +32,22 @@ from __future__ import annotations
 
 
 class _Node:
-    __slots__ = ("depth", "value", "count", "children")
+    __slots__ = ("depth", "value", "count", "children", "bit", "shift", "low", "next_mask")
 
-    def __init__(self, depth: int, value: int, count: int = 0) -> None:
+    def __init__(self, depth: int, value: int, width: int, count: int = 0) -> None:
         self.depth = depth       # number of leading bits this node stands for
         self.value = value       # the prefix, left-aligned, low bits zero
-        self.count = count       # stored prefixes ending exactly here
         self.children: list[_Node | None] = [None, None]
+        self.set_count(count)
+        # Precomputed for ``lookup``:
+        self.shift = max(width - 1 - depth, 0)     # brings the next bit to bit 0
+        self.low = width - depth                   # bits below the prefix
+        n = min(depth + 1, width)
+        self.next_mask = ((1 << n) - 1) << (width - n)   # leading depth+1 bits
+
+    def set_count(self, count: int) -> None:
+        self.count = count       # stored prefixes ending exactly here
+        self.bit = (1 << self.depth) if count else 0     # this node's share of plens
 
 
 def prefix_len(mask: int, width: int) -> int | None:
@@ -53,11 +62,13 @@ def prefix_len(mask: int, width: int) -> int | None:
 class PrefixTrie:
     """The set (with multiplicity) of prefixes stored for one address slot."""
 
-    __slots__ = ("width", "_root", "n_prefixes")
+    __slots__ = ("width", "_root", "n_prefixes", "_masks")
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self._root = _Node(0, 0)
+        #: ``_masks[n]``: the mask of the ``n`` leading bits.
+        self._masks = [((1 << n) - 1) << (width - n) for n in range(width + 1)]
+        self._root = _Node(0, 0, width)
         self.n_prefixes = 0
 
     def _bit(self, value: int, pos: int) -> int:
@@ -72,12 +83,12 @@ class PrefixTrie:
         node = self._root
         while True:
             if node.depth == plen:
-                node.count += 1
+                node.set_count(node.count + 1)
                 return
             bit = self._bit(value, node.depth)
             child = node.children[bit]
             if child is None:
-                node.children[bit] = _Node(plen, value, 1)
+                node.children[bit] = _Node(plen, value, self.width, 1)
                 return
             common = min(self._lcp(value, child.value), child.depth, plen)
             if common == child.depth:
@@ -85,13 +96,13 @@ class PrefixTrie:
                 continue
             # Split the edge to ``child`` at ``common`` bits.
             mid_value = value & ~((1 << (self.width - common)) - 1)
-            mid = _Node(common, mid_value)
+            mid = _Node(common, mid_value, self.width)
             mid.children[self._bit(child.value, common)] = child
             node.children[bit] = mid
             if common == plen:
-                mid.count = 1
+                mid.set_count(1)
             else:
-                mid.children[self._bit(value, common)] = _Node(plen, value, 1)
+                mid.children[self._bit(value, common)] = _Node(plen, value, self.width, 1)
             return
 
     def remove(self, value: int, plen: int) -> None:
@@ -106,7 +117,7 @@ class PrefixTrie:
         if node is None or node.depth != plen or node.count == 0:
             raise KeyError("prefix not in trie")
         self.n_prefixes -= 1
-        node.count -= 1
+        node.set_count(node.count - 1)
         if node.count or node is self._root:
             return
         # Restore path compression around the emptied node.
@@ -146,4 +157,21 @@ class PrefixTrie:
             common = width - (addr ^ child.value).bit_length()
             if common < child.depth:
                 return plens, common + 1
+            node = child
+
+    def lookup_mask(self, addr: int) -> tuple[int, int]:
+        """``lookup`` with ``check_bits`` as the mask of those leading bits (the hot path).
+
+        Same walk as ``lookup``, on the per-node values precomputed for it.
+        """
+        node = self._root
+        plens = 0
+        while True:
+            plens |= node.bit
+            child = node.children[(addr >> node.shift) & 1]
+            if child is None:
+                return plens, node.next_mask
+            if (addr ^ child.value) >> child.low:
+                common = self.width - (addr ^ child.value).bit_length()
+                return plens, self._masks[common + 1]
             node = child
