@@ -17,6 +17,7 @@ from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import FramingError, split_messages
+from pyvswitch.openflow import messages_gm as mg
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.ofpacts import Output, SetField
 from pyvswitch.packet.fields import Match, field
@@ -54,6 +55,14 @@ def _seeds() -> list[bytes]:
         ms.AggregateStatsReply(1, 2, 3), ms.AggregateStatsReply(1, 2, 3, nxm=True),
         ms.TableStatsRequest(), ms.TableStatsReply((ms.TableStats(0, 1, 2, 3),)),
         ms.PortStatsRequest(), ms.PortStatsReply((ms.PortStats(1, 2, 3),)),
+        mg.GroupMod(0, 1, 7, (mg.Bucket((Output(2),), 5), mg.Bucket((Output(3),), 6))),
+        mg.GroupStatsReply((mg.GroupStats(1, 2, 3, 4, 5, 6, ((1, 2),)),)),
+        mg.GroupDescReply((mg.GroupDesc(0, 1, (mg.Bucket((Output(1),)),)),)),
+        mg.MeterMod(0, 1, 1, (mg.MeterBand(1, 10, 1), mg.MeterBand(2, 5, 1, 1))),
+        mg.MeterStatsReply((mg.MeterStats(1, 2, 3, 4, 5, 6, ((1, 1),)),)),
+        mg.MeterConfigReply((mg.MeterConfig(1, 1, (mg.MeterBand(1, 10),)),)),
+        mg.MeterFeaturesReply(1, 2, 3, 4, 5), mg.GroupFeaturesReply(1, 2, (1, 2, 3, 4),
+                                                                     (1, 2, 3, 4)),
     ]
     out = []
     for version in (1, 4, 5, 6):
