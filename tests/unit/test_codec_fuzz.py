@@ -19,6 +19,7 @@ from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import FramingError, split_messages
 from pyvswitch.openflow import messages_gm as mg
 from pyvswitch.openflow import messages_stats as ms
+from pyvswitch.openflow import wire_bundle as wb
 from pyvswitch.openflow.ofpacts import Output, SetField
 from pyvswitch.packet.fields import Match, field
 
@@ -65,6 +66,10 @@ def _seeds() -> list[bytes]:
                                                                      (1, 2, 3, 4)),
     ]
     out = []
+    for version in (4, 5, 6):
+        inner = codec.encode(m.FlowMod(MATCH, m.Instructions(apply=(Output(2),))), version, 9)
+        out.append(codec.encode(wb.BundleAdd(1, inner, 1), version, 9))
+        out.append(codec.encode(wb.BundleControl(1, 0, 1), version, 9))
     for version in (1, 4, 5, 6):
         for msg in msgs:
             try:
