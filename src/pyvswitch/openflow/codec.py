@@ -14,7 +14,8 @@ How to use
             tx(codec.error_reply(err, raw))              # the ERROR OVS would send
     tx(codec.encode(m.BarrierReply(), hdr.version, hdr.xid))
 
-``encode`` returns one message, except for multipart replies too long for 64 KiB, which
+``encode_packet_in(msg, version, xid, packet_in_format)`` picks the session's packet-in
+format (standard or NXT_PACKET_IN).  ``encode`` returns one message, except for multipart replies too long for 64 KiB, which
 come back as several concatenated messages (``encode_all`` gives them as a list).
 
 Message classes (``openflow.messages``): Hello, ErrorMsg, EchoRequest, EchoReply,
@@ -46,10 +47,13 @@ from pyvswitch.openflow import wire_bundle, wire_flow, wire_gm, wire_stats  # no
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import HEADER
 from pyvswitch.openflow.messages import Message
+from pyvswitch.openflow.messages import NXPIF_NXT_PACKET_IN, PacketIn
 from pyvswitch.openflow.wire_core import encode_error, encode_hello, error_reply
+from pyvswitch.openflow.wire_flow import encode_nx_packet_in
+from pyvswitch.openflow.wire_flow import encode_packet_in as _encode_std_packet_in
 
 __all__ = ["DecodeOptions", "decode", "encode", "encode_all", "error_reply", "encode_error",
-           "encode_hello"]
+           "encode_hello", "encode_packet_in"]
 
 _EXP = struct.Struct("!II")
 _KNOWN_VENDORS = (R.NX_VENDOR_ID, R.ONF_VENDOR_ID)
@@ -112,6 +116,17 @@ def _lookup_exp(kind: str, version: int, vendor: int, subtype: int, msg: bytes,
     if stat:
         raise OFPError("OFPBRC_BAD_STAT", f"experimenter {vendor:#x} stats {subtype}")
     raise OFPError("OFPBRC_BAD_SUBTYPE", f"experimenter {vendor:#x} subtype {subtype}")
+
+
+def encode_packet_in(msg: PacketIn, version: int, xid: int,
+                     packet_in_format: int = 0) -> bytes:
+    """PACKET_IN in the session's format (NXT_SET_PACKET_IN_FORMAT): standard OpenFlow
+    (0) or NXT_PACKET_IN (1).  NXT_PACKET_IN2 (2) is not implemented yet: ValueError."""
+    if packet_in_format == 0:
+        return _encode_std_packet_in(msg, version, xid)
+    if packet_in_format == NXPIF_NXT_PACKET_IN:
+        return encode_nx_packet_in(msg, version, xid)
+    raise ValueError(f"packet-in format {packet_in_format} is not implemented")
 
 
 def encode_all(msg: Message, version: int, xid: int) -> list[bytes]:

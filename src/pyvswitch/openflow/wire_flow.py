@@ -84,6 +84,35 @@ def encode_packet_in(msg: PacketIn, version: int, xid: int) -> bytes:
 
 R.encodes(PacketIn, R.ALL_VERSIONS)(encode_packet_in)
 
+NX_PI = struct.Struct("!IHBBQH6x")
+assert NX_PI.size == 24
+
+
+def encode_nx_packet_in(msg: PacketIn, version: int, xid: int) -> bytes:
+    """NXT_PACKET_IN (Nicira subtype 17), what an OF1.0 session that chose the
+    NXT_PACKET_IN format receives: NXM metadata, table id and cookie, any version."""
+    match = msg.metadata.copy() if msg.metadata is not None else Match()
+    match.set_slot(Slot.IN_PORT, msg.in_port, 0xFFFFFFFF)
+    nxm = MC.encode_nxm(match)
+    total_len = len(msg.data) if msg.total_len is None else msg.total_len
+    reason = msg.reason if msg.reason <= OFPR_INVALID_TTL else OFPR_ACTION
+    body = (NX_PI.pack(msg.buffer_id, total_len, reason, msg.table_id, msg.cookie, len(nxm))
+            + nxm + b"\0" * (R.pad8(len(nxm)) + 2) + msg.data)
+    return R.finish_exp(version, xid, R.NX_VENDOR_ID, R.NXT_PACKET_IN, body)
+
+
+@R.decodes_exp(R.ALL_VERSIONS, R.NX_VENDOR_ID, R.NXT_PACKET_IN)
+def _decode_nx_packet_in(version: int, buf: bytes, opts) -> PacketIn:
+    R.need(buf, 40, "nxt_packet_in")
+    buffer_id, total_len, reason, table_id, cookie, match_len = NX_PI.unpack_from(buf, 16)
+    data_at = 40 + ((match_len + 7) & ~7) + 2
+    R.need(buf, data_at, "nxt_packet_in")
+    match = MC.decode_nxm(buf, 40, match_len)
+    in_port = match.values[Slot.IN_PORT]
+    match.set_slot(Slot.IN_PORT, 0, 0)
+    return PacketIn(bytes(buf[data_at:]), in_port, reason, table_id, cookie, buffer_id,
+                    total_len, None if match.is_catchall() else match)
+
 
 @R.decodes_type(R.ALL_VERSIONS, R.OFPT_PACKET_IN)
 def _decode_packet_in(version: int, buf: bytes, opts) -> PacketIn:
