@@ -88,7 +88,7 @@ def test_nxt_packet_in_for_sessions_that_chose_it(version):
     if version == 1:
         # os-ken's NXT_PACKET_IN parser forgets the 2 pad bytes before the frame, so only
         # the fixed fields are compared; ovs-ofctl above decoded the frame itself.
-        parsed = osken_parse(raw)
+        parsed = osken_parse(raw).data      # os-ken wraps Nicira messages in OFPVendor
         assert (parsed.table_id, parsed.total_len, parsed.cookie) == (7, len(FRAME), 0x10)
 
 
