@@ -334,3 +334,35 @@ def test_loose_match_means_at_least_as_specific():
     assert list(cls.find_matches(query, 1)) == [net, host]
     assert list(cls.find_matches(query, 1, strict=True, priority=1)) == [net]
     assert list(cls.find_matches(query, 1, strict=True, priority=2)) == []
+
+
+def test_interleaved_changes_and_lookups_agree_with_reference():
+    """Lookups between single changes: new masks, raised and lowered maxima, collects."""
+    rng = random.Random(11)
+    pair = both()
+    live: list[Rule] = []
+    version = 1
+    flows: list[tuple[int, ...]] = []
+    for step in range(1000):
+        op = rng.random()
+        if op < 0.5 or not live:
+            rule = Rule(random_match(rng), rng.randrange(40), f"s{step}")
+            _do(pair, "insert", rule, version)
+            live.append(rule)
+        elif op < 0.8:
+            rule = live.pop(rng.randrange(len(live)))
+            _do(pair, "remove", rule, version)
+        elif op < 0.9:
+            old = live.pop(rng.randrange(len(live)))
+            new = Rule(old.match.copy(), rng.choice([old.priority, rng.randrange(40)]))
+            _do(pair, "replace", old, new, version)
+            live.append(new)
+        else:
+            _do(pair, "collect", version)
+        if rng.random() < 0.3:
+            version += 1
+        flows.append(random_flow(rng, live))
+        for flow in rng.sample(flows, min(len(flows), 5)):
+            for v in (version - 1, version):
+                assert pair[0].lookup(flow, v) is pair[1].lookup(flow, v), (step, v)
+    assert list(pair[0]) == list(pair[1])

@@ -98,8 +98,8 @@ class Subtable:
         self.n_entries = 0
 
     def key_of(self, values: list[int] | tuple[int, ...]) -> tuple[int, ...]:
-        """The full key of a match's (already masked) values."""
-        return tuple(values[s] & self.mask[s] for s in self.slots)
+        """The full key of a match's values (masked, as ``Match`` guarantees)."""
+        return tuple(map(values.__getitem__, self.slots))
 
     def add(self, entry: Entry) -> bool:
         """Insert ``entry``; True if ``max_priority`` went up."""

@@ -80,29 +80,36 @@ class PrefixTrie:
     def insert(self, value: int, plen: int) -> None:
         """Add the /``plen`` prefix ``value`` (left-aligned, low bits zero)."""
         self.n_prefixes += 1
+        width = self.width
         node = self._root
         while True:
-            if node.depth == plen:
+            depth = node.depth
+            if depth == plen:
                 node.set_count(node.count + 1)
                 return
-            bit = self._bit(value, node.depth)
+            bit = (value >> (width - 1 - depth)) & 1
             child = node.children[bit]
             if child is None:
-                node.children[bit] = _Node(plen, value, self.width, 1)
+                node.children[bit] = _Node(plen, value, width, 1)
                 return
-            common = min(self._lcp(value, child.value), child.depth, plen)
-            if common == child.depth:
-                node = child
-                continue
+            cdepth = child.depth
+            shared = cdepth if cdepth < plen else plen
+            if not (value ^ child.value) >> (width - shared):
+                if cdepth <= plen:
+                    node = child            # the new prefix lies below ``child``
+                    continue
+                common = plen               # the new prefix lies on the edge to ``child``
+            else:
+                common = width - (value ^ child.value).bit_length()
             # Split the edge to ``child`` at ``common`` bits.
-            mid_value = value & ~((1 << (self.width - common)) - 1)
-            mid = _Node(common, mid_value, self.width)
-            mid.children[self._bit(child.value, common)] = child
+            mid = _Node(common, value & ~((1 << (width - common)) - 1), width)
+            mid.children[(child.value >> (width - 1 - common)) & 1] = child
             node.children[bit] = mid
             if common == plen:
                 mid.set_count(1)
             else:
-                mid.children[self._bit(value, common)] = _Node(plen, value, self.width, 1)
+                mid.children[(value >> (width - 1 - common)) & 1] = _Node(
+                    plen, value, width, 1)
             return
 
     def remove(self, value: int, plen: int) -> None:
