@@ -10,6 +10,7 @@ failure or Ctrl-C.  The switch under test is pinned to CPU 1, trafgen to CPU 0, 
 Configurations:
   bare    the ceiling: TPACKET_V2 RX ring -> TPACKET_V2 TX ring, no parsing, one flush per batch
   netdev  pyvswitch's SystemNetdev alone: recv_batch(256) -> send_batch (no datapath)
+  netdev-send  the same, transmitting with one send() per frame instead of the TX ring
   dp      pyvswitch's DpifNetdev on two system ports, megaflow in_port=1 -> output:2,
           driven by an ovs.poller loop as the daemon drives it
   ovs     ovs-vswitchd (userspace datapath, AF_PACKET ports), flow in_port=1,actions=output:2
@@ -90,9 +91,10 @@ def child_bare(inp: str, out: str) -> None:
         tx.send(b"")
 
 
-def child_netdev(inp: str, out: str) -> None:
+def child_netdev(inp: str, out: str, tx_ring: str = "true") -> None:
     from pyvswitch.netdev import open_netdev
-    a, b = open_netdev(inp, "system"), open_netdev(out, "system")
+    a = open_netdev(inp, "system")
+    b = open_netdev(out, "system", {"tx_ring": tx_ring})
     p = select.poll()
     p.register(a.fileno(), select.POLLIN)
     while True:
@@ -137,7 +139,8 @@ def main() -> int:
     a = ap.parse_args()
     if a.child:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        {"bare": child_bare, "netdev": child_netdev, "dp": child_dp}[a.child]("p1", "p2")
+        {"bare": child_bare, "netdev": child_netdev, "dp": child_dp,
+         "netdev-send": lambda i, o: child_netdev(i, o, "false")}[a.child]("p1", "p2")
         return 0
     if os.geteuid() != 0:
         print("fwd_bench.py needs root (namespaces, AF_PACKET)", file=sys.stderr)

@@ -109,9 +109,10 @@ def frame(i, vlan=None):
                  / b"pyvswitch-test")
 
 
-def test_system_device_receives_sends_and_counts(netns_pair):
+@pytest.mark.parametrize("tx_ring", ["true", "false"])
+def test_system_device_receives_sends_and_counts(netns_pair, tx_ring):
     sw, peer = netns_pair
-    dev = open_netdev("pvt0", "system")
+    dev = open_netdev("pvt0", "system", {"tx_ring": tx_ring})
     try:
         link = sh("ip", "-o", "link", "show", "pvt0")
         assert dev.hwaddr.hex(":") in link and f"mtu {dev.mtu}" in link

@@ -138,7 +138,10 @@ class SystemNetdev(KernelLink):
 
     def __init__(self, name: str, options: dict[str, str] | None = None,
                  rx_frames: int = 4096, tx_frames: int = 512) -> None:
+        """``options['tx_ring']='false'`` transmits with one ``send`` per frame instead of
+        the TX ring (kept for comparison: the ring is faster, see bench/fwd_bench.py)."""
         self.name = name
+        self._use_tx_ring = (options or {}).get("tx_ring", "true") != "false"
         self._closed = False
         self._link_init(name)
         index = self._link.ifindex
@@ -164,8 +167,12 @@ class SystemNetdev(KernelLink):
         rx.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP,
                       struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b""))
         rx.setblocking(False)
-        tx.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
-        self._tx_ring = _setup_ring(tx, PACKET_TX_RING, fs, tx_frames)
+        if self._use_tx_ring:
+            tx.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+            self._tx_ring = _setup_ring(tx, PACKET_TX_RING, fs, tx_frames)
+        else:
+            self._tx_ring = mmap.mmap(-1, mmap.PAGESIZE)    # unused placeholder
+            self.send_batch = self._send_each                  # type: ignore[method-assign]
         tx.bind((name, 0))
         self._rx_st = memoryview(self._rx_ring).cast("I")
         self._rx_hw = memoryview(self._rx_ring).cast("H")
@@ -193,22 +200,23 @@ class SystemNetdev(KernelLink):
         fs = self._fs
         append = out.append
         slow = TP_STATUS_COPY | TP_STATUS_VLAN_VALID
-        skip_out = self._skip_outgoing
-        left = max_n
-        while s & TP_STATUS_USER and left:
-            base = i * fs
-            mac = base + hw[j + j + 6]
-            if s & slow or skip_out:
-                self._recv_slow(s, base, mac, st[j + 1], st[j + 2], append)
+        if self._skip_outgoing:
+            slow = -1
+        for _ in range(max_n):
+            if s & slow:
+                self._recv_slow(s, i * fs, i * fs + hw[j + j + 6], st[j + 1], st[j + 2],
+                                append)
             else:
+                mac = i * fs + hw[j + j + 6]
                 append(ring[mac:mac + st[j + 2]])
             st[j] = TP_STATUS_KERNEL
             i += 1
             if i == n:
                 i = 0
             j = i * fw
-            left -= 1
             s = st[j]
+            if not s & TP_STATUS_USER:
+                break
         self._rx_i = i
         return out
 
@@ -242,25 +250,24 @@ class SystemNetdev(KernelLink):
         queued = 0
         for f in frames:
             ln = len(f)
-            if ln > room:
-                self._sw.tx_errors += 1
-                continue
-            if st[i * fw] != TP_STATUS_AVAILABLE:
+            j = i * fw
+            if st[j] != TP_STATUS_AVAILABLE or ln > room:
+                if ln > room:
+                    self._sw.tx_errors += 1
+                    continue
                 if queued:
                     self._flush(start, queued)
                     queued = 0
                     start = i
-                if st[i * fw] == TP_STATUS_WRONG_FORMAT:
+                if st[j] == TP_STATUS_WRONG_FORMAT:
                     self._sw.tx_errors += 1
-                    st[i * fw] = TP_STATUS_AVAILABLE
-                if st[i * fw] != TP_STATUS_AVAILABLE:
+                    st[j] = TP_STATUS_AVAILABLE
+                if st[j] != TP_STATUS_AVAILABLE:
                     self._sw.tx_dropped += 1
                     continue
             base = i * fs + _TX_DATA
             ring[base:base + ln] = f
-            j = i * fw
-            st[j + 1] = ln                # tp_len
-            st[j + 2] = ln                # tp_snaplen
+            st[j + 1] = ln                # tp_len (the kernel ignores tp_snaplen on TX)
             st[j] = TP_STATUS_SEND_REQUEST
             i += 1
             if i == n:
@@ -269,6 +276,14 @@ class SystemNetdev(KernelLink):
         self._tx_i = i
         if queued:
             self._flush(start, queued)
+
+    def _send_each(self, frames: Iterable[bytes]) -> None:
+        send = self._tx.send
+        for f in frames:
+            try:
+                send(f)
+            except OSError:
+                self._sw.tx_dropped += 1
 
     def _flush(self, start: int, count: int) -> None:
         """Hand ``count`` queued slots from ``start`` to the kernel (a blocking send returns
