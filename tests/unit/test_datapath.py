@@ -228,3 +228,17 @@ def test_wait_wakes_for_pending_input():
     dp.wait(p)
     assert p.immediate >= 1
 
+
+
+def test_dump_flows_text_shows_match_counters_and_actions():
+    from pyvswitch.datapath.format import format_dp_flow
+    dp, d = make_dp()
+    m = mask_of(Slot.IN_PORT, Slot.ETH_TYPE, Slot.NW_DST)
+    dp.flow_put(key_of(in_port=1, eth_type=0x800, nw_dst=0x0A000002), m, [Output(2)])
+    (fl,) = dp.flow_dump()
+    assert "used:never" in format_dp_flow(fl, now=0)
+    d[1].inject(udp())
+    dp.run(now=1000)
+    text = format_dp_flow(dp.flow_dump()[0], now=1500)
+    assert text.startswith("in_port(1),eth_type(0x0800),ip_dst(10.0.0.2)")
+    assert "packets:1," in text and "used:0.500s" in text and text.endswith("actions:2")
