@@ -20,6 +20,7 @@ from pyvswitch.openflow.framing import FramingError, split_messages
 from pyvswitch.openflow import messages_gm as mg
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow import wire_bundle as wb
+from pyvswitch.openflow import wire_table_features as wtf
 from pyvswitch.openflow.ofpacts import Output, SetField
 from pyvswitch.packet.fields import Match, field
 
@@ -62,6 +63,10 @@ def _seeds() -> list[bytes]:
         mg.MeterMod(0, 1, 1, (mg.MeterBand(1, 10, 1), mg.MeterBand(2, 5, 1, 1))),
         mg.MeterStatsReply((mg.MeterStats(1, 2, 3, 4, 5, 6, ((1, 1),)),)),
         mg.MeterConfigReply((mg.MeterConfig(1, 1, (mg.MeterBand(1, 10),)),)),
+        wtf.TableFeaturesRequest(), wtf.TableFeaturesReply((wtf.TableFeatures(
+            0, "t0", properties=(wtf.TableFeatureProp(0, (1, 4)), wtf.TableFeatureProp(2, (1,)),
+                                 wtf.TableFeatureProp(8, (0x80000004,)),
+                                 wtf.TableFeatureProp(0xFFFF, (), b"\0" * 8))),)),
         mg.MeterFeaturesReply(1, 2, 3, 4, 5), mg.GroupFeaturesReply(1, 2, (1, 2, 3, 4),
                                                                      (1, 2, 3, 4)),
     ]
