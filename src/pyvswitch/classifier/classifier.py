@@ -48,7 +48,7 @@ from typing import Any, Iterable, Iterator
 from pyvswitch.packet.fields import N_SLOTS, SLOT_BITS, Match, Slot
 
 from .codegen import compile_lookup
-from .subtable import NEVER, Entry, Subtable
+from .subtable import NEVER, Entry, Subtable, entries
 from .trie import PrefixTrie, prefix_len
 
 #: Slots with a prefix trie unless the caller chooses otherwise.
@@ -175,7 +175,7 @@ class Classifier:
         subtable = self._subtables.get(tuple(match.masks))
         if subtable is None:
             return None
-        for e in subtable.rules.get(subtable.key_of(match.values), ()):
+        for e in subtable.bucket(subtable.key_of(match.values)):
             if e.priority == priority and e.visible(version):
                 return e.rule
         return None
@@ -196,7 +196,7 @@ class Classifier:
             subtable = self._subtables.get(tuple(match.masks))
             if subtable is None:
                 return iter(())
-            bucket = subtable.rules.get(subtable.key_of(match.values), ())
+            bucket = subtable.bucket(subtable.key_of(match.values))
             return iter([e.rule for e in sorted(bucket, key=lambda e: e.seq)
                          if e.priority == priority and e.visible(version)])
         want = [(s, m, v) for s, (m, v) in enumerate(zip(match.masks, match.values)) if m]
@@ -204,7 +204,7 @@ class Classifier:
         for mask, st in self._subtables.items():
             if any(mask[s] & m != m for s, m, _ in want):
                 continue
-            for bucket in st.rules.values():
+            for bucket in map(entries, st.rules.values()):
                 values = bucket[0].rule.match.values
                 if any(values[s] & m != v for s, m, v in want):
                     continue

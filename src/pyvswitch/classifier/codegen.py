@@ -20,7 +20,7 @@ For each subtable, in order:
 3. extend the key with the stage's masked slots; if the stage index does not have it,
    un-wildcard the stages read so far and go to the next subtable;
 4. after the last stage, un-wildcard the whole mask and take the first entry of the bucket
-   visible in ``version``; it replaces the best if its priority is higher, or equal with
+   (a bare ``Entry`` or a sorted list, see ``subtable.py``) visible in ``version``; it replaces the best if its priority is higher, or equal with
    an earlier insertion.
 
 Invariants: the function must be regenerated whenever the set or the order of subtables
@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 
 from pyvswitch.packet.fields import SLOT_BITS
 
-from .subtable import NEVER, Subtable
+from .subtable import NEVER, Entry, Subtable
 from .trie import PrefixTrie
 
 
@@ -95,12 +95,18 @@ def _emit_subtable(src: _Source, n: int, st: Subtable) -> None:
     src.unwildcard(read)
     src.add(f"b = s{n}r.get(k)")
     src.add("if b is not None:")
-    src.add("    for e in b:")
-    src.add("        if e.add_version <= version < e.remove_version:")
-    src.add("            if e.priority > bp or (e.priority == bp and e.seq < best.seq):")
-    src.add("                best = e")
-    src.add("                bp = e.priority")
-    src.add("            break")
+    src.add("    if b.__class__ is Entry:")
+    src.add("        if (b.add_version <= version < b.remove_version and")
+    src.add("                (b.priority > bp or (b.priority == bp and b.seq < best.seq))):")
+    src.add("            best = b")
+    src.add("            bp = b.priority")
+    src.add("    else:")
+    src.add("        for e in b:")
+    src.add("            if e.add_version <= version < e.remove_version:")
+    src.add("                if e.priority > bp or (e.priority == bp and e.seq < best.seq):")
+    src.add("                    best = e")
+    src.add("                    bp = e.priority")
+    src.add("                break")
     while misses:
         src.depth -= 1
         src.add("else:")
@@ -112,7 +118,7 @@ def _emit_subtable(src: _Source, n: int, st: Subtable) -> None:
 def compile_lookup(subtables: Sequence[Subtable],
                    tries: dict[int, PrefixTrie]) -> Callable[..., Any]:
     """The lookup function over ``subtables`` (already sorted, highest maximum first)."""
-    namespace: dict[str, Any] = {"NEG": -NEVER}
+    namespace: dict[str, Any] = {"NEG": -NEVER, "Entry": Entry}
     src = _Source()
     used_tries = sorted({slot for st in subtables for slot, _, _ in st.tries})
     for slot in used_tries:

@@ -32,18 +32,28 @@ from __future__ import annotations
 
 
 class _Node:
-    __slots__ = ("depth", "value", "count", "children", "bit", "shift", "low", "next_mask")
+    __slots__ = ("depth", "value", "count", "c0", "c1", "bit", "shift", "low", "next_mask")
 
     def __init__(self, depth: int, value: int, width: int, count: int = 0) -> None:
         self.depth = depth       # number of leading bits this node stands for
         self.value = value       # the prefix, left-aligned, low bits zero
-        self.children: list[_Node | None] = [None, None]
+        self.c0: _Node | None = None     # child whose next bit is 0 (two slots, not a list:
+        self.c1: _Node | None = None     # a list would cost ~90 bytes more per node)
         self.set_count(count)
         # Precomputed for ``lookup``:
         self.shift = max(width - 1 - depth, 0)     # brings the next bit to bit 0
         self.low = width - depth                   # bits below the prefix
         n = min(depth + 1, width)
         self.next_mask = ((1 << n) - 1) << (width - n)   # leading depth+1 bits
+
+    def child(self, bit: int) -> "_Node | None":
+        return self.c1 if bit else self.c0
+
+    def set_child(self, bit: int, node: "_Node | None") -> None:
+        if bit:
+            self.c1 = node
+        else:
+            self.c0 = node
 
     def set_count(self, count: int) -> None:
         self.count = count       # stored prefixes ending exactly here
@@ -88,9 +98,9 @@ class PrefixTrie:
                 node.set_count(node.count + 1)
                 return
             bit = (value >> (width - 1 - depth)) & 1
-            child = node.children[bit]
+            child = node.c1 if bit else node.c0
             if child is None:
-                node.children[bit] = _Node(plen, value, width, 1)
+                node.set_child(bit, _Node(plen, value, width, 1))
                 return
             cdepth = child.depth
             shared = cdepth if cdepth < plen else plen
@@ -103,13 +113,13 @@ class PrefixTrie:
                 common = width - (value ^ child.value).bit_length()
             # Split the edge to ``child`` at ``common`` bits.
             mid = _Node(common, value & ~((1 << (width - common)) - 1), width)
-            mid.children[(child.value >> (width - 1 - common)) & 1] = child
-            node.children[bit] = mid
+            mid.set_child((child.value >> (width - 1 - common)) & 1, child)
+            node.set_child(bit, mid)
             if common == plen:
                 mid.set_count(1)
             else:
-                mid.children[(value >> (width - 1 - common)) & 1] = _Node(
-                    plen, value, width, 1)
+                mid.set_child((value >> (width - 1 - common)) & 1,
+                              _Node(plen, value, width, 1))
             return
 
     def remove(self, value: int, plen: int) -> None:
@@ -118,7 +128,7 @@ class PrefixTrie:
         node: _Node | None = self._root
         while node is not None and node.depth < plen:
             path.append(node)
-            node = node.children[self._bit(value, node.depth)]
+            node = node.child(self._bit(value, node.depth))
             if node is not None and min(self._lcp(value, node.value), plen) < node.depth:
                 node = None
         if node is None or node.depth != plen or node.count == 0:
@@ -136,12 +146,12 @@ class PrefixTrie:
 
     def _compact(self, path: list[_Node], node: _Node) -> None:
         """Unlink or bypass ``node`` (count 0) if it has fewer than two children."""
-        kids = [c for c in node.children if c is not None]
+        kids = [c for c in (node.c0, node.c1) if c is not None]
         if len(kids) == 2:
             return
         parent = path[-1]
         slot = self._bit(node.value, parent.depth)
-        parent.children[slot] = kids[0] if kids else None
+        parent.set_child(slot, kids[0] if kids else None)
 
     def lookup(self, addr: int) -> tuple[int, int]:
         """``(plens, check_bits)`` for the full-width address ``addr``.
@@ -158,7 +168,7 @@ class PrefixTrie:
             depth = node.depth
             if depth == width:
                 return plens, width
-            child = node.children[(addr >> (width - 1 - depth)) & 1]
+            child = node.child((addr >> (width - 1 - depth)) & 1)
             if child is None:
                 return plens, depth + 1
             common = width - (addr ^ child.value).bit_length()
@@ -175,7 +185,7 @@ class PrefixTrie:
         plens = 0
         while True:
             plens |= node.bit
-            child = node.children[(addr >> node.shift) & 1]
+            child = node.c1 if (addr >> node.shift) & 1 else node.c0
             if child is None:
                 return plens, node.next_mask
             if (addr ^ child.value) >> child.low:
