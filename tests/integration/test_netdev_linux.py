@@ -26,7 +26,10 @@ from pyvswitch.netdev import open_netdev  # noqa: E402
 HELPER = r"""
 import select, socket, sys, time
 mode, dev = sys.argv[1], sys.argv[2]
-if mode == "send":
+if mode == "udp":
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(sys.argv[4].encode(), (sys.argv[3], 9))
+elif mode == "send":
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     s.bind((dev, 0))
     for h in sys.argv[3:]:
@@ -138,6 +141,27 @@ def test_system_device_receives_sends_and_counts(netns_pair, tx_ring):
         assert st.rx_bytes >= sum(map(len, sent)) and st.tx_bytes >= sum(map(len, out))
     finally:
         dev.close()
+        dev.close()
+
+
+def test_checksums_left_to_offload_are_completed(netns_pair):
+    """The peer's own UDP stack sends through its veth with TX checksum offload on (the
+    default): the frame we hand up must carry a valid UDP checksum."""
+    sw, peer = netns_pair
+    sh("ip", "-n", peer, "addr", "add", "10.88.0.1/24", "dev", "pvt1")
+    sh("ip", "-n", peer, "neigh", "replace", "10.88.0.2", "lladdr", "02:00:00:00:00:88",
+       "dev", "pvt1")
+    dev = open_netdev("pvt0", "system")
+    try:
+        sh("ip", "netns", "exec", peer, sys.executable, "-c", HELPER, "udp", "pvt1",
+           "10.88.0.2", "offloaded-checksum")
+        got = [f for f in recv_until(dev, 1) if f.endswith(b"offloaded-checksum")]
+        assert len(got) == 1
+        pkt = Ether(got[0])
+        sent = pkt[UDP].chksum
+        del pkt[UDP].chksum
+        assert sent != 0 and Ether(bytes(pkt))[UDP].chksum == sent
+    finally:
         dev.close()
 
 

@@ -14,15 +14,18 @@ Invariants
   kernel lacks it, ring slots whose packet type is PACKET_OUTGOING are skipped).
 * A VLAN tag the kernel moved out of band (TP_STATUS_VLAN_VALID) is put back in the frame, so
   the datapath always sees the frame as it was on the wire.
+* A frame whose TCP/UDP checksum the sender left to offload (TP_STATUS_CSUMNOTREADY: a
+  local stack behind a veth or tap) gets it computed here (netdev/offload.py).
 * Frames larger than a ring slot are dropped and counted in rx_errors/tx_errors.
 * Counters: rx/tx packets and bytes come from the kernel's interface counters (as Open
   vSwitch reports them for system devices); ring overruns add to rx_dropped and frames that
   could not be queued to tx_dropped.
 
 Time model: no clock; ``run(now)`` only drains link events.
-Known limit: like Open vSwitch's userspace datapath without userspace TSO, frames with a
-partial checksum (veth peers with TX checksum offload) are forwarded as they are; turn
-offloads off on the peer (``ethtool -K PEER tx off``).
+Known limit: like Open vSwitch's userspace datapath without userspace TSO, segmentation
+offload is not undone: a TCP sender behind a veth with TSO/GSO on sends frames larger than
+a ring slot, which are dropped (rx_errors); turn it off on the peer
+(``ethtool -K PEER tso off gso off``).
 Must not import: datapath/, ofproto/, openflow/.
 """
 
@@ -35,6 +38,7 @@ from typing import Any, Iterable
 
 from pyvswitch.netdev import rtnl
 from pyvswitch.netdev.base import NetdevError, NetdevStats, register_type
+from pyvswitch.netdev.offload import complete_checksum
 
 ETH_P_ALL = 3
 SOL_PACKET = 263
@@ -51,6 +55,7 @@ PACKET_OUTGOING = 4
 TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
 TP_STATUS_COPY = 2
+TP_STATUS_CSUMNOTREADY = 8
 TP_STATUS_VLAN_VALID = 0x10
 TP_STATUS_VLAN_TPID_VALID = 0x40
 TP_STATUS_AVAILABLE = 0
@@ -199,7 +204,7 @@ class SystemNetdev(KernelLink):
         n = self._rx_n
         fs = self._fs
         append = out.append
-        slow = TP_STATUS_COPY | TP_STATUS_VLAN_VALID
+        slow = TP_STATUS_COPY | TP_STATUS_VLAN_VALID | TP_STATUS_CSUMNOTREADY
         if self._skip_outgoing:
             slow = -1
         for _ in range(max_n):
@@ -233,6 +238,8 @@ class SystemNetdev(KernelLink):
             if not s & TP_STATUS_VLAN_TPID_VALID:
                 tpid = 0x8100
             frame = frame[:12] + _VLAN.pack(tpid, tci) + frame[12:]
+        if s & TP_STATUS_CSUMNOTREADY:
+            frame = complete_checksum(frame)
         append(frame)
 
     # -- transmit ------------------------------------------------------------------------
