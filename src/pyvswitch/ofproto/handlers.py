@@ -232,3 +232,14 @@ def _port_mod(ofproto, ofconn, msg: m.PortMod, xid, now):
     if msg.mask & m.OFPPC_PORT_DOWN and set_admin is not None:
         set_admin(not msg.config & m.OFPPC_PORT_DOWN)
     ofproto.port_changed(port, old, source=ofconn)
+
+
+# --- packets ----------------------------------------------------------------------------
+
+@handles(m.PacketOut)
+def _packet_out(ofproto, ofconn, msg: m.PacketOut, xid, now):
+    if msg.buffer_id != m.NO_BUFFER:
+        raise OFPError("OFPBRC_BUFFER_UNKNOWN", "this switch buffers no packets")
+    if ofproto.provider is None:
+        raise OFPError("OFPBRC_BAD_TYPE", "no datapath behind this bridge")
+    ofproto.provider.packet_out(msg.in_port, msg.actions, msg.data, now)

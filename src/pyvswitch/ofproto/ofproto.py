@@ -23,11 +23,13 @@ import traceback
 from dataclasses import dataclass
 
 from pyvswitch.ofproto.connmgr import ConnMgr
+from pyvswitch.ofproto import flow_handlers  # noqa: F401  (registers handlers)
+from pyvswitch.ofproto.tables import FlowTables
 from pyvswitch.ofproto.ofconn import OfConn
 from pyvswitch.openflow import codec
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import (
-    OFPPC_PORT_DOWN, OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY, OFPPS_LINK_DOWN, OFPPS_LIVE,
+    ROLE_SLAVE, OFPPC_PORT_DOWN, OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY, OFPPS_LINK_DOWN, OFPPS_LIVE,
     PortDesc, PortStatus,
 )
 from pyvswitch.openflow.multipart import MultipartAssembler
@@ -67,6 +69,31 @@ class OfPort:
                         curr_speed=10_000_000, max_speed=0)
 
 
+# Message types a slave may not send, by version (checked on the raw header, before
+# decoding, as OVS does): PACKET_OUT, FLOW_MOD, GROUP_MOD, PORT_MOD, TABLE_MOD, METER_MOD,
+# BUNDLE_CONTROL, BUNDLE_ADD_MESSAGE; and the Nicira/ONF experimenter equivalents.
+_SLAVE_REFUSED = {
+    0x01: {13, 14, 15},
+    0x04: {13, 14, 15, 16, 17, 29},
+    0x05: {13, 14, 15, 16, 17, 29, 33, 34},
+    0x06: {13, 14, 15, 16, 17, 29, 33, 34},
+}
+_SLAVE_REFUSED_EXPERIMENTER = {(0x00002320, 13), (0x00002320, 31), (0x00002320, 24),
+                               (0x4F4E4600, 2300), (0x4F4E4600, 2301)}
+
+
+def is_state_changing(raw: bytes) -> bool:
+    """True for a request that changes the switch (refused from a slave)."""
+    if len(raw) < 8:
+        return False
+    if raw[1] in _SLAVE_REFUSED.get(raw[0], ()):
+        return True
+    if raw[1] == 4 and len(raw) >= 16:
+        key = (int.from_bytes(raw[8:12], "big"), int.from_bytes(raw[12:16], "big"))
+        return key in _SLAVE_REFUSED_EXPERIMENTER
+    return False
+
+
 class Ofproto:
     """The OpenFlow switch of one bridge."""
 
@@ -85,6 +112,7 @@ class Ofproto:
         self._assemblers: dict[int, MultipartAssembler] = {}
         self.n_openflow_received = 0
         self.provider = None         # ofproto.provider.OfprotoProvider, set by the bridge
+        self.flows = FlowTables(self)  # the OpenFlow tables (ofproto/tables.py)
         self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
         self.last_crash = ""
 
@@ -150,6 +178,8 @@ class Ofproto:
         if assembler is None:
             assembler = self._assemblers[id(ofconn)] = MultipartAssembler()
         try:
+            if ofconn.role == ROLE_SLAVE and is_state_changing(raw):
+                raise OFPError("OFPBRC_IS_SLAVE")
             pieces = assembler.feed(raw, now)
             if not pieces:
                 return
@@ -168,6 +198,7 @@ class Ofproto:
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float) -> None:
         self.connmgr.run(now)
+        self.flows.run(now)
         live = {id(c) for c in self.connmgr.all_ofconns()}
         for key in [k for k in self._assemblers if k not in live]:
             del self._assemblers[key]
@@ -180,6 +211,7 @@ class Ofproto:
 
     def wait(self, poller, now: float) -> None:
         self.connmgr.wait(poller, now)
+        self.flows.wait(poller, now)
         for assembler in self._assemblers.values():
             if assembler.partials:
                 poller.timer_wait_until(min(p.deadline for p in assembler.partials.values()))

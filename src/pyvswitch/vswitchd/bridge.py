@@ -30,6 +30,7 @@ from pyvswitch.config.model import (
 )
 from pyvswitch.netdev.base import NetdevError, open_netdev
 from pyvswitch.ofproto.ofproto import Ofproto
+from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
 from pyvswitch.util.vlog import Logger
 
 log = Logger("bridge")
@@ -59,6 +60,7 @@ class Bridge:
     name: str
     cfg: BridgeConfig
     ofproto: Ofproto
+    provider: OfprotoDpif
     local_netdev: object
     netdevs: dict[str, object] = field(default_factory=dict)   # interface name -> netdev
     iface_cfgs: dict[str, InterfaceConfig] = field(default_factory=dict)
@@ -111,9 +113,10 @@ class Bridges:
             except OSError as e:
                 log.warning("%s: cannot set the bridge MAC (%s)", cfg.name, e)
         ofproto = Ofproto(cfg.name, pick_datapath_id(cfg, mac))
+        provider = OfprotoDpif(ofproto)
         ofproto.add_port(cfg.name, local, local=True)
         log.info("%s: bridge created (datapath id %016x)", cfg.name, ofproto.datapath_id)
-        return Bridge(cfg.name, cfg, ofproto, local)
+        return Bridge(cfg.name, cfg, ofproto, provider, local)
 
     def _reconfigure_ports(self, br: Bridge, cfg: BridgeConfig,
                            problems: list[Problem]) -> None:
@@ -140,6 +143,8 @@ class Bridges:
                                         f"({e})"))
                 continue
             port = br.ofproto.add_port(name, netdev, iface.ofport_request)
+            pcfg = next(p for p in cfg.ports.values() if iface in p.interfaces)
+            br.provider.set_port_vlan(port.ofp_port, pcfg.vlan_mode, pcfg.tag, pcfg.trunks)
             if iface.ofport_request is not None and port.ofp_port != iface.ofport_request:
                 log.warning("%s: port %s: requested OpenFlow port %d is taken, using %d",
                             br.name, name, iface.ofport_request, port.ofp_port)
@@ -163,6 +168,7 @@ class Bridges:
 
     def _destroy(self, br: Bridge, now: float) -> None:
         br.ofproto.close(now)
+        br.provider.close()
         for netdev in br.netdevs.values():
             netdev.close()
         br.local_netdev.close()
@@ -172,10 +178,16 @@ class Bridges:
         for br in list(self.bridges.values()):
             for netdev in br.netdevs.values():
                 netdev.run(now)
+            try:
+                br.provider.run(now)
+            except Exception:  # fault isolation: a bug in one packet's path must not stop us
+                br.provider.n_crashes = getattr(br.provider, "n_crashes", 0) + 1
+                log.exception("%s: unexpected error in the datapath provider", br.name)
             br.ofproto.run(now)
 
     def wait(self, poller, now: float) -> None:
         for br in self.bridges.values():
+            br.provider.wait(poller, now)
             br.ofproto.wait(poller, now)
 
     def close(self, now: float) -> None:

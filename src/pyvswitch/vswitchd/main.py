@@ -37,7 +37,7 @@ from pyvswitch import __version__
 from pyvswitch.config import toml_source
 from pyvswitch.util.vlog import Logger
 from pyvswitch.vswitchd.bridge import Bridges
-from pyvswitch.vswitchd import unixctl_cmds
+from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpif
 
 log = Logger("vswitchd")
 
@@ -101,6 +101,7 @@ class Daemon:
         if error:
             raise OSError(error, "cannot create the unixctl socket")
         unixctl_cmds.register(self)
+        unixctl_dpif.register(self)
 
     def run_once(self, poller: ovs.poller.Poller) -> None:
         try:

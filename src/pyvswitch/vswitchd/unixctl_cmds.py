@@ -14,7 +14,6 @@ from __future__ import annotations
 import ovs.timeval
 import ovs.unixctl
 
-from pyvswitch.openflow.ofpacts import OFPP_LOCAL
 
 
 def register(daemon) -> None:
@@ -89,16 +88,4 @@ def register(daemon) -> None:
                 role = {1: "other", 2: "master", 3: "slave"}.get(ofconn.role, "?")
                 lines.append(f"  session {ofconn.name}: version {ofconn.version:#x}, "
                              f"role {role}, tx queue {len(ofconn.rconn.txq)}")
-        conn.reply("\n".join(lines) + "\n")
-
-    @cmd("dpif/show-ports", "bridge", 1, 1)
-    def _ports(conn, argv):
-        br = daemon.bridges.bridges.get(argv[0])
-        if br is None:
-            conn.reply_error("no such bridge\n")
-            return
-        lines = [f"{br.name}:"]
-        for number, port in sorted(br.ofproto.ports.items()):
-            label = "LOCAL" if number == OFPP_LOCAL else str(number)
-            lines.append(f"  {port.name} {label}: ({getattr(port.netdev, 'type', '?')})")
         conn.reply("\n".join(lines) + "\n")

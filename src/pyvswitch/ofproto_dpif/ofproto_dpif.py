@@ -1,0 +1,185 @@
+"""OfprotoDpif: the ofproto provider over a userspace datapath (OVS ofproto-dpif.c).
+
+What this module owns
+---------------------
+The glue between one bridge's OpenFlow switch (``ofproto.Ofproto``) and a datapath
+(``datapath.dpif``): the OpenFlow <-> datapath port maps, the MAC table NORMAL uses, the
+upcall handler and its revalidation, PACKET_OUT execution, and PACKET_IN delivery to
+connmgr (respecting each session's role, async masks, controller id, miss_send_len and
+its packet-in queue limit ``controller_queue_size``).
+
+It implements ``ofproto.provider.OfprotoProvider``; the bridge layer creates it and sets
+``ofproto.provider``.  Time model: ``now`` (ms) is a parameter.
+Must not import: ``vswitchd``.
+"""
+
+from __future__ import annotations
+
+from pyvswitch.datapath.dpif_netdev import DpifNetdev
+from pyvswitch.openflow import codec
+from pyvswitch.openflow import messages as m
+from pyvswitch.openflow import ofpacts as of
+from pyvswitch.openflow.errors import OFPError
+from pyvswitch.packet.extract import extract
+from pyvswitch.packet.fields import Match, Slot
+from pyvswitch.ofproto_dpif.mac_learning import MacTable
+from pyvswitch.ofproto_dpif.upcall import UpcallHandler
+from pyvswitch.ofproto_dpif.xlate import (
+    PIN_EXPLICIT_MISS, PIN_IMPLICIT_MISS, PIN_NO_MATCH, PacketInCookie, translate_actions,
+)
+from pyvswitch.util.vlog import Logger
+
+log = Logger("ofproto_dpif")
+
+MAC_EXPIRE_INTERVAL_MS = 1000
+_MISS_REASONS = (PIN_NO_MATCH, PIN_EXPLICIT_MISS, PIN_IMPLICIT_MISS)
+
+
+class OfprotoDpif:
+    """The provider for one bridge (see module docstring)."""
+
+    def __init__(self, ofproto, dpif: DpifNetdev | None = None) -> None:
+        self.ofproto = ofproto
+        self.dpif = dpif if dpif is not None else DpifNetdev(f"{ofproto.name}@dp")
+        self.ofp_to_odp: dict[int, int] = {}
+        self.odp_to_ofp: dict[int, int] = {}
+        self.mac_table = MacTable()
+        self.port_vlans: dict[int, tuple] = {}
+        self.wants_packet_in_on_miss = False
+        self.may_learn = True
+        self.upcalls = UpcallHandler(self, self.dpif)
+        self.need_revalidate = False
+        self.next_mac_expire = 0.0
+        self.n_packet_ins = 0
+        self.n_packet_ins_dropped = 0
+        ofproto.provider = self
+        for port in list(ofproto.ports.values()):
+            self.port_added(port)
+
+    # --- ports ------------------------------------------------------------------------
+    def port_added(self, port) -> None:
+        odp = self.dpif.port_add(port.netdev)
+        self.ofp_to_odp[port.ofp_port] = odp
+        self.odp_to_ofp[odp] = port.ofp_port
+        self.need_revalidate = True
+
+    def port_removed(self, port) -> None:
+        odp = self.ofp_to_odp.pop(port.ofp_port, None)
+        if odp is not None:
+            self.odp_to_ofp.pop(odp, None)
+            self.dpif.port_del(odp)
+        self.mac_table.flush(port.ofp_port)
+        self.port_vlans.pop(port.ofp_port, None)
+        self.need_revalidate = True
+
+    def port_modified(self, port) -> None:
+        self.need_revalidate = True
+
+    def set_port_vlan(self, ofp_port: int, mode: str | None, tag: int | None,
+                      trunks: tuple[int, ...]) -> None:
+        new = (mode, tag, tuple(trunks))
+        if self.port_vlans.get(ofp_port) != new:
+            self.port_vlans[ofp_port] = new
+            self.mac_table.flush()
+            self.need_revalidate = True
+
+    # --- provider hooks ---------------------------------------------------------------
+    def tables_changed(self) -> None:
+        self.need_revalidate = True
+
+    def packet_out(self, in_port: int, actions, packet: bytes, now: float) -> None:
+        if in_port not in self.ofproto.ports and in_port not in (
+                of.OFPP_CONTROLLER, of.OFPP_LOCAL, of.OFPP_NONE):
+            raise OFPError("OFPBRC_BAD_PORT", f"in_port {in_port}")
+        odp_in = self.ofp_to_odp.get(in_port, 0)
+        flow = list(extract(packet, odp_in))
+        flow[Slot.IN_PORT] = in_port
+        xout = translate_actions(self, tuple(flow), actions, now)
+        for rule in xout.rules:
+            rule.add_stats(1, len(packet), now)
+        self.dpif.execute(packet, xout.actions, now, odp_in)
+
+    def flush_stats(self, now: float) -> None:
+        """Bring rule counters up to date (before a statistics reply)."""
+        self.upcalls.push_stats(now)
+
+    # --- the loop ---------------------------------------------------------------------
+    def run(self, now: float) -> None:
+        wants = self._compute_wants_packet_in_on_miss()
+        if wants != self.wants_packet_in_on_miss:
+            self.wants_packet_in_on_miss = wants
+            self.need_revalidate = True
+        if now >= self.next_mac_expire:
+            self.mac_table.expire(now)
+            self.next_mac_expire = now + MAC_EXPIRE_INTERVAL_MS
+        if self.mac_table.changed:
+            self.mac_table.changed = False
+            self.need_revalidate = True
+        if self.need_revalidate:
+            self.need_revalidate = False
+            self.upcalls.revalidate(now)
+        self.upcalls.handle(self.dpif.run(now), now)
+        if self.mac_table.changed:        # learned from this batch's misses
+            self.mac_table.changed = False
+            self.upcalls.revalidate(now)
+        if now >= self.upcalls.next_stats:
+            self.upcalls.push_stats(now)
+
+    def wait(self, poller, now: float) -> None:
+        self.dpif.wait(poller)
+        if self.upcalls.ukeys:
+            poller.timer_wait_until(self.upcalls.next_stats)
+        if len(self.mac_table):
+            poller.timer_wait_until(self.next_mac_expire)
+        if self.need_revalidate:
+            poller.immediate_wake()
+
+    def close(self) -> None:
+        self.dpif.close()
+
+    def _compute_wants_packet_in_on_miss(self) -> bool:
+        """Table misses go to the controller only while some OpenFlow 1.0-1.2 session
+        (controller id 0) would take them, as OVS does."""
+        for ofconn in self.ofproto.connmgr.all_ofconns():
+            if (0 < ofconn.version < 0x04 and ofconn.controller_id == 0
+                    and ofconn.receives_async("packet_in", PIN_IMPLICIT_MISS)):
+                return True
+        return False
+
+    # --- packet-ins -------------------------------------------------------------------
+    def send_packet_in(self, pin: PacketInCookie, frame: bytes, now: float) -> None:
+        """Offer a packet-in to every session that takes it (OVS connmgr_send_async_msg)."""
+        metadata = None
+        if pin.pipeline:
+            metadata = Match()
+            for slot, value in pin.pipeline:
+                metadata.set_slot(slot, value, (1 << 64) - 1 if slot == Slot.METADATA
+                                  else 0xFFFFFFFF)
+        sent = False
+        for ofconn in self.ofproto.connmgr.all_ofconns():
+            if ofconn.controller_id != pin.controller_id:
+                continue
+            if not ofconn.receives_async("packet_in", pin.reason):
+                continue
+            if pin.reason == PIN_IMPLICIT_MISS or (
+                    pin.reason in _MISS_REASONS and pin.max_len == of.OFPCML_NO_BUFFER
+                    and ofconn.version < 0x04):
+                max_len = ofconn.miss_send_len
+            else:
+                max_len = pin.max_len
+            data = frame if max_len >= len(frame) else frame[:max_len]
+            wire_reason = m.OFPR_NO_MATCH if pin.reason in _MISS_REASONS else pin.reason
+            msg = m.PacketIn(data=bytes(data), in_port=pin.in_port, reason=wire_reason,
+                             table_id=pin.table_id if pin.table_id < 0xFF else 0,
+                             cookie=pin.cookie, total_len=len(frame), metadata=metadata)
+            try:
+                encoded = codec.encode(msg, ofconn.version, 0)
+            except ValueError:
+                continue
+            if ofconn.rconn.send_with_limit(encoded, ofconn.packet_in_counter,
+                                            ofconn.queue_limit):
+                sent = True
+            else:
+                self.n_packet_ins_dropped += 1
+        if sent:
+            self.n_packet_ins += 1

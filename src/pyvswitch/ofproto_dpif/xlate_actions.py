@@ -1,0 +1,416 @@
+"""The OpenFlow action and instruction semantics of translation (see ``xlate.py``).
+
+What this module owns
+---------------------
+``run_table`` (look a table up and run the rule's instructions, or the table-miss
+behaviour), ``run_actions`` (one action list, in order), ``run_action_set`` (the
+OpenFlow 1.1+ action set in the order the specification fixes), and output to ports.
+
+Every read of a flow field un-wildcards it in ``ctx.out.wc``; every header change is
+mirrored in ``ctx.flow`` (so later matches and actions see it) and emitted as a datapath
+action.
+
+Must not import: ``vswitchd``, ``datapath.dpif``.
+"""
+
+from __future__ import annotations
+
+from pyvswitch.datapath import actions as dp
+from pyvswitch.openflow import ofpacts as of
+from pyvswitch.packet import fields as F
+from pyvswitch.packet.fields import Slot
+
+from pyvswitch.ofproto_dpif.xlate import (
+    MAX_RESUBMIT_DEPTH, PIN_ACTION, PIN_ACTION_SET, PIN_EXPLICIT_MISS, PIN_GROUP,
+    PIN_IMPLICIT_MISS, PIN_INVALID_TTL, PIN_PACKET_OUT, Ctx, PacketInCookie, _PIPELINE,
+)
+
+OFPPC_NO_FWD = 32
+OFPPC_NO_FLOOD = 16
+OFPPC_PORT_DOWN = 1
+TABLE_MISS_PRIORITY = 0
+
+
+# --- tables -------------------------------------------------------------------------------
+
+def run_table(ctx: Ctx, table_id: int) -> None:
+    """Look ``table_id`` up and execute what it says."""
+    flows = ctx.bridge.ofproto.flows
+    rule = flows.lookup(table_id, tuple(ctx.flow), ctx.out.wc)
+    old_table, old_rule = ctx.table_id, ctx.rule
+    ctx.table_id, ctx.rule = table_id, rule
+    if rule is None:
+        ctx.note(f"{table_id}. No match.")
+        if ctx.bridge.wants_packet_in_on_miss:
+            ctx.note("    -> sending to controller (table miss)")
+            controller(ctx, PIN_IMPLICIT_MISS, of.OFPCML_NO_BUFFER, 0, cookie=0)
+        else:
+            ctx.note("    drop")
+        ctx.stop = True
+    else:
+        ctx.out.rules.append(rule)
+        ctx.note(f"{table_id}. {_rule_text(rule)}")
+        run_instructions(ctx, rule.instructions)
+    ctx.table_id, ctx.rule = old_table, old_rule
+
+
+def _rule_text(rule) -> str:
+    try:
+        from pyvswitch.openflow.flow_format import format_match
+        match = format_match(rule.match)
+    except Exception:
+        match = repr(rule.match)
+    text = f"{match}, priority {rule.priority}" if match else f"priority {rule.priority}"
+    if getattr(rule, "cookie", 0):
+        text += f", cookie {rule.cookie:#x}"
+    return text
+
+
+def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
+    if ins.apply:
+        run_actions(ctx, ins.apply)
+        if ctx.stop:
+            return
+    if ins.clear:
+        ctx.action_set.clear()
+    if ins.write:
+        write_actions(ctx, ins.write)
+    if ins.write_metadata is not None:
+        value, mask = ins.write_metadata
+        md = ctx.flow[Slot.METADATA]
+        ctx.flow[Slot.METADATA] = (md & ~mask) | (value & mask)
+    if ins.goto_table is not None:
+        ctx.note(f"    goto_table:{ins.goto_table}")
+        run_table(ctx, ins.goto_table)
+    elif not ins.apply and not ins.write and ins.goto_table is None:
+        pass
+
+
+# --- the action set -----------------------------------------------------------------------
+
+_SET_ORDER = (of.CopyTtlIn, of.PopVlan if hasattr(of, "PopVlan") else of.StripVlan,
+              of.StripVlan, of.PopMpls, of.PopPbb, of.PushMpls, of.PushPbb, of.PushVlan,
+              of.CopyTtlOut, of.DecMplsTtl, of.DecNwTtl, of.SetField, of.SetQueue,
+              of.GroupAction, of.Output)
+
+
+def write_actions(ctx: Ctx, actions) -> None:
+    """Merge actions into the action set: one per type, set_field one per field."""
+    for act in actions:
+        if isinstance(act, of.SetField):
+            ctx.action_set[("set_field", act.field.name)] = act
+        else:
+            ctx.action_set[type(act)] = act
+
+
+def run_action_set(ctx: Ctx) -> None:
+    if not ctx.action_set:
+        return
+    entries = ctx.action_set
+    ctx.action_set = {}
+    ctx.stop = False
+    ordered = []
+    for kind in _SET_ORDER:
+        for key, act in entries.items():
+            if isinstance(act, kind) and act not in ordered:
+                ordered.append(act)
+    has_group = any(isinstance(a, of.GroupAction) for a in ordered)
+    ctx.note("    action set: " + ", ".join(type(a).__name__ for a in ordered))
+    for act in ordered:
+        if has_group and isinstance(act, of.Output):
+            continue  # the group decides where the packet goes
+        run_action(ctx, act, in_action_set=True)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+def run_actions(ctx: Ctx, actions) -> None:
+    for act in actions:
+        if ctx.stop:
+            return
+        run_action(ctx, act)
+
+
+def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C901
+    flow = ctx.flow
+    if isinstance(act, of.Output):
+        output(ctx, act.port, act.max_len, in_action_set)
+    elif isinstance(act, of.Controller):
+        reason = act.reason if act.reason != 1 else PIN_ACTION
+        controller(ctx, reason, act.max_len, act.controller_id)
+    elif isinstance(act, of.Enqueue):
+        output(ctx, act.port, 0, in_action_set)
+    elif isinstance(act, of.SetField):
+        set_field(ctx, act.field, act.value, act.mask)
+    elif isinstance(act, of.SetVlanVid):
+        vlan_set(ctx, vid=act.vid, push=act.push_if_none)
+    elif isinstance(act, of.SetVlanPcp):
+        vlan_set(ctx, pcp=act.pcp, push=act.push_if_none)
+    elif isinstance(act, of.StripVlan):
+        ctx.unwildcard(Slot.VLAN_TCI, F.VLAN_CFI)
+        if flow[Slot.VLAN_TCI] & F.VLAN_CFI:
+            flow[Slot.VLAN_TCI] = 0
+            ctx.emit(dp.PopVlan())
+    elif isinstance(act, of.PushVlan):
+        tci = flow[Slot.VLAN_TCI]
+        ctx.unwildcard(Slot.VLAN_TCI)
+        new = (tci & ~F.VLAN_CFI & 0xFFFF) | F.VLAN_CFI
+        flow[Slot.VLAN_TCI] = new
+        ctx.emit(dp.PushVlan(act.ethertype, new & ~F.VLAN_CFI))
+    elif isinstance(act, of.PushMpls):
+        push_mpls(ctx, act.ethertype)
+    elif isinstance(act, of.PopMpls):
+        ctx.unwildcard(Slot.ETH_TYPE)
+        if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST):
+            flow[Slot.ETH_TYPE] = act.ethertype
+            flow[Slot.MPLS_LSE] = 0
+            ctx.emit(dp.PopMpls(act.ethertype))
+    elif isinstance(act, of.SetMplsTtl):
+        set_field(ctx, F.BY_NAME["mpls_ttl"], act.ttl)
+    elif isinstance(act, of.SetMplsLabel):
+        set_field(ctx, F.BY_NAME["mpls_label"], act.label)
+    elif isinstance(act, of.SetMplsTc):
+        set_field(ctx, F.BY_NAME["mpls_tc"], act.tc)
+    elif isinstance(act, of.DecMplsTtl):
+        dec_ttl(ctx, F.BY_NAME["mpls_ttl"], F.Prereq.MPLS, (0,))
+    elif isinstance(act, of.SetNwTtl):
+        set_field(ctx, F.BY_NAME["nw_ttl"], act.ttl)
+    elif isinstance(act, of.DecNwTtl):
+        dec_ttl(ctx, F.BY_NAME["nw_ttl"], F.Prereq.IP_ANY, act.controller_ids)
+    elif isinstance(act, of.CopyField):
+        copy_field(ctx, act.src, act.dst)
+    elif isinstance(act, of.OutputReg):
+        port = read_ref(ctx, act.src)
+        output(ctx, port, act.max_len, in_action_set)
+    elif isinstance(act, of.Resubmit):
+        resubmit(ctx, act.in_port, act.table_id)
+    elif isinstance(act, of.GroupAction):
+        group(ctx, act.group_id)
+    elif isinstance(act, of.Exit):
+        ctx.stop = True
+    elif isinstance(act, of.Clone):
+        clone(ctx, act.actions)
+    elif isinstance(act, (of.Note, of.SetQueue, of.MeterAction, of.CopyTtlIn,
+                          of.CopyTtlOut, of.PushPbb, of.PopPbb, of.Experimenter)):
+        ctx.note(f"    {type(act).__name__} (no datapath effect)")
+    else:
+        ctx.note(f"    unsupported action {act!r}")
+
+
+def output(ctx: Ctx, port: int, max_len: int = 0, in_action_set: bool = False) -> None:
+    bridge = ctx.bridge
+    in_port = ctx.flow[Slot.IN_PORT]
+    if port == of.OFPP_IN_PORT:
+        _output_to(ctx, in_port)
+    elif port == of.OFPP_CONTROLLER:
+        reason = PIN_ACTION_SET if in_action_set else PIN_ACTION
+        if ctx.packet_out and not ctx.depth:
+            reason = PIN_PACKET_OUT
+        elif ctx.in_group:
+            reason = PIN_GROUP
+        elif _is_table_miss(ctx.rule):
+            reason = PIN_EXPLICIT_MISS
+        controller(ctx, reason, max_len or of.OFPCML_NO_BUFFER, 0)
+    elif port == of.OFPP_NORMAL:
+        from pyvswitch.ofproto_dpif.xlate_normal import normal
+        normal(ctx)
+    elif port in (of.OFPP_FLOOD, of.OFPP_ALL):
+        for number, p in sorted(bridge.ofproto.ports.items()):
+            if number == in_port:
+                continue
+            if port == of.OFPP_FLOOD and p.config & OFPPC_NO_FLOOD:
+                continue
+            _output_to(ctx, number)
+    elif port == of.OFPP_TABLE:
+        resubmit(ctx, of.OFPP_IN_PORT, 0)
+    elif port == of.OFPP_LOCAL or port < of.OFPP_MAX:
+        if port == in_port:
+            ctx.note(f"    skipping output to input port {port}")
+            return
+        _output_to(ctx, port)
+
+
+def _output_to(ctx: Ctx, ofp_port: int) -> None:
+    bridge = ctx.bridge
+    p = bridge.ofproto.ports.get(ofp_port)
+    odp = bridge.ofp_to_odp.get(ofp_port)
+    if p is None or odp is None:
+        ctx.note(f"    output:{ofp_port} (no such port)")
+        return
+    if p.config & (OFPPC_NO_FWD | OFPPC_PORT_DOWN):
+        ctx.note(f"    output:{ofp_port} (port does not forward)")
+        return
+    ctx.note(f"    output:{_port_name(ofp_port)}")
+    ctx.emit(dp.Output(odp))
+
+
+def _port_name(ofp_port: int) -> str:
+    return "LOCAL" if ofp_port == of.OFPP_LOCAL else str(ofp_port)
+
+
+def _is_table_miss(rule) -> bool:
+    return (rule is not None and rule.priority == TABLE_MISS_PRIORITY
+            and rule.match.is_catchall())
+
+
+def controller(ctx: Ctx, reason: int, max_len: int, controller_id: int,
+               cookie: int | None = None) -> None:
+    rule = ctx.rule
+    pipeline = tuple((slot, ctx.flow[slot]) for slot in sorted(_PIPELINE)
+                     if ctx.flow[slot])
+    pin = PacketInCookie(reason=reason, table_id=ctx.table_id,
+                         cookie=(rule.cookie if rule is not None else 0xFFFFFFFFFFFFFFFF)
+                         if cookie is None else cookie,
+                         max_len=max_len, controller_id=controller_id,
+                         pipeline=pipeline, in_port=ctx.flow[Slot.IN_PORT])
+    ctx.note(f"    controller(reason={reason}, max_len={max_len})")
+    ctx.emit(dp.Userspace(pin))
+    ctx.out.has_userspace = True
+
+
+def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> None:
+    """Write a field if the packet has it (its prerequisites hold on the current flow)."""
+    _unwildcard_prereq(ctx, fld.prereq)
+    if not F.flow_prereqs_ok(ctx.flow, fld.prereq):
+        ctx.note(f"    set_field:{fld.name} skipped (packet lacks it)")
+        return
+    full = (1 << fld.n_bits) - 1
+    mask = full if mask is None else mask & full
+    old = ctx.flow[fld.slot]
+    new = (old & ~(mask << fld.shift)) | ((value & mask) << fld.shift)
+    ctx.flow[fld.slot] = new
+    if fld.slot in _PIPELINE or fld.slot in (Slot.TUN_ID, Slot.PKT_MARK):
+        return
+    if mask != full:
+        ctx.unwildcard(fld.slot, full << fld.shift)  # the unmasked bits carry over
+    ctx.emit(dp.SetField(fld, value & mask, None if mask == full else mask))
+
+
+def _unwildcard_prereq(ctx: Ctx, prereq: F.Prereq) -> None:
+    if prereq is F.Prereq.NONE:
+        return
+    ctx.unwildcard(Slot.ETH_TYPE)
+    if prereq in (F.Prereq.TCP, F.Prereq.UDP, F.Prereq.SCTP, F.Prereq.ICMPV4,
+                  F.Prereq.ICMPV6, F.Prereq.ND, F.Prereq.ND_SOLICIT, F.Prereq.ND_ADVERT):
+        ctx.unwildcard(Slot.NW_PROTO)
+    if prereq in (F.Prereq.ND, F.Prereq.ND_SOLICIT, F.Prereq.ND_ADVERT):
+        ctx.unwildcard(Slot.TP_SRC, 0xFF)
+        ctx.unwildcard(Slot.TP_DST, 0xFF)
+    if prereq is F.Prereq.VLAN_VID:
+        ctx.unwildcard(Slot.VLAN_TCI, F.VLAN_CFI)
+
+
+def vlan_set(ctx: Ctx, vid: int | None = None, pcp: int | None = None,
+             push: bool = True) -> None:
+    flow = ctx.flow
+    ctx.unwildcard(Slot.VLAN_TCI, F.VLAN_CFI)
+    tci = flow[Slot.VLAN_TCI]
+    if not tci & F.VLAN_CFI:
+        if not push:
+            return
+        ctx.emit(dp.PushVlan(F.ETH_TYPE_VLAN, 0))
+        tci = F.VLAN_CFI
+    if vid is not None:
+        tci = (tci & ~F.VLAN_VID_MASK) | (vid & F.VLAN_VID_MASK)
+    if pcp is not None:
+        tci = (tci & ~F.VLAN_PCP_MASK) | ((pcp & 7) << F.VLAN_PCP_SHIFT)
+    flow[Slot.VLAN_TCI] = tci
+    ctx.emit(dp.SetField(F.BY_NAME["vlan_tci"], tci))
+
+
+def push_mpls(ctx: Ctx, ethertype: int) -> None:
+    flow = ctx.flow
+    ctx.unwildcard(Slot.ETH_TYPE)
+    if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST):
+        lse = flow[Slot.MPLS_LSE] & ~0x100          # the new entry is not bottom of stack
+        ctx.unwildcard(Slot.MPLS_LSE)
+    else:
+        ttl = 64
+        tc = 0
+        if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6):
+            ctx.unwildcard(Slot.NW_TTL)
+            ctx.unwildcard(Slot.NW_TOS)
+            ttl = flow[Slot.NW_TTL]
+            tc = (flow[Slot.NW_TOS] >> 5) & 7
+        lse = (tc << 9) | 0x100 | ttl                 # label 0, bottom of stack
+    flow[Slot.ETH_TYPE] = ethertype
+    flow[Slot.MPLS_LSE] = lse
+    ctx.emit(dp.PushMpls(ethertype, lse))
+
+
+def dec_ttl(ctx: Ctx, fld: F.Field, prereq: F.Prereq, controller_ids) -> None:
+    _unwildcard_prereq(ctx, prereq)
+    if not F.flow_prereqs_ok(ctx.flow, prereq):
+        return
+    ctx.unwildcard(fld.slot, fld.mask)
+    ttl = fld.get(ctx.flow)
+    if ttl <= 1:
+        ctx.note("    dec_ttl: TTL expired")
+        for cid in controller_ids or (0,):
+            controller(ctx, PIN_INVALID_TTL, of.OFPCML_NO_BUFFER, cid)
+        ctx.stop = True
+        return
+    set_field(ctx, fld, ttl - 1)
+
+
+def read_ref(ctx: Ctx, ref: of.FieldRef) -> int:
+    fld = ref.field
+    width = ref.width
+    bits = ((1 << width) - 1) << (fld.shift + ref.ofs)
+    ctx.unwildcard(fld.slot, bits)
+    return (ctx.flow[fld.slot] & bits) >> (fld.shift + ref.ofs)
+
+
+def copy_field(ctx: Ctx, src: of.FieldRef, dst: of.FieldRef) -> None:
+    value = read_ref(ctx, src)
+    n = min(src.width, dst.width)
+    mask = ((1 << n) - 1) << dst.ofs
+    set_field(ctx, dst.field, (value & ((1 << n) - 1)) << dst.ofs, mask)
+
+
+def resubmit(ctx: Ctx, in_port: int, table_id: int) -> None:
+    if ctx.depth >= MAX_RESUBMIT_DEPTH:
+        ctx.note("    resubmit: too deep, dropping")
+        ctx.stop = True
+        return
+    flow = ctx.flow
+    saved_in_port = flow[Slot.IN_PORT]
+    if in_port != of.OFPP_IN_PORT:
+        flow[Slot.IN_PORT] = in_port
+    ctx.depth += 1
+    saved_stop = ctx.stop
+    run_table(ctx, ctx.table_id if table_id == 255 else table_id)
+    ctx.stop = saved_stop and ctx.stop
+    ctx.depth -= 1
+    flow[Slot.IN_PORT] = saved_in_port
+
+
+def group(ctx: Ctx, group_id: int) -> None:
+    from pyvswitch.ofproto_dpif.xlate_group import run_group
+    run_group(ctx, group_id)
+
+
+def clone(ctx: Ctx, actions) -> None:
+    """Run ``actions`` on a copy: afterwards the packet is as it was before the clone."""
+    saved = list(ctx.flow)
+    saved_stop = ctx.stop
+    run_actions(ctx, actions)
+    ctx.stop = saved_stop
+    _restore(ctx, saved)
+
+
+def _restore(ctx: Ctx, saved: list[int]) -> None:
+    flow = ctx.flow
+    if (saved[Slot.VLAN_TCI] ^ flow[Slot.VLAN_TCI]) & F.VLAN_CFI:
+        if flow[Slot.VLAN_TCI] & F.VLAN_CFI:
+            ctx.emit(dp.PopVlan())
+        else:
+            ctx.emit(dp.PushVlan(F.ETH_TYPE_VLAN, saved[Slot.VLAN_TCI] & ~F.VLAN_CFI))
+        flow[Slot.VLAN_TCI] = saved[Slot.VLAN_TCI]
+    for fld in F.FIELDS:
+        if not fld.writable or fld.slot in _PIPELINE:
+            continue
+        if (flow[fld.slot] ^ saved[fld.slot]) & fld.mask and \
+                F.flow_prereqs_ok(saved, fld.prereq):
+            ctx.emit(dp.SetField(fld, fld.get(saved)))
+    ctx.flow = list(saved)

@@ -1,0 +1,200 @@
+"""unixctl commands about forwarding: ofproto/trace, fdb/*, dpif/*, netdev-dummy/receive,
+bridge/dump-flows.
+
+What this module owns
+---------------------
+The text these commands print, in Open vSwitch's layout where one exists, computed from
+the running bridges (``vswitchd.bridge.Bridges``).  Tracing runs the same translation the
+datapath uses, with tracing on, and never changes state (no MAC learning).
+
+Must not import: ``vswitchd.main``.
+"""
+
+from __future__ import annotations
+
+import ovs.timeval
+import ovs.unixctl
+
+from pyvswitch.datapath.actions import format_actions as format_dp_actions
+from pyvswitch.openflow.flow_format import format_actions, format_match
+from pyvswitch.openflow.flow_parse import parse_match
+from pyvswitch.openflow.ofpacts import OFPP_LOCAL
+from pyvswitch.ofproto_dpif.xlate import translate
+from pyvswitch.packet.addr import int_to_mac
+from pyvswitch.packet.extract import extract
+from pyvswitch.packet.fields import N_SLOTS, PIPELINE_SLOTS, Match, Slot
+
+
+def register(daemon) -> None:
+    bridges = daemon.bridges
+
+    def cmd(name: str, usage: str, min_args: int, max_args: int):
+        def deco(fn):
+            def call(conn, argv, aux):
+                try:
+                    fn(conn, argv)
+                except _CmdError as e:
+                    conn.reply_error(str(e) + "\n")
+            ovs.unixctl.command_register(name, usage, min_args, max_args, call, None)
+            return fn
+        return deco
+
+    def bridge(name: str):
+        br = bridges.bridges.get(name)
+        if br is None:
+            raise _CmdError(f"{name}: unknown bridge")
+        return br
+
+    @cmd("ofproto/trace", "[bridge] {flow | in_port=N,... packet-hex}", 1, 3)
+    def _trace(conn, argv):
+        if len(argv) >= 2 and argv[0] in bridges.bridges:
+            br, rest = bridge(argv[0]), argv[1:]
+        elif len(bridges.bridges) == 1:
+            br, rest = next(iter(bridges.bridges.values())), argv
+        else:
+            raise _CmdError("must specify bridge name")
+        conn.reply(trace_text(br, rest[0], rest[1] if len(rest) > 1 else None))
+
+    @cmd("fdb/show", "bridge", 1, 1)
+    def _fdb_show(conn, argv):
+        br = bridge(argv[0])
+        lines = [" port  VLAN  MAC                Age"]
+        now = ovs.timeval.msec()
+        for port, vlan, mac, age in br.provider.mac_table.entries(now):
+            label = "LOCAL" if port == OFPP_LOCAL else str(port)
+            lines.append(f"{label:>5} {vlan:>5}  {int_to_mac(mac)}  {age:>3}")
+        conn.reply("\n".join(lines) + "\n")
+
+    @cmd("fdb/flush", "[bridge]", 0, 1)
+    def _fdb_flush(conn, argv):
+        targets = [bridge(argv[0])] if argv else list(bridges.bridges.values())
+        for br in targets:
+            br.provider.mac_table.flush()
+        conn.reply("table successfully flushed\n")
+
+    @cmd("dpif/show", "", 0, 0)
+    def _dpif_show(conn, argv):
+        lines = []
+        for br in bridges.bridges.values():
+            st = br.provider.dpif.stats()
+            lines.append(f"netdev@{br.provider.dpif.name}: hit:{st.n_hit_emc + st.n_hit_megaflow} "
+                         f"missed:{st.n_missed} lost:{st.n_lost}")
+            lines.append(f"  {br.name}:")
+            for number, port in sorted(br.ofproto.ports.items()):
+                odp = br.provider.ofp_to_odp.get(number, "?")
+                label = "LOCAL" if number == OFPP_LOCAL else str(number)
+                lines.append(f"    {port.name} {label}/{odp}: "
+                             f"({getattr(port.netdev, 'type', 'system')})")
+        conn.reply("\n".join(lines) + "\n")
+
+    @cmd("dpif/dump-flows", "bridge", 1, 1)
+    def _dpif_dump_flows(conn, argv):
+        br = bridge(argv[0])
+        now = ovs.timeval.msec()
+        lines = []
+        for f in br.provider.dpif.flow_dump():
+            match = _megaflow_match(br, f.key, f.mask)
+            used = "never" if not f.used_ms else f"{(now - f.used_ms) / 1000:.3f}s"
+            lines.append(f"{format_match(match) or 'in_port=ANY'}, packets:{f.packets}, "
+                         f"bytes:{f.bytes}, used:{used}, "
+                         f"actions:{format_dp_actions(f.actions)}")
+        conn.reply("\n".join(lines) + ("\n" if lines else ""))
+
+    @cmd("bridge/dump-flows", "bridge", 1, 1)
+    def _bridge_dump_flows(conn, argv):
+        br = bridge(argv[0])
+        flows = getattr(br.ofproto, "flows", None)
+        if flows is None:
+            conn.reply("")
+            return
+        lines = []
+        for table_id, rule in flows.iter_all_rules():
+            match = format_match(rule.match)
+            lines.append(f"table_id={table_id}, duration={_age(rule)}s, "
+                         f"n_packets={rule.packet_count}, n_bytes={rule.byte_count}, "
+                         f"priority={rule.priority}{',' + match if match else ''},"
+                         f"{format_actions(rule.instructions)}")
+        conn.reply("\n".join(lines) + ("\n" if lines else ""))
+
+    @cmd("netdev-dummy/receive", "name packet|flow...", 2, 2)
+    def _receive(conn, argv):
+        netdev = None
+        for br in bridges.bridges.values():
+            port = br.ofproto.ports_by_name.get(argv[0])
+            if port is not None:
+                netdev = port.netdev
+        if netdev is None or not hasattr(netdev, "inject"):
+            raise _CmdError(f"no such dummy netdev '{argv[0]}'")
+        netdev.inject(_packet_from_arg(argv[1]))
+        conn.reply(None)
+
+
+class _CmdError(Exception):
+    pass
+
+
+def _age(rule) -> str:
+    created = getattr(rule, "created_ms", 0)
+    return f"{(ovs.timeval.msec() - created) / 1000:.3f}"
+
+
+def _packet_from_arg(text: str) -> bytes:
+    text = text.strip()
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        pass
+    from pyvswitch.packet.compose import compose
+    return compose(_flow_from_text(text))
+
+
+def _flow_from_text(text: str) -> tuple[int, ...]:
+    try:
+        match = parse_match(text)
+    except Exception as e:
+        raise _CmdError(f"{text}: {e}") from None
+    return tuple(match.values)
+
+
+def _megaflow_match(br, key, mask) -> Match:
+    values = list(key)
+    odp = values[Slot.IN_PORT]
+    values[Slot.IN_PORT] = br.provider.odp_to_ofp.get(odp, odp)
+    return Match(values, mask)
+
+
+def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
+    """What ``ofproto/trace`` prints: the flow, each table and action, the megaflow and
+    the datapath actions."""
+    provider = br.provider
+    if packet_hex:
+        flow = list(_flow_from_text(flow_text))
+        in_port = flow[Slot.IN_PORT]
+        try:
+            frame = bytes.fromhex(packet_hex)
+        except ValueError:
+            raise _CmdError("packet must be hex") from None
+        flow = list(extract(frame, in_port))
+        flow[Slot.IN_PORT] = in_port
+    else:
+        flow = list(_flow_from_text(flow_text))
+    now = ovs.timeval.msec()
+    provider.may_learn = False
+    try:
+        out = translate(provider, tuple(flow), now, trace=True)
+    finally:
+        provider.may_learn = True
+    lines = [f"Flow: {format_match(Match(flow, _exact_mask(flow))) or 'in_port=ANY'}", "",
+             f'bridge("{br.name}")', "-" * (len(br.name) + 10)]
+    lines += [" " + line.lstrip() if not line.startswith("        ") else line
+              for line in out.trace]
+    mask = [w if s not in PIPELINE_SLOTS else 0 for s, w in enumerate(out.wc)]
+    lines += ["", f"Megaflow: {format_match(Match(flow, mask)) or 'in_port=ANY'}",
+              f"Datapath actions: {format_dp_actions(out.actions)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _exact_mask(flow) -> list[int]:
+    from pyvswitch.packet.fields import SLOT_BITS
+    return [((1 << SLOT_BITS[s]) - 1) if flow[s] or s in (Slot.IN_PORT, Slot.ETH_TYPE)
+            else 0 for s in range(N_SLOTS)]
