@@ -20,6 +20,7 @@ from pyvswitch.openflow.framing import FramingError, split_messages
 from pyvswitch.openflow import messages_gm as mg
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow import wire_bundle as wb
+from pyvswitch.openflow import wire_monitor as wm
 from pyvswitch.openflow import wire_table_features as wtf
 from pyvswitch.openflow.ofpacts import Output, SetField
 from pyvswitch.packet.fields import Match, field
@@ -67,6 +68,10 @@ def _seeds() -> list[bytes]:
             0, "t0", properties=(wtf.TableFeatureProp(0, (1, 4)), wtf.TableFeatureProp(2, (1,)),
                                  wtf.TableFeatureProp(8, (0x80000004,)),
                                  wtf.TableFeatureProp(0xFFFF, (), b"\0" * 8))),)),
+        wm.FlowMonitorRequest(1, 3, MATCH), wm.FlowMonitorCancel(1), wm.FlowMonitorPaused(),
+        wm.FlowMonitorReply((wm.FlowUpdate(1, 0, 0, 1, 1, 1, 1, MATCH,
+                                           m.Instructions(apply=(Output(1),))),
+                             wm.FlowUpdate(4, xid=3))),
         mg.MeterFeaturesReply(1, 2, 3, 4, 5), mg.GroupFeaturesReply(1, 2, (1, 2, 3, 4),
                                                                      (1, 2, 3, 4)),
     ]

@@ -85,6 +85,7 @@ ERRORS: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
     "NXBRC_NXM_BAD_TYPE": ((_V10, _V11, NX_VENDOR, 1, 257), (_V12, _VMAX, NX_VENDOR, 3, 0)),
     "NXBRC_MUST_BE_ZERO": ((_V10, _V11, NX_VENDOR, 1, 515), (_V12, _VMAX, NX_VENDOR, 4, 0)),
     "NXBRC_BAD_REASON": ((_V10, _V11, NX_VENDOR, 1, 516), (_V12, _VMAX, NX_VENDOR, 5, 0)),
+    "NXBRC_FM_BAD_EVENT": ((_V10, _V11, NX_VENDOR, 1, 520), (_V12, _VMAX, NX_VENDOR, 9, 0)),
     "NXBRC_UNENCODABLE_ERROR": ((_V10, _V11, NX_VENDOR, 1, 521),
                                 (_V12, _VMAX, NX_VENDOR, 10, 0)),
     # bad action
