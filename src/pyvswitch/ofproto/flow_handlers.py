@@ -1,0 +1,89 @@
+"""OpenFlow handlers for flows: FLOW_MOD (OF1.0-1.5 and NXT_FLOW_MOD), flow, aggregate and
+table statistics (OVS ofproto.c handle_flow_mod, handle_flow_stats_request,
+handle_aggregate_stats_request, handle_table_stats_request).
+
+What this module owns
+---------------------
+The glue between decoded messages and ``ofproto.flows`` (a ``tables.FlowTables``): each
+handler applies or queries, then replies with ``ofconn.send(reply, xid)`` (the codec splits
+multipart replies over 64 KiB).  Errors are raised as ``OFPError`` and become OFPT_ERROR in
+``Ofproto.handle_openflow``; the slave check for FLOW_MOD is done by ``handlers.dispatch``.
+
+Statistics follow OVS: hidden rules (priority > 65535) are never reported, durations run
+from the rule's creation (kept across MODIFY), ``idle_age``/``hard_age`` (NXST_FLOW only)
+from its last use and last modification, table 0xff means every table.
+
+Must not import: ``vswitchd``.
+"""
+
+from __future__ import annotations
+
+from pyvswitch.ofproto.handlers import handles
+from pyvswitch.openflow import messages as m
+from pyvswitch.openflow import messages_stats as ms
+from pyvswitch.openflow.errors import OFPError
+
+
+def _age_secs(age_ms: float) -> int:
+    """Milliseconds -> whole seconds clamped to 16 bits (OVS age_secs)."""
+    if age_ms < 0:
+        return 0
+    return 0xFFFF if age_ms >= 0xFFFF * 1000 else int(age_ms) // 1000
+
+
+def _single(msg):
+    """A statistics request that came in several pieces is refused (OVS)."""
+    if isinstance(msg, list):
+        raise OFPError("OFPBRC_BAD_STAT", "multi-part request of a single-part kind")
+    return msg
+
+
+@handles(m.FlowMod)
+def _flow_mod(ofproto, ofconn, msg: m.FlowMod, xid, now):
+    ofproto.flows.apply_flow_mod(msg, now, ofconn, version=ofconn.version)
+
+
+def flow_stats(flows, req, now: float) -> list[ms.FlowStats]:
+    """The FlowStats entries ``req`` (a FlowStatsRequest) selects."""
+    rules = flows.collect(req.table_id, req.match, cookie=req.cookie,
+                          cookie_mask=req.cookie_mask, out_port=req.out_port,
+                          out_group=req.out_group)
+    nxm = req.nxm
+    out = []
+    append = out.append
+    FlowStats = ms.FlowStats
+    for rule in rules:
+        dur = max(0, int(now - rule.created_ms))
+        append(FlowStats(
+            rule.match, rule.instructions, rule.table_id, dur // 1000,
+            (dur % 1000) * 1_000_000, rule.priority, rule.idle_timeout,
+            rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
+            rule.packet_count, rule.byte_count,
+            _age_secs(now - rule.used_ms) if nxm else None,
+            _age_secs(now - rule.modified_ms) if nxm else None))
+    return out
+
+
+@handles(ms.FlowStatsRequest)
+def _flow_stats(ofproto, ofconn, msg, xid, now):
+    req = _single(msg)
+    ofconn.send(ms.FlowStatsReply(tuple(flow_stats(ofproto.flows, req, now)),
+                                  nxm=req.nxm), xid)
+
+
+@handles(ms.AggregateStatsRequest)
+def _aggregate_stats(ofproto, ofconn, msg, xid, now):
+    req = _single(msg)
+    rules = ofproto.flows.collect(req.table_id, req.match, cookie=req.cookie,
+                                  cookie_mask=req.cookie_mask, out_port=req.out_port,
+                                  out_group=req.out_group)
+    ofconn.send(ms.AggregateStatsReply(
+        packet_count=sum(r.packet_count for r in rules),
+        byte_count=sum(r.byte_count for r in rules),
+        flow_count=len(rules), nxm=req.nxm), xid)
+
+
+@handles(ms.TableStatsRequest)
+def _table_stats(ofproto, ofconn, msg, xid, now):
+    _single(msg)
+    ofconn.send(ms.TableStatsReply(tuple(ofproto.flows.table_stats())), xid)

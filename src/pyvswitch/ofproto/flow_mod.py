@@ -1,0 +1,352 @@
+"""flow_mod: what an OpenFlow FLOW_MOD does to the flow tables (OVS ofproto.c
+ofproto_flow_mod_init/start/revert/finish, add_flow_*, modify_flows_*, delete_flows_*;
+lib/ofp-flow.c for the per-version reading of cookies and flags).
+
+What this module owns
+---------------------
+``FlowModTxn``: a transaction over ``tables.FlowTables``.  ``add(fm, version)`` stages one
+FlowMod at version N+1 (N = the published version); ``commit()`` publishes N+1, sends
+FLOW_REMOVED for deleted and evicted rules, and tells the provider; ``abort()`` undoes every
+staged change.  Each ``add`` either stages all of its FlowMod or nothing: every check that
+can fail runs before the first change.  A single flow_mod is a transaction of one; a bundle
+is a transaction of many (all at one version).
+
+Semantics (Open vSwitch's, see OVS-BEHAVIOUR.md 2.5-2.6)
+---------------------------------------------------------
+* Reading the message (OVS ofputil_decode_flow_mod): OpenFlow 1.1+ ADD sets the new cookie,
+  MODIFY/DELETE filter on cookie/cookie_mask and never change the cookie nor add a flow
+  (except OpenFlow 1.1's MODIFY without cookie mask); OpenFlow 1.0 (and NXT_FLOW_MOD) never
+  filters on the cookie, and a MODIFY there sets the cookie and may add a flow.  Table 0xff
+  is OFPFMFC_BAD_TABLE_ID except for DELETE (any command in OF1.1); in OF1.0 it means table
+  0.  Flag bits the version does not define are OFPFMFC_BAD_FLAGS; OF1.0's EMERG is refused
+  (OFPFMFC_BAD_EMERG_TIMEOUT with timeouts, else OFPFMFC_TABLE_FULL).  ADD in OF1.0/1.1
+  always resets counters.  Actions are checked against the match (``check_actions``).
+* ADD: an identical rule (match + priority) is replaced (keeping counters unless
+  RESET_COUNTS); otherwise CHECK_OVERLAP refuses an overlapping rule of the same priority
+  (OFPFMFC_OVERLAP), and a full table evicts or refuses (OFPFMFC_TABLE_FULL).
+* MODIFY[_STRICT]: every selected rule is replaced by one with the new instructions that
+  keeps the old timeouts, flags, importance and creation time (the hard timer restarts);
+  counters are kept unless RESET_COUNTS.  Nothing selected: add, when allowed (above).
+* DELETE[_STRICT]: out_port / out_group / cookie filters; reason DELETE.
+* Groups and meters named by the actions must exist (OFPBAC_BAD_OUT_GROUP,
+  OFPMMFC_INVALID_METER), if the ofproto keeps groups / meters.  Output to a port that does
+  not exist is allowed, as in OVS.  buffer_id other than none on ADD/MODIFY:
+  OFPBRC_BUFFER_UNKNOWN.  The read-only internal table 254: OFPBRC_EPERM.
+
+Time model: ``now`` (milliseconds) is given to the transaction.
+Must not import: ``vswitchd``, ``ofproto_dpif``, ``ofproto.ofproto``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyvswitch.classifier.subtable import NEVER
+from pyvswitch.ofproto.rule import Rule
+from pyvswitch.ofproto.tables import OFPTT_ALL, VERSION_MAX, FlowTables, OfTable
+from pyvswitch.openflow.action_check import check_actions
+from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.messages import (
+    ALL_ONES_64, NO_BUFFER, OFPFC_ADD, OFPFC_DELETE, OFPFC_DELETE_STRICT, OFPFC_MODIFY,
+    OFPFC_MODIFY_STRICT, OFPFF_CHECK_OVERLAP, OFPFF_RESET_COUNTS, OFPRR_DELETE,
+    OFPRR_EVICTION, FlowMod,
+)
+from pyvswitch.openflow import ofpacts as A
+from pyvswitch.packet.fields import N_SLOTS
+
+#: OVS's ofproto-dpif has 255 tables (the last one internal): goto_table is checked
+#: against that count, which ``check_actions`` treats as "no upper bound".
+_N_TABLES_FOR_CHECK = 255
+_OFPFF10_EMERG = 1 << 2
+#: Flag bits each version defines (OVS ofputil_flow_mod_flags).
+_VALID_FLAGS = {0x01: 0x07, 0x02: 0x03, 0x03: 0x07}
+_VALID_FLAGS_13 = 0x1F
+
+
+@dataclass
+class FlowModResult:
+    """What a committed transaction did."""
+
+    added: list[Rule] = field(default_factory=list)       # new rules (incl. replacements)
+    removed: list[tuple[Rule, int | None]] = field(default_factory=list)
+    """Rules gone from the tables: (rule, reason); reason None for a replaced rule."""
+    version: int = 0
+
+
+class _Mod:
+    """A FlowMod as the switch reads it for one OpenFlow version (OVS ofputil_flow_mod)."""
+
+    __slots__ = ("command", "table_id", "match", "priority", "instructions", "cookie",
+                 "cookie_mask", "new_cookie", "modify_cookie", "idle_timeout",
+                 "hard_timeout", "flags", "importance", "buffer_id", "out_port",
+                 "out_group", "may_add", "keep_counts")
+
+
+def read_flow_mod(fm: FlowMod, version: int) -> _Mod:
+    """Version-dependent reading of ``fm``; raises what OVS's decoder would."""
+    m = _Mod()
+    cmd = fm.command
+    m.command = cmd
+    if cmd > OFPFC_DELETE_STRICT:
+        raise OFPError("OFPFMFC_BAD_COMMAND", f"command {cmd}")
+    is_delete = cmd in (OFPFC_DELETE, OFPFC_DELETE_STRICT)
+    m.match = fm.match
+    m.priority = fm.priority
+    m.instructions = fm.instructions
+    m.idle_timeout = fm.idle_timeout
+    m.hard_timeout = fm.hard_timeout
+    m.buffer_id = fm.buffer_id
+    m.out_port = fm.out_port
+    m.table_id = fm.table_id
+    flags = fm.flags
+    if version == 0x01:
+        m.cookie, m.cookie_mask, m.new_cookie = fm.cookie & fm.cookie_mask, \
+            fm.cookie_mask, fm.cookie
+        m.modify_cookie = fm.cookie != ALL_ONES_64
+        m.importance = 0
+        m.out_group = A.OFPG_ANY
+        if flags & ~_VALID_FLAGS[0x01]:
+            raise OFPError("OFPFMFC_BAD_FLAGS", f"flags {flags:#x}")
+        if flags & _OFPFF10_EMERG:
+            if fm.idle_timeout or fm.hard_timeout:
+                raise OFPError("OFPFMFC_BAD_EMERG_TIMEOUT")
+            raise OFPError("OFPFMFC_TABLE_FULL", "emergency flow cache not supported")
+    else:
+        if cmd == OFPFC_ADD or (version == 0x02 and not fm.cookie_mask
+                                and cmd in (OFPFC_MODIFY, OFPFC_MODIFY_STRICT)):
+            m.cookie, m.cookie_mask, m.new_cookie = 0, 0, fm.cookie
+        else:
+            m.cookie, m.cookie_mask, m.new_cookie = fm.cookie, fm.cookie_mask, ALL_ONES_64
+        m.modify_cookie = False
+        if fm.table_id == OFPTT_ALL and (version == 0x02 or not is_delete):
+            raise OFPError("OFPFMFC_BAD_TABLE_ID", "table 0xff")
+        m.importance = fm.importance if version >= 0x05 and cmd == OFPFC_ADD else 0
+        m.out_group = fm.out_group if is_delete else A.OFPG_ANY
+        if flags & ~_VALID_FLAGS.get(version, _VALID_FLAGS_13):
+            raise OFPError("OFPFMFC_BAD_FLAGS", f"flags {flags:#x}")
+    if version <= 0x02 and cmd == OFPFC_ADD:
+        flags |= OFPFF_RESET_COUNTS
+    m.flags = flags
+    m.may_add = m.new_cookie != ALL_ONES_64 and m.cookie_mask == 0
+    m.keep_counts = not flags & OFPFF_RESET_COUNTS
+    # Consistency of actions with the match (OVS runs it while decoding).
+    check_actions(fm.instructions, fm.match, version, fm.table_id, _N_TABLES_FOR_CHECK)
+    return m
+
+
+def _overlaps(table: OfTable, rule: Rule) -> bool:
+    """Is there a rule of the same priority that some packet could match with ``rule``?
+    (OVS classifier_rule_overlaps.)  Linear in the table; used only for CHECK_OVERLAP."""
+    values, masks = rule.match.values, rule.match.masks
+    for other in table.cls.rules_in(VERSION_MAX):
+        if other.priority != rule.priority:
+            continue
+        ov, om = other.match.values, other.match.masks
+        for i in range(N_SLOTS):
+            if (values[i] ^ ov[i]) & masks[i] & om[i]:
+                break
+        else:
+            return True
+    return False
+
+
+def _restore_visibility(table: OfTable, rule: Rule) -> None:
+    """Undo ``Classifier.remove`` for a rule removed by an aborted transaction.
+
+    The classifier has no public call for this (OVS cls_rule_restore_visibility); until
+    it has one, its entry's removal mark is reset here."""
+    restore = getattr(table.cls, "restore", None)
+    if restore is not None:
+        restore(rule)
+        return
+    entry = table.cls._entries[id(rule)]   # noqa: SLF001  (see docstring)
+    entry.remove_version = NEVER
+    table.cls._n_live += 1                 # noqa: SLF001
+
+
+class FlowModTxn:
+    """Flow_mods staged at one new version; see the module docstring."""
+
+    def __init__(self, tables: FlowTables, now: float, source: Any = None) -> None:
+        self.tables = tables
+        self.now = now
+        self.source = source
+        self.version = tables.version + 1
+        self.result = FlowModResult(version=self.version)
+        self._undo: list[tuple[str, OfTable, Rule, Any]] = []
+        self._done = False
+
+    # --- staging ----------------------------------------------------------------------
+    def add(self, fm: FlowMod, version: int | None = None) -> None:
+        """Stage ``fm``; OFPError (and nothing staged) if Open vSwitch would refuse it."""
+        if version is None:
+            version = getattr(self.source, "version", 0x04)
+            if version is None or version < 0x01:
+                version = 0x04
+        m = read_flow_mod(fm, version)
+        cmd = m.command
+        if cmd == OFPFC_ADD:
+            self._add(m, self._table_for_add(m))
+        elif cmd in (OFPFC_MODIFY, OFPFC_MODIFY_STRICT):
+            self._modify(m, cmd == OFPFC_MODIFY_STRICT)
+        else:
+            self._delete(m, cmd == OFPFC_DELETE_STRICT)
+        self.tables.n_flow_mods += 1
+
+    def _table_for_add(self, m: _Mod) -> OfTable:
+        tables = self.tables
+        if not tables.check_table_id(m.table_id):
+            raise OFPError("OFPBRC_BAD_TABLE_ID", f"table {m.table_id}")
+        table = tables.tables[0 if m.table_id == OFPTT_ALL else m.table_id]
+        if table.readonly:
+            raise OFPError("OFPBRC_EPERM", f"table {table.table_id} is read-only")
+        if m.buffer_id != NO_BUFFER:
+            raise OFPError("OFPBRC_BUFFER_UNKNOWN", f"buffer {m.buffer_id:#x}")
+        return table
+
+    def _check_refs(self, instructions: A.Instructions) -> None:
+        """Groups and meters the actions name must exist (OVS ofproto_check_ofpacts)."""
+        ofproto = self.tables.ofproto
+        groups = getattr(ofproto, "groups", None)
+        meters = getattr(ofproto, "meters", None)
+        if groups is None and meters is None:
+            return
+        if meters is not None and instructions.meter_id is not None \
+                and instructions.meter_id not in meters:
+            raise OFPError("OFPMMFC_INVALID_METER", f"meter {instructions.meter_id}")
+        stack = list(instructions.all_actions())
+        while stack:
+            act = stack.pop()
+            if isinstance(act, A.GroupAction):
+                if groups is not None and act.group_id not in groups:
+                    raise OFPError("OFPBAC_BAD_OUT_GROUP", f"group {act.group_id}")
+            elif isinstance(act, A.MeterAction):
+                if meters is not None and act.meter_id not in meters:
+                    raise OFPError("OFPMMFC_INVALID_METER", f"meter {act.meter_id}")
+            elif isinstance(act, A.Clone):
+                stack.extend(act.actions)
+
+    def _new_rule(self, table: OfTable, m: _Mod, match=None, priority=None) -> Rule:
+        return Rule(table.table_id, table.own_match(m.match if match is None else match),
+                    m.priority if priority is None else priority, m.instructions,
+                    cookie=m.new_cookie, idle_timeout=m.idle_timeout,
+                    hard_timeout=m.hard_timeout, flags=m.flags, importance=m.importance,
+                    now=self.now)
+
+    def _add(self, m: _Mod, table: OfTable) -> None:
+        self._check_refs(m.instructions)
+        cls = table.cls
+        old = cls.find_exactly(m.match, m.priority, VERSION_MAX)
+        new = self._new_rule(table, m)
+        victim = None
+        if old is None:
+            if m.flags & OFPFF_CHECK_OVERLAP and _overlaps(table, new):
+                raise OFPError("OFPFMFC_OVERLAP")
+            if table.n_flows >= table.max_flows:
+                victim = table.choose_victim()
+                if victim is None:
+                    raise OFPError("OFPFMFC_TABLE_FULL", f"table {table.table_id}")
+        # --- no failure past this point ---
+        if old is not None:
+            self._replace(table, old, new, m, modify_cookie=True)
+        else:
+            if victim is not None:
+                self._remove(table, victim, OFPRR_EVICTION)
+            self._insert(table, new)
+
+    def _modify(self, m: _Mod, strict: bool) -> None:
+        table0 = self._table_for_add(m)    # OVS prepares the would-be added rule first
+        old_rules = self.tables.collect(m.table_id, m.match, strict=strict,
+                                        priority=m.priority if strict else 0,
+                                        cookie=m.cookie, cookie_mask=m.cookie_mask)
+        if old_rules:
+            self._check_refs(m.instructions)
+            for old in old_rules:
+                table = self.tables.tables[old.table_id]
+                new = Rule(old.table_id, old.match, old.priority, m.instructions,
+                           cookie=m.new_cookie, flags=m.flags, now=self.now)
+                self._replace(table, old, new, m, modify_cookie=m.modify_cookie)
+        elif m.may_add:
+            self._add(m, table0)
+
+    def _delete(self, m: _Mod, strict: bool) -> None:
+        rules = self.tables.collect(m.table_id, m.match, strict=strict,
+                                    priority=m.priority if strict else 0,
+                                    cookie=m.cookie, cookie_mask=m.cookie_mask,
+                                    out_port=m.out_port, out_group=m.out_group)
+        for rule in rules:
+            self._remove(self.tables.tables[rule.table_id], rule, OFPRR_DELETE)
+
+    # --- changes (each one logged for abort) ------------------------------------------
+    def _insert(self, table: OfTable, rule: Rule) -> None:
+        table.cls.insert(rule, self.version)
+        table.link(rule)
+        self._undo.append(("insert", table, rule, None))
+        self.result.added.append(rule)
+
+    def _remove(self, table: OfTable, rule: Rule, reason: int | None) -> None:
+        table.cls.remove(rule, self.version)
+        table.unlink(rule)
+        self._undo.append(("remove", table, rule, None))
+        self.result.removed.append((rule, reason))
+
+    def _replace(self, table: OfTable, old: Rule, new: Rule, m: _Mod,
+                 modify_cookie: bool) -> None:
+        """OVS replace_rule_start for a rule replaced (not evicted) by ``new``."""
+        if m.command != OFPFC_ADD:
+            new.idle_timeout = old.idle_timeout
+            new.hard_timeout = old.hard_timeout
+            new.importance = old.importance
+            new.flags = old.flags
+            new.created_ms = old.created_ms
+        if not (modify_cookie and new.cookie != ALL_ONES_64 and new.cookie != old.cookie):
+            new.cookie = old.cookie
+        new.used_ms = old.used_ms          # the idle timer is not restarted
+        if m.keep_counts:
+            new.packet_count = old.packet_count
+            new.byte_count = old.byte_count
+        table.cls.replace(old, new, self.version)
+        table.unlink(old)
+        table.link(new)
+        self._undo.append(("replace", table, old, new))
+        self.result.removed.append((old, None))
+        self.result.added.append(new)
+        old.forward_counts = m.keep_counts
+
+    # --- the end ----------------------------------------------------------------------
+    def abort(self) -> None:
+        """Undo everything staged; the tables are as before the transaction."""
+        if self._done:
+            return
+        self._done = True
+        for kind, table, rule, other in reversed(self._undo):
+            if kind == "insert":
+                table.cls.remove(rule, self.version)   # never visible: add == remove
+                table.unlink(rule)
+            elif kind == "remove":
+                _restore_visibility(table, rule)
+                table.n_dead -= 1
+                table.link(rule)
+            else:
+                table.cls.remove(other, self.version)
+                table.unlink(other)
+                _restore_visibility(table, rule)
+                table.n_dead -= 1
+                table.link(rule)
+        self._undo.clear()
+
+    def commit(self) -> FlowModResult:
+        """Publish the staged version (even if nothing changed, as OVS bumps it)."""
+        if self._done:
+            raise RuntimeError("transaction already finished")
+        self._done = True
+        tables = self.tables
+        tables.version = self.version
+        # Statistics the datapath still credits to a replaced rule go to its successor.
+        for kind, _table, old, new in self._undo:
+            if kind == "replace":
+                old.successor = new
+        if self._undo:
+            tables.committed(self.result.added, self.result.removed, self.now)
+        return self.result
