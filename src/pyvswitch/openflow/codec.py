@@ -18,14 +18,30 @@ How to use
 format (standard or NXT_PACKET_IN).  ``encode`` returns one message, except for multipart replies too long for 64 KiB, which
 come back as several concatenated messages (``encode_all`` gives them as a list).
 
-Message classes (``openflow.messages``): Hello, ErrorMsg, EchoRequest, EchoReply,
-Experimenter (encode only), FeaturesRequest, FeaturesReply, GetConfigRequest,
-GetConfigReply, SetConfig, BarrierRequest, BarrierReply, RoleRequest, RoleReply,
-RoleStatus, GetAsyncRequest, GetAsyncReply, SetAsync (+ AsyncConfig), PortStatus
-(+ PortDesc), PortMod, TableMod, PacketIn, PacketOut, FlowMod, FlowRemoved,
-SetFlowFormat, FlowModTableId, SetPacketInFormat, SetControllerId, DescRequest,
-DescReply, PortDescRequest, PortDescReply.  Multi-part requests go through
-``multipart.MultipartAssembler`` before ``decode``.
+Message classes
+---------------
+``openflow.messages``: Hello, ErrorMsg, EchoRequest, EchoReply, Experimenter (encode only),
+FeaturesRequest, FeaturesReply (+ PortDesc), GetConfigRequest, GetConfigReply, SetConfig,
+BarrierRequest, BarrierReply, RoleRequest, RoleReply, RoleStatus, GetAsyncRequest,
+GetAsyncReply, SetAsync (+ AsyncConfig), PortStatus, PortMod, TableMod, PacketIn,
+PacketOut, FlowMod, FlowRemoved, SetFlowFormat, FlowModTableId, SetPacketInFormat,
+SetControllerId, DescRequest, DescReply, PortDescRequest, PortDescReply.
+
+``openflow.messages_stats``: FlowStatsRequest, FlowStatsReply (+ FlowStats),
+AggregateStatsRequest, AggregateStatsReply, TableStatsRequest, TableStatsReply
+(+ TableStats), PortStatsRequest, PortStatsReply (+ PortStats).
+
+``openflow.messages_gm``: GroupMod (+ Bucket), GroupStatsRequest/Reply, GroupDescRequest/
+Reply, GroupFeaturesRequest/Reply, MeterMod (+ MeterBand), MeterStatsRequest/Reply,
+MeterConfigRequest/Reply, MeterFeaturesRequest/Reply.
+
+``openflow.wire_bundle``: BundleControl, BundleAdd.  ``openflow.wire_table_features``:
+TableFeaturesRequest, TableFeaturesReply (+ TableFeatures, TableFeatureProp).
+``openflow.wire_monitor``: FlowMonitorRequest, FlowMonitorReply (+ FlowUpdate),
+FlowMonitorCancel, FlowMonitorPaused, FlowMonitorResumed.
+
+Multi-part requests go through ``multipart.MultipartAssembler`` before ``decode``; long
+replies come back from ``encode_all`` as several messages with the MORE flag.
 
 Errors: ``decode`` raises only ``OFPError``, named as Open vSwitch would answer:
 OFPBRC_BAD_VERSION (unsupported header version), OFPBRC_BAD_TYPE (unknown message type),
