@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from pyvswitch.openflow import messages as m
+from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.ofpacts import OFPP_ANY
 
@@ -243,3 +244,23 @@ def _packet_out(ofproto, ofconn, msg: m.PacketOut, xid, now):
     if ofproto.provider is None:
         raise OFPError("OFPBRC_BAD_TYPE", "no datapath behind this bridge")
     ofproto.provider.packet_out(msg.in_port, msg.actions, msg.data, now)
+
+
+@handles(ms.PortStatsRequest)
+def _port_stats(ofproto, ofconn, msg: ms.PortStatsRequest, xid, now):
+    if msg.port_no != OFPP_ANY and msg.port_no not in ofproto.ports:
+        raise OFPError("OFPBRC_BAD_PORT", f"no port {msg.port_no}")
+    stats = []
+    for number, port in sorted(ofproto.ports.items()):
+        if msg.port_no not in (OFPP_ANY, number):
+            continue
+        nd = port.netdev.get_stats()
+        age_ms = max(0.0, now - port.created_ms)
+        stats.append(ms.PortStats(
+            port_no=number, rx_packets=nd.rx_packets, tx_packets=nd.tx_packets,
+            rx_bytes=nd.rx_bytes, tx_bytes=nd.tx_bytes, rx_dropped=nd.rx_dropped,
+            tx_dropped=nd.tx_dropped, rx_errors=nd.rx_errors, tx_errors=nd.tx_errors,
+            rx_frame_err=nd.rx_frame_err, rx_over_err=nd.rx_over_err,
+            rx_crc_err=nd.rx_crc_err, collisions=nd.collisions,
+            duration_sec=int(age_ms // 1000), duration_nsec=int(age_ms % 1000) * 1_000_000))
+    ofconn.send(ms.PortStatsReply(tuple(stats)), xid)

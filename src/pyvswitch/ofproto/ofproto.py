@@ -52,6 +52,7 @@ class OfPort:
     name: str
     netdev: object          # netdev.base.Netdev
     config: int = 0         # OFPPC_* bits set by controllers
+    created_ms: float = 0   # when the port was added (port stats durations)
 
     def desc(self) -> PortDesc:
         nd = self.netdev
@@ -126,9 +127,9 @@ class Ofproto:
         return n
 
     def add_port(self, name: str, netdev, ofp_port: int | None = None,
-                 local: bool = False) -> OfPort:
+                 local: bool = False, now: float = 0) -> OfPort:
         number = OFPP_LOCAL if local else self.alloc_port_number(ofp_port)
-        port = OfPort(number, name, netdev)
+        port = OfPort(number, name, netdev, created_ms=now)
         self.ports[number] = port
         self.ports_by_name[name] = port
         if self.provider is not None:

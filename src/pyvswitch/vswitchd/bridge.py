@@ -85,11 +85,11 @@ class Bridges:
         for name, bcfg in cfg.bridges.items():
             br = self.bridges.get(name)
             if br is None:
-                br = self._create(bcfg, problems)
+                br = self._create(bcfg, problems, now)
                 if br is None:
                     continue
                 self.bridges[name] = br
-            self._reconfigure_ports(br, bcfg, problems)
+            self._reconfigure_ports(br, bcfg, problems, now)
             self._reconfigure_controllers(br, bcfg, now)
             br.cfg = bcfg
         for p in problems:
@@ -97,7 +97,8 @@ class Bridges:
         self.problems = problems
         return problems
 
-    def _create(self, cfg: BridgeConfig, problems: list[Problem]) -> Bridge | None:
+    def _create(self, cfg: BridgeConfig, problems: list[Problem],
+                now: float) -> Bridge | None:
         local_type = "dummy" if cfg.datapath_type == "dummy" else "internal"
         try:
             local = open_netdev(cfg.name, local_type, {})
@@ -114,12 +115,12 @@ class Bridges:
                 log.warning("%s: cannot set the bridge MAC (%s)", cfg.name, e)
         ofproto = Ofproto(cfg.name, pick_datapath_id(cfg, mac))
         provider = OfprotoDpif(ofproto)
-        ofproto.add_port(cfg.name, local, local=True)
+        ofproto.add_port(cfg.name, local, local=True, now=now)
         log.info("%s: bridge created (datapath id %016x)", cfg.name, ofproto.datapath_id)
         return Bridge(cfg.name, cfg, ofproto, provider, local)
 
     def _reconfigure_ports(self, br: Bridge, cfg: BridgeConfig,
-                           problems: list[Problem]) -> None:
+                           problems: list[Problem], now: float) -> None:
         wanted: dict[str, InterfaceConfig] = {}
         for port in cfg.ports.values():
             for iface in port.interfaces:
@@ -142,7 +143,7 @@ class Bridges:
                                         f"could not open network device {name} "
                                         f"({e})"))
                 continue
-            port = br.ofproto.add_port(name, netdev, iface.ofport_request)
+            port = br.ofproto.add_port(name, netdev, iface.ofport_request, now=now)
             pcfg = next(p for p in cfg.ports.values() if iface in p.interfaces)
             br.provider.set_port_vlan(port.ofp_port, pcfg.vlan_mode, pcfg.tag, pcfg.trunks)
             if iface.ofport_request is not None and port.ofp_port != iface.ofport_request:
