@@ -147,7 +147,8 @@ def _check_set_field(act: A.SetField, walk: _Walk) -> None:
         ok = bool(flow[Slot.VLAN_TCI] & F.VLAN_CFI)
     else:
         ok = F.flow_prereqs_ok(flow, fld.prereq)
-    if not ok and (walk.strict_version or fld.name not in _LEGACY_SET):
+    legacy = fld.name in _LEGACY_SET and act.mask is None
+    if not ok and (walk.strict_version or not legacy):
         # OF1.0's own set_* actions are only "inconsistent" (tolerated on OF1.0);
         # set_field and reg_load are refused on every version.
         raise OFPError("OFPBAC_MATCH_INCONSISTENT",

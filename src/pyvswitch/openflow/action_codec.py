@@ -362,7 +362,7 @@ def decode_instructions(version: int, buf, offset: int, length: int) -> A.Instru
     if apply and type(apply[0]) is A.MeterAction and "meter_id" not in fields:
         # OF1.5 meters are actions; one that opens the list is our meter instruction.
         fields["meter_id"] = apply[0].meter_id
-        fields["apply"] = apply[1:]
+        fields["apply"] = apply[1:] or None
     return A.Instructions(**fields)
 
 
@@ -416,9 +416,11 @@ _OF10_SET_TYPES = {"eth_src": 4, "eth_dst": 5, "ip_src": 6, "ip_dst": 7, "tcp_sr
 
 
 def _encode_one(version: int, act) -> bytes:
-    """One action.  Not one-to-one: OF1.0 ``Enqueue`` on OF1.1+ becomes set_queue +
-    output (as OVS sends it); ``SetVlanVid``/``SetVlanPcp`` that push a tag become an
-    OF1.1+ set_field on vlan_vid/vlan_pcp; ``SetNwTtl`` on OF1.0 becomes a reg_load."""
+    """One action.  Not one-to-one, as OVS sends them: ``SetVlanVid``/``SetVlanPcp``
+    that push a tag become an OF1.1+ set_field on vlan_vid/vlan_pcp (and OF1.1-style
+    ones that do not push become OF1.0 actions that do); ``SetMplsLabel``/``SetMplsTc``
+    become OF1.1+ set_field; ``SetNwTtl`` on OF1.0 becomes a reg_load.  (``Enqueue`` on
+    OF1.1+ is set_queue, output, pop_queue, which decodes back to ``Enqueue``.)"""
     of10 = version == OFP10
     cls = type(act)
     if cls is A.Output:
@@ -483,12 +485,12 @@ def _encode_one(version: int, act) -> bytes:
     if cls is A.PopMpls:
         return nx.encode_u16(nx.NXAST_POP_MPLS, act.ethertype) if of10 else \
             _std(20, struct.pack("!H", act.ethertype))
-    if cls is A.SetMplsLabel:
+    if cls is A.SetMplsLabel:  # OF1.2+ deprecate the action for set_field, as OVS sends it
         return nx.encode_u32(nx.NXAST_SET_MPLS_LABEL, act.label) if of10 else \
-            _std(13, struct.pack("!I", act.label))
+            _encode_set_field(version, A.SetField(BY_NAME["mpls_label"], act.label))
     if cls is A.SetMplsTc:
         return nx.encode_u8(nx.NXAST_SET_MPLS_TC, act.tc) if of10 else \
-            _std(14, struct.pack("!B", act.tc))
+            _encode_set_field(version, A.SetField(BY_NAME["mpls_tc"], act.tc))
     if cls is A.SetMplsTtl:
         return nx.encode_u8(nx.NXAST_SET_MPLS_TTL, act.ttl) if of10 else \
             _std(15, struct.pack("!B", act.ttl))

@@ -164,10 +164,9 @@ def decode(version: int, buf, pos: int, length: int):
             raise OFPError("OFPBAC_BAD_ARGUMENT", "reg_load value wider than its field")
         return ref_to_setfield(fld, ofs, n_bits, value)
     if subtype == NXAST_REG_LOAD2:
-        if any(buf[pos + 10:pos + 16]):
-            raise OFPError("OFPBAC_BAD_ARGUMENT", "reg_load2 padding")
-        fld, value, mask, used = mc.decode_oxm_field(buf, pos + 16, end)
-        if any(buf[pos + 16 + used:end]):
+        # The TLV follows the 10-byte Nicira header directly; zeros pad the action.
+        fld, value, mask, used = mc.decode_oxm_field(buf, pos + 10, end)
+        if any(buf[pos + 10 + used:end]):
             raise OFPError("OFPBAC_BAD_SET_ARGUMENT", "trailing bytes in reg_load2")
         if not fld.writable:
             raise OFPError("OFPBAC_BAD_SET_ARGUMENT", f"{fld.name} is read-only")
@@ -241,13 +240,16 @@ def _decode_controller2(buf, pos: int, end: int) -> A.Controller:
         if plen < 4 or p + padded > end:
             raise OFPError("OFPBPC_BAD_LEN", f"property length {plen}")
         body = bytes(buf[p + 4:p + plen])
+        # Like OVS, 8- and 16-bit values may come padded; 32-bit ones must be exact.
         want = {NXAC2PT_MAX_LEN: 2, NXAC2PT_CONTROLLER_ID: 2, NXAC2PT_REASON: 1,
                 NXAC2PT_PAUSE: 0, NXAC2PT_METER_ID: 4}.get(ptype)
         if ptype != NXAC2PT_USERDATA:
             if want is None:
                 raise OFPError("OFPBPC_BAD_TYPE", f"controller2 property {ptype}")
-            if len(body) != want:
+            if len(body) < want or (want == 4 and len(body) != 4):
                 raise OFPError("OFPBPC_BAD_LEN", f"controller2 property {ptype}")
+            if want:
+                body = body[:want]
         if ptype == NXAC2PT_MAX_LEN:
             opts["max_len"] = int.from_bytes(body, "big")
         elif ptype == NXAC2PT_CONTROLLER_ID:
@@ -354,7 +356,7 @@ def encode_reg_load(act: A.SetField) -> bytes:
                 "!H", _ofs_nbits(ofs, n_bits)) + header
                 + struct.pack("!Q", (act.value >> ofs) & ((1 << n_bits) - 1)))
     tlv = mc.encode_oxm_field(fld, act.value, act.mask, 0)
-    return _pad_action(NXAST_REG_LOAD2, bytes(6) + tlv)
+    return _pad_action(NXAST_REG_LOAD2, tlv)
 
 
 def encode_reg_move(act: A.CopyField) -> bytes:
