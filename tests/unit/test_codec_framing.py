@@ -100,3 +100,8 @@ def test_unencodable_errors_fall_back_like_ovs():
 def test_error_data_never_overflows_a_message():
     raw = codec.encode(ErrorMsg("OFPBRC_BAD_LEN", b"x" * 70000), 4, 1)
     assert len(raw) == MAX_MESSAGE == parse_header(raw).length
+
+
+def test_error_reply_to_something_shorter_than_a_header_still_encodes():
+    raw = codec.error_reply(OFPError("OFPBRC_BAD_LEN"), b"\x04\x00")
+    assert parse_header(raw)[:2] == (1, 1) and codec.decode(raw).name == "OFPBRC_BAD_LEN"

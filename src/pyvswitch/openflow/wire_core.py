@@ -150,8 +150,12 @@ def _encode_error(msg: ErrorMsg, version: int, xid: int) -> bytes:
 
 def error_reply(err: OFPError, request: bytes) -> bytes:
     """The ERROR OVS sends for ``err`` caused by ``request`` (version and xid copied from
-    the request's header, data = its first 64 bytes unless ``err.data`` says otherwise)."""
-    version, _, _, xid = struct.unpack_from("!BBHI", request, 0)
+    the request's header, data = its first 64 bytes unless ``err.data`` says otherwise).
+    A ``request`` too short to hold a header is answered in OpenFlow 1.0 with xid 0."""
+    if len(request) >= 8:
+        version, _, _, xid = struct.unpack_from("!BBHI", request, 0)
+    else:
+        version, xid = R.V10, 0
     data = err.data if err.data is not None else bytes(request[:64])
     if version not in R.ALL_VERSIONS:
         version = R.V10 if version < R.V13 else max(R.ALL_VERSIONS)
