@@ -336,10 +336,12 @@ def test_loose_match_means_at_least_as_specific():
     assert list(cls.find_matches(query, 1, strict=True, priority=2)) == []
 
 
-def test_interleaved_changes_and_lookups_agree_with_reference():
-    """Lookups between single changes: new masks, raised and lowered maxima, collects."""
+@pytest.mark.parametrize("compile_after", [0, 3, 10**9])
+def test_interleaved_changes_and_lookups_agree_with_reference(compile_after):
+    """Lookups between single changes: new masks, raised and lowered maxima, collects;
+    on the compiled lookup, on the per-subtable probe loop, and switching between them."""
     rng = random.Random(11)
-    pair = both()
+    pair = Classifier(compile_after=compile_after), LinearClassifier()
     live: list[Rule] = []
     version = 1
     flows: list[tuple[int, ...]] = []

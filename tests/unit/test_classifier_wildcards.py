@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,8 +61,22 @@ def _random_mask(rng: random.Random, slot: int, cidr: bool) -> int:
     return rng.getrandbits(width) or 1
 
 
+NEVER = 10**9          # compile_after: stay on the per-subtable probe loop
+
+
+def make(prefix_slots=None, compile_after: int = 1000) -> Classifier:
+    if prefix_slots is None:
+        return Classifier(compile_after=compile_after)
+    return Classifier(prefix_slots, compile_after=compile_after)
+
+
+@pytest.fixture(params=[0, NEVER], ids=["compiled", "probe-loop"])
+def compile_after(request) -> int:
+    return request.param
+
+
 def _build(seed: int, n_rules: int, n_masks: int, prefix_slots=None,
-           routes: bool = False) -> tuple[Classifier, list[Rule]]:
+           routes: bool = False, compile_after: int = 0) -> tuple[Classifier, list[Rule]]:
     """Random rules over ``n_masks`` masks; ``routes``: CIDR masks on IP addresses only."""
     rng = random.Random(seed)
     if routes:
@@ -73,7 +88,7 @@ def _build(seed: int, n_rules: int, n_masks: int, prefix_slots=None,
                      for _ in range(n_masks)]
     masks = [{s: _random_mask(rng, s, routes and s in (S.NW_SRC, S.NW_DST, S.IPV6_DST))
               for s in t} for t in templates]
-    cls = Classifier() if prefix_slots is None else Classifier(prefix_slots)
+    cls = make(prefix_slots, compile_after)
     rules = []
     for i in range(n_rules):
         match = Match()
@@ -88,10 +103,13 @@ def _build(seed: int, n_rules: int, n_masks: int, prefix_slots=None,
     return cls, rules
 
 
-#: (classifier, its rules): big and mixed, small (few masks, many free bits), routes.
+#: (classifier, its rules): big and mixed, small (few masks, many free bits), routes;
+#: each with and without tries, each as compiled lookup and as probe loop.
 CLASSIFIERS = [
-    _build(99, 400, 25), _build(99, 400, 25, ()), _build(3, 30, 5), _build(4, 30, 5, ()),
-    _build(5, 60, 8, routes=True), _build(6, 60, 8, (), routes=True),
+    _build(seed, n, masks, tries, routes, mode)
+    for seed, n, masks, routes in ((99, 400, 25, False), (3, 30, 5, False), (5, 60, 8, True))
+    for tries in (None, ())
+    for mode in (0, NEVER)
 ]
 
 _flows = st.builds(
@@ -151,8 +169,8 @@ def test_wildcards_of_the_matching_rule_cover_its_mask():
 
 # --- staged lookup -----------------------------------------------------------------------
 
-def _l2_and_l4():
-    cls = Classifier()
+def _l2_and_l4(compile_after):
+    cls = make(compile_after=compile_after)
     l2 = Rule(Match().set("eth_dst", 0x020000000001), 10, "l2")
     l4 = Rule(Match().set("eth_type", 0x0800).set("ip_proto", 6).set("tcp_dst", 80), 5, "l4")
     cls.insert(l2, 1)
@@ -160,24 +178,24 @@ def _l2_and_l4():
     return cls, l2, l4
 
 
-def test_packet_that_misses_at_l2_does_not_unwildcard_l3_or_l4():
-    cls, _, _ = _l2_and_l4()
+def test_packet_that_misses_at_l2_does_not_unwildcard_l3_or_l4(compile_after):
+    cls, _, _ = _l2_and_l4(compile_after)
     arp = flow_of(eth_dst=0x020000000009, eth_type=0x0806, nw_proto=1, tp_dst=80)
     rule, wc = lookup_wc(cls, arp)
     assert rule is None
     assert wc == {"ETH_DST": hex((1 << 48) - 1), "ETH_TYPE": "0xffff"}
 
 
-def test_packet_that_misses_at_l3_does_not_unwildcard_l4():
-    cls, _, _ = _l2_and_l4()
+def test_packet_that_misses_at_l3_does_not_unwildcard_l4(compile_after):
+    cls, _, _ = _l2_and_l4(compile_after)
     udp = flow_of(eth_dst=0x020000000009, eth_type=0x0800, nw_proto=17, tp_dst=80)
     rule, wc = lookup_wc(cls, udp)
     assert rule is None
     assert wc == {"ETH_DST": hex((1 << 48) - 1), "ETH_TYPE": "0xffff", "NW_PROTO": "0xff"}
 
 
-def test_packet_that_reaches_l4_unwildcards_the_whole_mask():
-    cls, _, l4 = _l2_and_l4()
+def test_packet_that_reaches_l4_unwildcards_the_whole_mask(compile_after):
+    cls, _, l4 = _l2_and_l4(compile_after)
     tcp = flow_of(eth_dst=0x020000000009, eth_type=0x0800, nw_proto=6, tp_dst=80)
     rule, wc = lookup_wc(cls, tcp)
     assert rule is l4
@@ -185,8 +203,8 @@ def test_packet_that_reaches_l4_unwildcards_the_whole_mask():
                   "TP_DST": "0xffff"}
 
 
-def test_metadata_stage_miss_reads_only_the_register():
-    cls = Classifier()
+def test_metadata_stage_miss_reads_only_the_register(compile_after):
+    cls = make(compile_after=compile_after)
     rule = Rule(Match().set("reg0", 1).set("eth_type", 0x0800).set("tcp_dst", 22)
                 .set("ip_proto", 6), 1)
     cls.insert(rule, 1)
@@ -194,8 +212,8 @@ def test_metadata_stage_miss_reads_only_the_register():
     assert found is None and wc == {"REG0": "0xffffffff"}
 
 
-def test_higher_priority_match_stops_the_search():
-    cls = Classifier()
+def test_higher_priority_match_stops_the_search(compile_after):
+    cls = make(compile_after=compile_after)
     ip = Rule(Match().set("eth_type", 0x0800), 100, "ip")
     ssh = Rule(Match().set("eth_type", 0x0800).set("ip_proto", 6).set("tcp_dst", 22), 1)
     cls.insert(ssh, 1)
@@ -206,8 +224,8 @@ def test_higher_priority_match_stops_the_search():
 
 # --- prefix tries ------------------------------------------------------------------------
 
-def _routes(prefix_slots=None) -> Classifier:
-    cls = Classifier() if prefix_slots is None else Classifier(prefix_slots)
+def _routes(compile_after: int, prefix_slots=None) -> Classifier:
+    cls = make(prefix_slots, compile_after)
     for i, (net, plen) in enumerate([(0x0A000000, 8), (0x0A000001, 32), (0x0A000002, 32)]):
         mask = ((1 << plen) - 1) << (32 - plen)
         cls.insert(Rule(Match().set("eth_type", 0x0800).set("ip_dst", net, mask), plen,
@@ -215,27 +233,27 @@ def _routes(prefix_slots=None) -> Classifier:
     return cls
 
 
-def test_trie_skips_subtables_reading_only_the_diverging_bits():
+def test_trie_skips_subtables_reading_only_the_diverging_bits(compile_after):
     # 192.x diverges from 10.x at the very first bit: one bit decides that neither the
     # /8 nor the /32 subtable can match, and eth_type is not even read.
-    found, wc = lookup_wc(_routes(), flow_of(eth_type=0x0800, nw_dst=0xC0A80101))
+    found, wc = lookup_wc(_routes(compile_after), flow_of(eth_type=0x0800, nw_dst=0xC0A80101))
     assert found is None and wc == {"NW_DST": "0x80000000"}
 
 
-def test_trie_reads_up_to_the_first_bit_that_leaves_every_longer_prefix():
+def test_trie_reads_up_to_the_first_bit_that_leaves_every_longer_prefix(compile_after):
     # 10.0.1.1 is in 10/8 but diverges from 10.0.0.1 and 10.0.0.2 at bit 23.
-    found, wc = lookup_wc(_routes(), flow_of(eth_type=0x0800, nw_dst=0x0A000101))
+    found, wc = lookup_wc(_routes(compile_after), flow_of(eth_type=0x0800, nw_dst=0x0A000101))
     assert found.name == "r0"
     assert wc == {"ETH_TYPE": "0xffff", "NW_DST": "0xffffff00"}
 
 
-def test_without_tries_the_whole_prefix_is_unwildcarded():
-    found, wc = lookup_wc(_routes(()), flow_of(eth_type=0x0800, nw_dst=0xC0A80101))
+def test_without_tries_the_whole_prefix_is_unwildcarded(compile_after):
+    found, wc = lookup_wc(_routes(compile_after, ()), flow_of(eth_type=0x0800, nw_dst=0xC0A80101))
     assert found is None and wc == {"ETH_TYPE": "0xffff", "NW_DST": "0xffffffff"}
 
 
-def test_tries_follow_rule_removal():
-    cls = Classifier()
+def test_tries_follow_rule_removal(compile_after):
+    cls = make(compile_after=compile_after)
     host = Rule(Match().set("eth_type", 0x0800).set("ip_dst", 0x0A000001), 1)
     net = Rule(Match().set("eth_type", 0x0800).set("ip_dst", 0xC0000000, 0xFF000000), 1)
     cls.insert(host, 1)

@@ -5,7 +5,10 @@ What this module owns
 ``compile_lookup(subtables, tries)``: Python source for one function
 ``lookup(f, version, w) -> Entry | None`` that visits the given subtables in the given
 order (highest ``max_priority`` first), built with ``exec`` from nothing but slot numbers
-and integer masks (as ``collections.namedtuple`` builds its classes).  With the slots and
+and integer masks (as ``collections.namedtuple`` builds its classes).
+``compile_probe(subtable, tries)``: the same code for one subtable alone, compiled once
+when the subtable is created; the classifier loops over these while the set of subtables
+is changing (compiling the whole lookup costs ~0.4 ms per subtable).  With the slots and
 masks as constants and no loop over subtables or stages, a lookup costs a few dict probes
 per subtable and no Python calls besides trie walks.  Lookups are the hot path of the
 switch; the generic algorithm it unrolls is described in ``classifier.py``:
@@ -66,10 +69,11 @@ class _Source:
             self.add("pass")
 
 
-def _emit_subtable(src: _Source, n: int, st: Subtable) -> None:
+def _emit_subtable(src: _Source, n: int, st: Subtable, early_exit: bool) -> None:
     base = src.depth
-    src.add(f"if bp > st{n}.max_priority:")
-    src.add("    return best")
+    if early_exit:
+        src.add(f"if bp > st{n}.max_priority:")
+        src.add("    return best")
     tries = {slot: plen for slot, plen, _ in st.tries}
     read: list[tuple[int, int]] = []       # stages un-wildcarded so far
     misses: list[list[str]] = []           # else-branches to close, innermost last
@@ -115,27 +119,55 @@ def _emit_subtable(src: _Source, n: int, st: Subtable) -> None:
     assert src.depth == base
 
 
+def _bind(namespace: dict[str, Any], n: int, st: Subtable) -> None:
+    namespace[f"st{n}"] = st
+    namespace[f"s{n}r"] = st.rules
+    for i, index in enumerate(st.indices):
+        namespace[f"s{n}i{i}"] = index
+
+
+def _build(name: str, params: str, src: _Source,
+           namespace: dict[str, Any]) -> Callable[..., Any]:
+    text = f"def {name}({params}):\n" + "\n".join(src.lines) + "\n"
+    exec(compile(text, f"<classifier {name}>", "exec"), namespace)  # noqa: S102
+    fn = namespace[name]
+    fn.source = text        # for debugging: print(fn.source)
+    return fn
+
+
 def compile_lookup(subtables: Sequence[Subtable],
                    tries: dict[int, PrefixTrie]) -> Callable[..., Any]:
-    """The lookup function over ``subtables`` (already sorted, highest maximum first)."""
+    """``lookup(f, version, w) -> Entry | None`` over ``subtables`` (sorted, best first).
+
+    Trie answers are computed at most once per lookup and slot, shared by all subtables.
+    """
     namespace: dict[str, Any] = {"NEG": -NEVER, "Entry": Entry}
     src = _Source()
-    used_tries = sorted({slot for st in subtables for slot, _, _ in st.tries})
-    for slot in used_tries:
+    for slot in sorted({slot for st in subtables for slot, _, _ in st.tries}):
         namespace[f"ask{slot}"] = tries[slot].lookup_mask
         src.add(f"t{slot} = None")
     src.add("best = None")
     src.add("bp = NEG")
     for n, st in enumerate(subtables):
-        namespace[f"st{n}"] = st
-        namespace[f"s{n}r"] = st.rules
-        for i, index in enumerate(st.indices):
-            namespace[f"s{n}i{i}"] = index
+        _bind(namespace, n, st)
         src.add(f"# subtable {n}: {len(st.slots)} slots")
-        _emit_subtable(src, n, st)
+        _emit_subtable(src, n, st, early_exit=True)
     src.add("return best")
-    text = "def lookup(f, version, w):\n" + "\n".join(src.lines) + "\n"
-    exec(compile(text, "<classifier lookup>", "exec"), namespace)  # noqa: S102
-    fn = namespace["lookup"]
-    fn.source = text        # for debugging: print(cls._lookup_fn.source)
-    return fn
+    return _build("lookup", "f, version, w", src, namespace)
+
+
+def compile_probe(st: Subtable, tries: dict[int, PrefixTrie]) -> Callable[..., Any]:
+    """``probe(f, version, w, best, bp) -> (best, bp)``: one subtable, same semantics.
+
+    The classifier loops over these while its subtables are changing and compiling the
+    whole lookup would not pay off; the caller does the early exit on ``max_priority``.
+    """
+    namespace: dict[str, Any] = {"Entry": Entry}
+    src = _Source()
+    for slot, _, _ in st.tries:
+        namespace[f"ask{slot}"] = tries[slot].lookup_mask
+        src.add(f"t{slot} = None")
+    _bind(namespace, 0, st)
+    _emit_subtable(src, 0, st, early_exit=False)
+    src.add("return best, bp")
+    return _build("probe", "f, version, w, best, bp", src, namespace)

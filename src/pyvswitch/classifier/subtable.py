@@ -80,7 +80,7 @@ def _rank(entry: Entry) -> tuple[int, int]:
 class Subtable:
     """The rules of one mask, with per-stage indices for early exit."""
 
-    __slots__ = ("mask", "slots", "stage_pairs", "indices", "rules", "max_priority",
+    __slots__ = ("mask", "slots", "stage_pairs", "probe", "indices", "rules", "max_priority",
                  "n_entries", "tries", "_prefix_lens")
 
     def __init__(self, mask: tuple[int, ...], tries: list[tuple[int, int]]) -> None:
@@ -99,6 +99,8 @@ class Subtable:
         self.rules: dict[tuple[int, ...], list[Entry]] = {}
         #: ``[(slot, mask), ...]`` per non-empty stage, for the lookup generator.
         self.stage_pairs = stage_pairs
+        #: ``probe(f, version, w, best, bp) -> (best, bp)``, set by the classifier.
+        self.probe: Any = None
         self._prefix_lens = prefix_lens
         self.max_priority: float = -NEVER
         self.n_entries = 0
