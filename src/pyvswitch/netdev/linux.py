@@ -16,16 +16,16 @@ Invariants
   the datapath always sees the frame as it was on the wire.
 * A frame whose TCP/UDP checksum the sender left to offload (TP_STATUS_CSUMNOTREADY: a
   local stack behind a veth or tap) gets it computed here (netdev/offload.py).
-* Frames larger than a ring slot are dropped and counted in rx_errors/tx_errors.
+* Frames to transmit that do not fit a TX ring slot are dropped and counted in tx_errors.
 * Counters: rx/tx packets and bytes come from the kernel's interface counters (as Open
   vSwitch reports them for system devices); ring overruns add to rx_dropped and frames that
   could not be queued to tx_dropped.
 
 Time model: no clock; ``run(now)`` only drains link events.
-Known limit: like Open vSwitch's userspace datapath without userspace TSO, segmentation
-offload is not undone: a TCP sender behind a veth with TSO/GSO on sends frames larger than
-a ring slot, which are dropped (rx_errors); turn it off on the peer
-(``ethtool -K PEER tso off gso off``).
+* A TCP super-frame from a sender using segmentation offload (larger than the MTU; it
+  does not fit a ring slot, so the kernel queues it whole on the socket too) is read from
+  the socket and cut into MTU-sized segments (netdev/offload.py), as the NIC would have.
+  Other oversized frames (UDP GSO) are dropped and counted in rx_errors.
 Must not import: datapath/, ofproto/, openflow/.
 """
 
@@ -38,7 +38,7 @@ from typing import Any, Iterable
 
 from pyvswitch.netdev import rtnl
 from pyvswitch.netdev.base import NetdevError, NetdevStats, register_type
-from pyvswitch.netdev.offload import complete_checksum
+from pyvswitch.netdev.offload import complete_checksum, segment_tcp
 
 ETH_P_ALL = 3
 SOL_PACKET = 263
@@ -46,6 +46,7 @@ PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_RX_RING = 5
 PACKET_STATISTICS = 6
+PACKET_COPY_THRESH = 7
 PACKET_VERSION = 10
 PACKET_TX_RING = 13
 PACKET_IGNORE_OUTGOING = 23
@@ -167,6 +168,10 @@ class SystemNetdev(KernelLink):
         except OSError:
             self._skip_outgoing = True
         rx.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+        # Frames too big for a ring slot (segmentation offload) are also queued whole on
+        # the socket, where _recv_slow reads them.
+        rx.setsockopt(SOL_PACKET, PACKET_COPY_THRESH, 1)
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self._rx_ring = _setup_ring(rx, PACKET_RX_RING, fs, rx_frames)
         rx.bind((name, ETH_P_ALL))
         rx.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP,
@@ -229,15 +234,29 @@ class SystemNetdev(KernelLink):
         ring = self._rx_ring
         if self._skip_outgoing and ring[base + 32 + 10] == PACKET_OUTGOING:
             return
-        if s & TP_STATUS_COPY or snap < ln:
+        if s & TP_STATUS_COPY:
+            try:                             # the whole frame waits on the socket queue
+                frame = self._rx.recv(ln + 64)
+            except OSError:
+                self._sw.rx_errors += 1
+                return
+        elif snap < ln:
             self._sw.rx_errors += 1
             return
-        frame = ring[mac:mac + snap]
+        else:
+            frame = ring[mac:mac + snap]
         if s & TP_STATUS_VLAN_VALID:
             _, _, _, _, _, _, _, tci, tpid = _TP2_HDR.unpack_from(ring, base)
             if not s & TP_STATUS_VLAN_TPID_VALID:
                 tpid = 0x8100
             frame = frame[:12] + _VLAN.pack(tpid, tci) + frame[12:]
+        if len(frame) > self._link.mtu + 22:   # Ethernet + 2 tags: a GSO super-frame
+            segs = segment_tcp(frame, self._link.mtu)
+            if not segs:
+                self._sw.rx_errors += 1
+            for seg in segs:
+                append(seg)
+            return
         if s & TP_STATUS_CSUMNOTREADY:
             frame = complete_checksum(frame)
         append(frame)
