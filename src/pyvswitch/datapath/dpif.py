@@ -110,6 +110,9 @@ class Dpif(Protocol):
                  actions: Sequence[Action], now: float = 0) -> None:
         """Install a megaflow, or replace the actions of the same (key, mask)."""
 
+    def flow_get(self, key: tuple[int, ...], mask: tuple[int, ...]) -> DpFlow | None:
+        """The megaflow with exactly this key and mask, with its statistics, or None."""
+
     def flow_del(self, key: tuple[int, ...], mask: tuple[int, ...]) -> DpFlow | None:
         """Remove a megaflow; returns its final statistics, or None if absent."""
 
