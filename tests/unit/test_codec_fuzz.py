@@ -21,6 +21,7 @@ from pyvswitch.openflow import messages_gm as mg
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow import wire_bundle as wb
 from pyvswitch.openflow import wire_monitor as wm
+from pyvswitch.openflow import wire_queue as wq
 from pyvswitch.openflow import wire_table_features as wtf
 from pyvswitch.openflow.ofpacts import Output, SetField
 from pyvswitch.packet.fields import Match, field
@@ -72,6 +73,9 @@ def _seeds() -> list[bytes]:
         wm.FlowMonitorReply((wm.FlowUpdate(1, 0, 0, 1, 1, 1, 1, MATCH,
                                            m.Instructions(apply=(Output(1),))),
                              wm.FlowUpdate(4, xid=3))),
+        wq.QueueStatsRequest(), wq.QueueStatsReply((wq.QueueStats(1, 2, 3, 4, 5),)),
+        wq.QueueGetConfigRequest(1), wq.QueueGetConfigReply(1, (wq.QueueConfig(1, 1, 5, 9),)),
+        wq.TableDescRequest(), wq.TableDescReply((wq.TableDesc(1, 0, b"\0" * 8),)),
         mg.MeterFeaturesReply(1, 2, 3, 4, 5), mg.GroupFeaturesReply(1, 2, (1, 2, 3, 4),
                                                                      (1, 2, 3, 4)),
     ]

@@ -38,7 +38,9 @@ MeterConfigRequest/Reply, MeterFeaturesRequest/Reply.
 ``openflow.wire_bundle``: BundleControl, BundleAdd.  ``openflow.wire_table_features``:
 TableFeaturesRequest, TableFeaturesReply (+ TableFeatures, TableFeatureProp).
 ``openflow.wire_monitor``: FlowMonitorRequest, FlowMonitorReply (+ FlowUpdate),
-FlowMonitorCancel, FlowMonitorPaused, FlowMonitorResumed.
+FlowMonitorCancel, FlowMonitorPaused, FlowMonitorResumed.  ``openflow.wire_queue``:
+QueueStatsRequest/Reply (+ QueueStats), QueueGetConfigRequest/Reply (+ QueueConfig; the
+QUEUE_DESC multipart from OF1.4), TableDescRequest/Reply (+ TableDesc).
 
 Multi-part requests go through ``multipart.MultipartAssembler`` before ``decode``; long
 replies come back from ``encode_all`` as several messages with the MORE flag.
@@ -60,7 +62,7 @@ from dataclasses import dataclass
 from pyvswitch.openflow import registry as R
 from pyvswitch.openflow import multipart, wire_core, wire_port  # noqa: F401  (registers)
 from pyvswitch.openflow import (wire_bundle, wire_flow, wire_gm, wire_monitor,  # noqa: F401
-                                 wire_stats, wire_table_features)
+                                 wire_queue, wire_stats, wire_table_features)
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import HEADER
 from pyvswitch.openflow.messages import Message
