@@ -8,6 +8,7 @@ set -euo pipefail
 
 need=()
 command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
 command -v ovs-vsctl >/dev/null || need+=(openvswitch-common openvswitch-switch)
 command -v ovs-testcontroller >/dev/null || need+=(openvswitch-testcontroller)
 command -v trafgen >/dev/null || need+=(netsniff-ng)

@@ -41,7 +41,7 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str
 class Switch:
     """A running pyvswitchd."""
 
-    def __init__(self, config_text: str, name: str = "sw") -> None:
+    def __init__(self, config_text: str, name: str = "sw", netns: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=f"pyvs-{name}-"))
         self.rundir = self.dir / "run"
         self.rundir.mkdir()
@@ -49,11 +49,13 @@ class Switch:
         self.config.write_text(config_text)
         self.log = self.dir / "pyvswitchd.log"
         self.env = dict(os.environ, OVS_RUNDIR=str(self.rundir))
+        self.netns = netns          # run the daemon inside this network namespace
         self.proc: subprocess.Popen | None = None
 
     def start(self, bridges: tuple[str, ...] = ("br0",), timeout: float = 15.0) -> "Switch":
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyvswitch.vswitchd.main", "--config", str(self.config),
+            prefix + [sys.executable, "-m", "pyvswitch.vswitchd.main", "--config", str(self.config),
              "--rundir", str(self.rundir), f"--log-file={self.log}", "-vfile:dbg",
              "-vconsole:off"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -33,7 +33,9 @@ from pyvswitch.openflow.messages import (
     PortDesc, PortStatus,
 )
 from pyvswitch.openflow.multipart import MultipartAssembler
-from pyvswitch.openflow.ofpacts import OFPP_LOCAL, OFPP_MAX
+from pyvswitch.openflow.messages import OFPFC_ADD, FlowMod
+from pyvswitch.openflow.ofpacts import OFPP_LOCAL, OFPP_MAX, OFPP_NORMAL, Instructions, Output
+from pyvswitch.packet.fields import Match
 from pyvswitch.util.vlog import Logger
 
 log = Logger("ofproto")
@@ -113,6 +115,7 @@ class Ofproto:
         self._assemblers: dict[int, MultipartAssembler] = {}
         self.n_openflow_received = 0
         self.provider = None         # ofproto.provider.OfprotoProvider, set by the bridge
+        self.fail_mode = "standalone"
         self.flows = FlowTables(self)  # the OpenFlow tables (ofproto/tables.py)
         self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
         self.last_crash = ""
@@ -169,6 +172,30 @@ class Ofproto:
         others = sorted((p for n, p in self.ports.items() if n != OFPP_LOCAL),
                         key=lambda p: p.ofp_port)
         return [p.desc() for p in others + local]
+
+    # --- fail modes and flushing ------------------------------------------------------
+    def set_fail_mode(self, mode: str | None, now: float) -> None:
+        """``standalone`` (the default) or ``secure``; with no primary controller a change
+        flushes the tables (and standalone re-adds its NORMAL flow), as OVS does."""
+        mode = mode or "standalone"
+        if mode == self.fail_mode:
+            return
+        self.fail_mode = mode
+        if not self.connmgr.has_primary_controllers():
+            self.flush(now)
+
+    def flush(self, now: float) -> None:
+        """Delete every flow (OVS ofproto_flush), then re-add what the switch itself owns."""
+        self.flows.flush(now)
+        self.flushed(now)
+
+    def flushed(self, now: float) -> None:
+        """After a flush: a standalone bridge without primary controllers is a learning
+        switch, through a visible ``priority=0,actions=NORMAL`` flow (connmgr_flushed)."""
+        if self.fail_mode == "standalone" and not self.connmgr.has_primary_controllers():
+            self.flows.apply_flow_mod(FlowMod(
+                match=Match(), instructions=Instructions(apply=(Output(OFPP_NORMAL),)),
+                command=OFPFC_ADD, table_id=0, priority=0), now)
 
     # --- OpenFlow ---------------------------------------------------------------------
     def handle_openflow(self, ofconn: OfConn, raw: bytes, now: float) -> None:

@@ -63,6 +63,7 @@ class Bridge:
     provider: OfprotoDpif
     local_netdev: object
     netdevs: dict[str, object] = field(default_factory=dict)   # interface name -> netdev
+    started: bool = False      # controllers and startup flows configured once
     iface_cfgs: dict[str, InterfaceConfig] = field(default_factory=dict)
 
 
@@ -90,7 +91,11 @@ class Bridges:
                     continue
                 self.bridges[name] = br
             self._reconfigure_ports(br, bcfg, problems, now)
-            self._reconfigure_controllers(br, bcfg, now)
+            created = not br.started
+            self._reconfigure_controllers(br, bcfg, now, created)
+            if created:
+                self._add_startup_flows(br, bcfg, problems, now)
+                br.started = True
             br.cfg = bcfg
         for p in problems:
             log.error("%s", p)
@@ -153,13 +158,43 @@ class Bridges:
             br.iface_cfgs[name] = iface
             log.info("%s: added interface %s on port %d", br.name, name, port.ofp_port)
 
-    def _reconfigure_controllers(self, br: Bridge, cfg: BridgeConfig, now: float) -> None:
+    def _reconfigure_controllers(self, br: Bridge, cfg: BridgeConfig, now: float,
+                                 created: bool) -> None:
         mgmt = ControllerConfig(target=f"punix:{self.mgmt_path(br.name)}", type="service",
                                 inactivity_probe=MGMT_PROBE_MS,
                                 connection_mode="out-of-band")
         controllers = [c for c in cfg.controllers if c.target != "none"] + [mgmt]
-        br.ofproto.connmgr.set_controllers(controllers, cfg.allowed_versions, now)
+        flipped = br.ofproto.connmgr.set_controllers(controllers, cfg.allowed_versions, now)
         br.ofproto.connmgr.set_snoops([f"punix:{self.snoop_path(br.name)}"])
+        if created:
+            br.ofproto.fail_mode = cfg.fail_mode or "standalone"
+            br.ofproto.flushed(now)
+        elif flipped:
+            # The first primary controller arrived or the last one left (OVS update_fail_open
+            # and connmgr_set_controllers): flows, groups and meters start over.
+            br.ofproto.flush(now)
+        else:
+            br.ofproto.set_fail_mode(cfg.fail_mode, now)
+
+    def _add_startup_flows(self, br: Bridge, cfg: BridgeConfig, problems: list[Problem],
+                           now: float) -> None:
+        """The TOML file's ``flows`` (ovs-ofctl syntax), added once at start-up."""
+        from pyvswitch.openflow.errors import OFPError
+        from pyvswitch.openflow.flow_parse import parse_flow
+        from pyvswitch.openflow.messages import FlowMod
+        for i, text in enumerate(cfg.flows):
+            try:
+                match, instructions, opts = parse_flow(text)
+                fm = FlowMod(match=match, instructions=instructions,
+                             table_id=opts.get("table", 0),
+                             priority=opts.get("priority", 0x8000),
+                             cookie=opts.get("cookie", 0),
+                             idle_timeout=opts.get("idle_timeout", 0),
+                             hard_timeout=opts.get("hard_timeout", 0))
+                br.ofproto.flows.apply_flow_mod(fm, now)
+            except (ValueError, KeyError, OFPError) as e:
+                problems.append(Problem(f"bridge {br.name}.flows[{i}]",
+                                        f'"{text}": {e}'))
 
     def mgmt_path(self, bridge: str) -> str:
         return os.path.join(self.rundir, f"{bridge}.mgmt")

@@ -108,7 +108,8 @@ def register(daemon) -> None:
             conn.reply("")
             return
         lines = []
-        for table_id, rule in flows.iter_all_rules():
+        for rule in flows.rules():
+            table_id = rule.table_id
             match = format_match(rule.match)
             lines.append(f"table_id={table_id}, duration={_age(rule)}s, "
                          f"n_packets={rule.packet_count}, n_bytes={rule.byte_count}, "
