@@ -368,3 +368,28 @@ def test_interleaved_changes_and_lookups_agree_with_reference(compile_after):
             for v in (version - 1, version):
                 assert pair[0].lookup(flow, v) is pair[1].lookup(flow, v), (step, v)
     assert list(pair[0]) == list(pair[1])
+
+
+def test_value_bits_outside_the_mask_do_not_hide_a_rule():
+    values = [0] * N_SLOTS
+    masks = [0] * N_SLOTS
+    values[S.NW_DST], masks[S.NW_DST] = 0x0A0000FF, 0xFFFFFF00    # stray low bits
+    values[S.ETH_TYPE], masks[S.ETH_TYPE] = 0x0800, 0xFFFF
+    rule = Rule(Match(values, masks), 1)
+    cls = Classifier()
+    cls.insert(rule, 1)
+    assert cls.lookup(_flow(eth_type=0x0800, nw_dst=0x0A000007), 1) is rule
+    assert cls.collect(1) == 0 and len(cls) == 1
+
+
+def test_collect_only_frees_what_no_remaining_version_sees():
+    cls, ref = both()
+    rules = [Rule(Match().set("in_port", i), 1) for i in range(10)]
+    for rule in rules:
+        _do((cls, ref), "insert", rule, 1)
+    for i, rule in enumerate(rules):
+        _do((cls, ref), "remove", rule, 2 + i)    # removed at versions 2..11
+    assert cls.collect(6) == 5                    # those removed at 2..6
+    ref.collect(6)
+    assert list(cls.rules_in(6)) == list(ref.rules_in(6)) == rules[5:]
+    assert cls.collect(100) == 5 and cls.n_subtables == 0

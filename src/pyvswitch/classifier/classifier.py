@@ -74,6 +74,7 @@ class Classifier:
             int(s): PrefixTrie(SLOT_BITS[s]) for s in prefix_slots}
         self._seq = 0
         self._n_live = 0                            # entries not yet removed
+        self._removed: list[Entry] = []             # removed, not yet collected
 
     # --- changes ----------------------------------------------------------------------
     def insert(self, rule: Any, version: int) -> None:
@@ -121,6 +122,7 @@ class Classifier:
         if entry.remove_version != NEVER:
             raise ValueError("rule is already removed")
         entry.remove_version = version
+        self._removed.append(entry)
         self._n_live -= 1
 
     def replace(self, old: Any, new: Any, version: int) -> None:
@@ -130,6 +132,8 @@ class Classifier:
         tie-breaking order, so a modified rule keeps winning the ties it used to win.
         """
         entry = self._entries[id(old)]
+        if id(new) in self._entries:
+            raise ValueError("new rule is already in the classifier")
         self.remove(old, version)
         if new.priority == old.priority and new.match == old.match:
             self._insert(new, version, entry.seq)
@@ -137,9 +141,17 @@ class Classifier:
             self.insert(new, version)
 
     def collect(self, min_version: int) -> int:
-        """Free the rules no version >= ``min_version`` can see; returns how many."""
-        dead = [e for e in self._entries.values()
-                if e.remove_version <= min_version or e.remove_version <= e.add_version]
+        """Free the rules no version >= ``min_version`` can see; returns how many.
+
+        Costs time in the number of removed-but-not-yet-freed rules only.
+        """
+        dead, kept = [], []
+        for e in self._removed:
+            if e.remove_version <= min_version or e.remove_version <= e.add_version:
+                dead.append(e)
+            else:
+                kept.append(e)
+        self._removed = kept
         for entry in dead:
             del self._entries[id(entry.rule)]
             subtable = entry.subtable

@@ -28,6 +28,7 @@ Must not import: anything in pyvswitch except ``packet.fields`` and this package
 from __future__ import annotations
 
 from bisect import insort
+from operator import and_
 from typing import Any
 
 from pyvswitch.packet.fields import N_SLOTS, Slot
@@ -81,7 +82,7 @@ class Subtable:
     """The rules of one mask, with per-stage indices for early exit."""
 
     __slots__ = ("mask", "slots", "stage_pairs", "probe", "indices", "rules", "max_priority",
-                 "n_entries", "tries", "_prefix_lens")
+                 "n_entries", "tries", "_prefix_lens", "_slot_masks")
 
     def __init__(self, mask: tuple[int, ...], tries: list[tuple[int, int]]) -> None:
         self.mask = mask
@@ -93,6 +94,7 @@ class Subtable:
             cumulative += pairs
             prefix_lens.append(len(cumulative))
         self.slots: tuple[int, ...] = tuple(s for s, _ in cumulative)
+        self._slot_masks = tuple(m for _, m in cumulative)
         #: ``(slot, prefix_len, position in key)`` per trie slot this mask is CIDR on.
         self.tries = [(s, plen, self.slots.index(s)) for s, plen in tries]
         self.indices: list[dict[tuple[int, ...], int]] = [{} for _ in stage_pairs[:-1]]
@@ -106,8 +108,9 @@ class Subtable:
         self.n_entries = 0
 
     def key_of(self, values: list[int] | tuple[int, ...]) -> tuple[int, ...]:
-        """The full key of a match's values (masked, as ``Match`` guarantees)."""
-        return tuple(map(values.__getitem__, self.slots))
+        """The full key of a match's values (masked again: a ``Match`` built from raw
+        lists may carry bits outside its mask, which must not make its rule unreachable)."""
+        return tuple(map(and_, map(values.__getitem__, self.slots), self._slot_masks))
 
     def add(self, entry: Entry) -> bool:
         """Insert ``entry``; True if ``max_priority`` went up."""
