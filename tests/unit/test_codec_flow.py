@@ -92,6 +92,22 @@ def test_nxt_packet_in_for_sessions_that_chose_it(version):
         assert (parsed.table_id, parsed.total_len, parsed.cookie) == (7, len(FRAME), 0x10)
 
 
+@pytest.mark.parametrize("version", (1, 4, 6))
+def test_nxt_packet_in2(version):
+    meta = Match().set("reg0", 0x5).set("metadata", 0x77)
+    pin = m.PacketIn(FRAME, in_port=4, reason=m.OFPR_ACTION, table_id=7, cookie=0x10,
+                     total_len=len(FRAME), metadata=meta, userdata=b"\x01\x02\x03")
+    raw = codec.encode_packet_in(pin, version, 0, m.NXPIF_NXT_PACKET_IN2)
+    text = ofp_print(raw)
+    assert text.startswith("NXT_PACKET_IN2") and "table_id=7" in text
+    assert "cookie=0x10" in text and "reg0=0x5" in text and "in_port=4" in text
+    assert "metadata=0x77" in text and f"total_len={len(FRAME)}" in text
+    assert "userdata=01.02.03" in text and "(via action)" in text
+    assert codec.decode(raw) == pin
+    cut = replace(pin, data=FRAME[:30], continuation=b"\xaa" * 12)
+    assert codec.decode(codec.encode_packet_in(cut, version, 0, m.NXPIF_NXT_PACKET_IN2)) == cut
+
+
 # --- PACKET_OUT ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version", VERSIONS)

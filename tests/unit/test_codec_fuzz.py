@@ -80,6 +80,11 @@ def _seeds() -> list[bytes]:
                                                                      (1, 2, 3, 4)),
     ]
     out = []
+    pin2 = m.PacketIn(b"\0" * 60, 3, total_len=100, metadata=Match().set("reg1", 1),
+                      userdata=b"u", continuation=b"c" * 8)
+    for version in (1, 4, 5, 6):
+        out.append(codec.encode_packet_in(pin2, version, 9, m.NXPIF_NXT_PACKET_IN2))
+        out.append(codec.encode_packet_in(pin2, version, 9, m.NXPIF_NXT_PACKET_IN))
     for version in (4, 5, 6):
         inner = codec.encode(m.FlowMod(MATCH, m.Instructions(apply=(Output(2),))), version, 9)
         out.append(codec.encode(wb.BundleAdd(1, inner, 1), version, 9))

@@ -15,7 +15,7 @@ How to use
     tx(codec.encode(m.BarrierReply(), hdr.version, hdr.xid))
 
 ``encode_packet_in(msg, version, xid, packet_in_format)`` picks the session's packet-in
-format (standard or NXT_PACKET_IN).  ``encode`` returns one message, except for multipart replies too long for 64 KiB, which
+format (standard, NXT_PACKET_IN or NXT_PACKET_IN2).  ``encode`` returns one message, except for multipart replies too long for 64 KiB, which
 come back as several concatenated messages (``encode_all`` gives them as a list).
 
 Message classes
@@ -66,9 +66,9 @@ from pyvswitch.openflow import (wire_bundle, wire_flow, wire_gm, wire_monitor,  
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import HEADER
 from pyvswitch.openflow.messages import Message
-from pyvswitch.openflow.messages import NXPIF_NXT_PACKET_IN, PacketIn
+from pyvswitch.openflow.messages import NXPIF_NXT_PACKET_IN, NXPIF_NXT_PACKET_IN2, PacketIn
 from pyvswitch.openflow.wire_core import encode_error, encode_hello, error_reply
-from pyvswitch.openflow.wire_flow import encode_nx_packet_in
+from pyvswitch.openflow.wire_flow import encode_nx_packet_in, encode_nx_packet_in2
 from pyvswitch.openflow.wire_flow import encode_packet_in as _encode_std_packet_in
 
 __all__ = ["DecodeOptions", "decode", "encode", "encode_all", "error_reply", "encode_error",
@@ -140,12 +140,14 @@ def _lookup_exp(kind: str, version: int, vendor: int, subtype: int, msg: bytes,
 def encode_packet_in(msg: PacketIn, version: int, xid: int,
                      packet_in_format: int = 0) -> bytes:
     """PACKET_IN in the session's format (NXT_SET_PACKET_IN_FORMAT): standard OpenFlow
-    (0) or NXT_PACKET_IN (1).  NXT_PACKET_IN2 (2) is not implemented yet: ValueError."""
+    (0), NXT_PACKET_IN (1) or NXT_PACKET_IN2 (2; continuations travel as opaque bytes)."""
     if packet_in_format == 0:
         return _encode_std_packet_in(msg, version, xid)
     if packet_in_format == NXPIF_NXT_PACKET_IN:
         return encode_nx_packet_in(msg, version, xid)
-    raise ValueError(f"packet-in format {packet_in_format} is not implemented")
+    if packet_in_format == NXPIF_NXT_PACKET_IN2:
+        return encode_nx_packet_in2(msg, version, xid)
+    raise ValueError(f"unknown packet-in format {packet_in_format}")
 
 
 def encode_all(msg: Message, version: int, xid: int) -> list[bytes]:

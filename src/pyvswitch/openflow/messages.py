@@ -302,6 +302,8 @@ class PacketIn(Message):
     buffer_id: int = NO_BUFFER
     total_len: Optional[int] = None
     metadata: Optional[Match] = None
+    userdata: bytes = b""        # controller(userdata=...) - carried by NXT_PACKET_IN2 only
+    continuation: bytes = b""    # opaque NXT_PACKET_IN2 continuation (pause), raw
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,88 @@ def encode_nx_packet_in(msg: PacketIn, version: int, xid: int) -> bytes:
     return R.finish_exp(version, xid, R.NX_VENDOR_ID, R.NXT_PACKET_IN, body)
 
 
+# NXT_PACKET_IN2 (Nicira subtype 30): a property list.
+NXT_PACKET_IN2 = 30
+NXPINT_PACKET, NXPINT_FULL_LEN, NXPINT_BUFFER_ID, NXPINT_TABLE_ID, NXPINT_COOKIE = 0, 1, 2, 3, 4
+NXPINT_REASON, NXPINT_METADATA, NXPINT_USERDATA, NXPINT_CONTINUATION = 5, 6, 7, 8
+_PROP = struct.Struct("!HH")
+
+
+def _prop(ptype: int, value: bytes) -> bytes:
+    body = _PROP.pack(ptype, 4 + len(value)) + value
+    return body + b"\0" * R.pad8(len(body))
+
+
+def _metadata_tlvs(match: Match, version: int) -> bytes:
+    """The match's fields as bare NXM (OF1.0) or OXM (OF1.2+) entries, no ofp_match."""
+    if version == R.V10:
+        return MC.encode_nxm(match)
+    oxm = MC.encode_oxm_match(match, version)
+    (length,) = struct.unpack_from("!H", oxm, 2)
+    return oxm[4:length]
+
+
+def encode_nx_packet_in2(msg: PacketIn, version: int, xid: int) -> bytes:
+    """NXT_PACKET_IN2: what a session that chose NXPIF_NXT_PACKET_IN2 receives."""
+    match = msg.metadata.copy() if msg.metadata is not None else Match()
+    match.set_slot(Slot.IN_PORT, msg.in_port, 0xFFFFFFFF)
+    total_len = len(msg.data) if msg.total_len is None else msg.total_len
+    parts = [_prop(NXPINT_PACKET, msg.data)]
+    if total_len != len(msg.data):
+        parts.append(_prop(NXPINT_FULL_LEN, struct.pack("!I", total_len)))
+    if msg.buffer_id != 0xFFFFFFFF:
+        parts.append(_prop(NXPINT_BUFFER_ID, struct.pack("!I", msg.buffer_id)))
+    parts += [_prop(NXPINT_TABLE_ID, bytes([msg.table_id])),
+              _prop(NXPINT_COOKIE, b"\0" * 4 + struct.pack("!Q", msg.cookie)),
+              _prop(NXPINT_REASON, bytes([msg.reason])),
+              _prop(NXPINT_METADATA, _metadata_tlvs(match, version))]
+    if msg.userdata:
+        parts.append(_prop(NXPINT_USERDATA, msg.userdata))
+    if msg.continuation:
+        parts.append(_prop(NXPINT_CONTINUATION, msg.continuation))
+    return R.finish_exp(version, xid, R.NX_VENDOR_ID, NXT_PACKET_IN2, b"".join(parts))
+
+
+@R.decodes_exp(R.ALL_VERSIONS, R.NX_VENDOR_ID, NXT_PACKET_IN2)
+def _decode_nx_packet_in2(version: int, buf: bytes, opts) -> PacketIn:
+    props: dict[int, bytes] = {}
+    pos = 16
+    while pos < len(buf):
+        R.need(buf, pos + 4, "packet_in2 property")
+        ptype, plen = _PROP.unpack_from(buf, pos)
+        if plen < 4 or pos + plen > len(buf):
+            raise OFPError("OFPBPC_BAD_LEN", f"packet_in2 property length {plen}")
+        value = bytes(buf[pos + 4:pos + plen])
+        # The cookie's 8 bytes are 8-aligned, after 4 bytes of padding.
+        props[ptype] = value[4:] if ptype == NXPINT_COOKIE else value
+        pos += (plen + 7) & ~7
+    if NXPINT_PACKET not in props:
+        raise OFPError("OFPBRC_BAD_LEN", "packet_in2 without a packet")
+
+    def _int(ptype: int, width: int, default: int) -> int:
+        raw = props.get(ptype)
+        if raw is None:
+            return default
+        if len(raw) != width:
+            raise OFPError("OFPBPC_BAD_LEN", f"packet_in2 property {ptype}")
+        return int.from_bytes(raw, "big")
+
+    tlvs = props.get(NXPINT_METADATA, b"")
+    if version == R.V10:
+        match = MC.decode_nxm(tlvs, 0, len(tlvs))
+    else:
+        wrapped = struct.pack("!HH", 1, 4 + len(tlvs)) + tlvs
+        match, _ = MC.decode_oxm_match(wrapped + b"\0" * R.pad8(len(wrapped)), 0)
+    in_port = match.values[Slot.IN_PORT]
+    match.set_slot(Slot.IN_PORT, 0, 0)
+    data = props[NXPINT_PACKET]
+    return PacketIn(data, in_port, _int(NXPINT_REASON, 1, 0), _int(NXPINT_TABLE_ID, 1, 0),
+                    _int(NXPINT_COOKIE, 8, 0xFFFFFFFFFFFFFFFF),
+                    _int(NXPINT_BUFFER_ID, 4, 0xFFFFFFFF), _int(NXPINT_FULL_LEN, 4, len(data)),
+                    None if match.is_catchall() else match, props.get(NXPINT_USERDATA, b""),
+                    props.get(NXPINT_CONTINUATION, b""))
+
+
 @R.decodes_exp(R.ALL_VERSIONS, R.NX_VENDOR_ID, R.NXT_PACKET_IN)
 def _decode_nx_packet_in(version: int, buf: bytes, opts) -> PacketIn:
     R.need(buf, 40, "nxt_packet_in")
