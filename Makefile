@@ -22,7 +22,7 @@ venv: $(STAMP)
 setup: system venv
 
 demo: setup
-	$(PY) -m pyvswitch.demo
+	$(PY) tools/demo.py
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests

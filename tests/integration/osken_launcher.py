@@ -104,11 +104,13 @@ def _launch(argv: list[str] | None = None) -> int:
 # test side
 # --------------------------------------------------------------------------------------
 
-def is_listening(port: int, host_hex: str = "0100007F") -> bool:
-    """True when something LISTENs on 127.0.0.1:``port`` (read from /proc, no connect)."""
+def is_listening(port: int, host_hex: str = "0100007F", pid: int | None = None) -> bool:
+    """True when something LISTENs on 127.0.0.1:``port`` (read from /proc, no connect);
+    with ``pid``, in that process's network namespace."""
     want = f"{host_hex}:{port:04X}"
+    table = f"/proc/{pid}/net/tcp" if pid else "/proc/net/tcp"
     try:
-        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        lines = Path(table).read_text().splitlines()[1:]
     except OSError:
         return False
     for line in lines:
@@ -122,8 +124,9 @@ class OsKen:
     """One os-ken process running test apps, seen from the test."""
 
     def __init__(self, port: int, apps: list[str], ofp: str = "1.3", connect: str = "",
-                 name: str = "osken") -> None:
+                 name: str = "osken", netns: str | None = None) -> None:
         self.port = port
+        self.netns = netns          # run os-ken inside this network namespace
         self.apps = apps
         self.ofp = ofp
         self.connect = connect
@@ -139,7 +142,8 @@ class OsKen:
         self.out.write_text("")
         self.cmd.write_text("")
         env = dict(os.environ, OSKEN_HUB_TYPE="eventlet")
-        argv = [sys.executable, str(HERE / "osken_launcher.py"), "--port", str(self.port),
+        argv = (["ip", "netns", "exec", self.netns] if self.netns else []) + [
+                sys.executable, str(HERE / "osken_launcher.py"), "--port", str(self.port),
                 "--out", str(self.out), "--cmd", str(self.cmd), "--ofp", self.ofp,
                 "--log", str(self.log)]
         for app in self.apps:
@@ -149,7 +153,8 @@ class OsKen:
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      cwd=str(HERE))
-        self._wait(lambda: self._alive() and is_listening(self.port), timeout,
+        pid = self.proc.pid if self.netns else None
+        self._wait(lambda: self._alive() and is_listening(self.port, pid=pid), timeout,
                    f"os-ken to listen on port {self.port}")
         self.listening_at = time.monotonic()
         return self
