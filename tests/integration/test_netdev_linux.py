@@ -327,3 +327,26 @@ def test_tcp_stream_through_the_datapath_with_offloads_on():
             popns()
         for n in made:
             sh("ip", "netns", "del", n, check=False)
+
+
+def test_system_device_wakes_the_poll_loop_when_frames_arrive(netns_pair):
+    import threading
+
+    import ovs.poller
+    sw, peer = netns_pair
+    dev = open_netdev("pvt0", "system")
+    try:
+        dev.run(0)
+        dev.recv_batch(1000)                      # whatever the link-up produced
+        p = ovs.poller.Poller()
+        dev.wait(p)
+        p.timer_wait(5000)
+        t = threading.Timer(0.3, peer_send, (peer, "pvt1", [frame(1)]))
+        t.start()
+        t0 = time.monotonic()
+        p.block()
+        t.join()
+        assert time.monotonic() - t0 < 4
+        assert frame(1) in recv_until(dev, 1)
+    finally:
+        dev.close()

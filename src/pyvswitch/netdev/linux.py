@@ -32,6 +32,7 @@ Must not import: datapath/, ofproto/, openflow/.
 from __future__ import annotations
 
 import mmap
+import select
 import socket
 import struct
 from typing import Any, Iterable
@@ -350,13 +351,12 @@ class SystemNetdev(KernelLink):
         self._link_run()
 
     def wait(self, poller: Any) -> None:
-        import ovs.poller
         st = self._rx_st
         if st[self._rx_i * (self._fs >> 2)] & TP_STATUS_USER:
             poller.immediate_wake()
         else:
-            poller.fd_wait(self._rx.fileno(), ovs.poller.POLLIN)
-        poller.fd_wait(self._events.fileno(), ovs.poller.POLLIN)
+            poller.fd_wait(self._rx.fileno(), select.POLLIN)
+        poller.fd_wait(self._events.fileno(), select.POLLIN)
 
     def close(self) -> None:
         if self._closed:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import struct
 from typing import Any, Iterable
 
@@ -102,9 +103,8 @@ class TapNetdev(KernelLink):
         self._link_run()
 
     def wait(self, poller: Any) -> None:
-        import ovs.poller
-        poller.fd_wait(self._fd, ovs.poller.POLLIN)
-        poller.fd_wait(self._events.fileno(), ovs.poller.POLLIN)
+        poller.fd_wait(self._fd, select.POLLIN)
+        poller.fd_wait(self._events.fileno(), select.POLLIN)
 
     def close(self) -> None:
         if self._closed:
