@@ -368,6 +368,9 @@ def test_interleaved_changes_and_lookups_agree_with_reference(compile_after):
             for v in (version - 1, version):
                 assert pair[0].lookup(flow, v) is pair[1].lookup(flow, v), (step, v)
     assert list(pair[0]) == list(pair[1])
+    for query in [Match()] + [r.match for r in live[:50]]:
+        assert (list(pair[0].find_matches(query, version))
+                == list(pair[1].find_matches(query, version)))
 
 
 def test_value_bits_outside_the_mask_do_not_hide_a_rule():

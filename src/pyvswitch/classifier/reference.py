@@ -18,7 +18,11 @@ Semantics shared with ``Classifier`` (the contract both implement):
   ``insert``/``remove``/``replace``: the rules not yet removed.
 * Loose ``find_matches`` yields every visible rule whose match is at least as specific as
   the given one (it ignores ``priority``, as OpenFlow's non-strict delete does); strict
-  yields the visible rules with exactly that match and priority.
+  yields the visible rules with exactly that match and priority.  Both come in
+  tie-breaking order: insertion order, except that a ``replace``'s new rule takes the
+  place of the rule it replaces when match and priority are unchanged.
+* ``__iter__`` and ``rules_in`` list rules in the order of the ``insert``/``replace``
+  calls that added them.
 
 Invariants: ``_entries`` is in insertion order; each entry is ``[rule, add, remove, seq]``;
 ``_order`` is None or the entries sorted for ``lookup`` (only the scan order is cached, so
@@ -120,7 +124,7 @@ class LinearClassifier:
                      priority: int | None = None) -> Iterator[Any]:
         if strict and priority is None:
             raise ValueError("a strict search needs a priority")
-        for entry in list(self._entries):
+        for entry in sorted(self._entries, key=lambda e: e[3]):
             rule = entry[0]
             if not self._visible(entry, version):
                 continue
