@@ -309,8 +309,27 @@ _INST_SIZES = {OFPIT_GOTO_TABLE: 8, OFPIT_WRITE_METADATA: 24, OFPIT_WRITE_ACTION
                OFPIT_APPLY_ACTIONS: None, OFPIT_CLEAR_ACTIONS: 8, OFPIT_METER: 8}
 
 
+#: Recently decoded instruction lists by (version, bytes).  ``Instructions`` are
+#: immutable, and controllers install many flows with the same actions, so a hit
+#: skips the whole decode.  Bounded: cleared when full.
+_INS_CACHE: dict[tuple[int, bytes], A.Instructions] = {}
+_INS_CACHE_MAX = 4096
+
+
 def decode_instructions(version: int, buf, offset: int, length: int) -> A.Instructions:
     """Decode ``length`` bytes of instructions (an action list for OpenFlow 1.0)."""
+    key = (version, bytes(buf[offset:offset + length]))
+    cached = _INS_CACHE.get(key)
+    if cached is not None and offset + length <= len(buf):
+        return cached
+    ins = _decode_instructions(version, buf, offset, length)
+    if len(_INS_CACHE) >= _INS_CACHE_MAX:
+        _INS_CACHE.clear()
+    _INS_CACHE[key] = ins
+    return ins
+
+
+def _decode_instructions(version: int, buf, offset: int, length: int) -> A.Instructions:
     if version == OFP10:
         return A.Instructions(apply=decode_actions(version, buf, offset, length) or None)
     if length % 8:
@@ -318,6 +337,14 @@ def decode_instructions(version: int, buf, offset: int, length: int) -> A.Instru
     end = offset + length
     if end > len(buf):
         raise OFPError("OFPBIC_BAD_LEN", "instructions run past the message")
+    if length >= 8:
+        itype, ilen = _HH.unpack_from(buf, offset)
+        if itype == OFPIT_APPLY_ACTIONS and ilen == length:
+            # Fast path: the usual lone apply_actions instruction.
+            apply = decode_actions(version, buf, offset + 8, length - 8)
+            if apply and type(apply[0]) is A.MeterAction:
+                return A.Instructions(apply=apply[1:] or None, meter_id=apply[0].meter_id)
+            return A.Instructions(apply=apply)
     seen: dict[int, int] = {}
     pos = offset
     while pos < end:

@@ -62,9 +62,13 @@ _u16 = struct.Struct("!H")
 
 
 class _Entry:
-    """How one wire header (class, field[, experimenter]) maps onto a catalogue field."""
+    """How one wire header (class, field[, experimenter]) maps onto a catalogue field.
 
-    __slots__ = ("field", "width", "kind", "maskable", "full", "key")
+    The precomputed ``slot``/``shift``/``field_full``/``bits``/``prereq_fn``/``fast``
+    let the decoder handle the common TLV in a few lines without calls."""
+
+    __slots__ = ("field", "width", "kind", "maskable", "full", "key", "slot", "shift",
+                 "field_full", "bits", "prereq_fn", "fast")
 
     def __init__(self, field: Field, width: int, kind: int = _DIRECT,
                  maskable: bool | None = None, key: tuple = ()) -> None:
@@ -74,6 +78,53 @@ class _Entry:
         self.maskable = field.maskable if maskable is None else maskable
         self.full = (1 << (8 * width)) - 1
         self.key = key
+        self.slot = field.slot
+        self.shift = field.shift
+        self.field_full = (1 << field.n_bits) - 1
+        self.bits = self.field_full << field.shift
+        self.prereq_fn = _prereq_fn(field.prereq)
+        self.fast = (kind in (_DIRECT, _PORT32)
+                     and field.name not in ("vlan_pcp", "arp_op"))
+
+
+def _prereq_fn(prereq):
+    """A ``(values, masks) -> bool`` test for ``prereq`` (None when there is none)."""
+    P, E, N = F.Prereq, Slot.ETH_TYPE, Slot.NW_PROTO
+
+    def eth(*types):
+        return lambda v, m: m[E] == 0xFFFF and v[E] in types
+
+    def proto(types, number):
+        return lambda v, m: (m[E] == 0xFFFF and v[E] in types and m[N] & 0xFF == 0xFF
+                             and v[N] == number)
+
+    ip_any = (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6)
+    v6 = (F.ETH_TYPE_IPV6,)
+
+    def nd(types):
+        icmp6 = proto(v6, F.IPPROTO_ICMPV6)
+        # Like OVS, the ICMPv6 code is checked by value only (wildcarded reads as 0).
+        return lambda v, m: (icmp6(v, m) and m[Slot.TP_SRC] & 0xFF == 0xFF
+                             and v[Slot.TP_SRC] & 0xFF in types and not v[Slot.TP_DST] & 0xFF)
+
+    return {
+        P.NONE: None,
+        P.ARP: eth(F.ETH_TYPE_ARP, F.ETH_TYPE_RARP),
+        P.IPV4: eth(F.ETH_TYPE_IP),
+        P.IPV6: eth(F.ETH_TYPE_IPV6),
+        P.IP_ANY: eth(*ip_any),
+        P.MPLS: eth(F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST),
+        P.PBB: eth(F.ETH_TYPE_PBB),
+        P.VLAN_VID: lambda v, m: bool(m[Slot.VLAN_TCI] & v[Slot.VLAN_TCI] & F.VLAN_CFI),
+        P.TCP: proto(ip_any, F.IPPROTO_TCP),
+        P.UDP: proto(ip_any, F.IPPROTO_UDP),
+        P.SCTP: proto(ip_any, F.IPPROTO_SCTP),
+        P.ICMPV4: proto((F.ETH_TYPE_IP,), F.IPPROTO_ICMP),
+        P.ICMPV6: proto(v6, F.IPPROTO_ICMPV6),
+        P.ND: nd((135, 136)),
+        P.ND_SOLICIT: nd((135,)),
+        P.ND_ADVERT: nd((136,)),
+    }[prereq]
 
 
 #: (class, field) -> entry, and (experimenter, field) -> entry for class 0xffff.
@@ -117,6 +168,16 @@ def _build_tables() -> None:
 
 
 _build_tables()
+
+#: Fast-path view of ``_BY_HEADER``: ``header >> 9`` (class and field) -> a tuple
+#: (width, maskable, wire_full, field_full, prereq_fn, slot, bits, shift, name,
+#: value_ok) for plain fields; other headers take the general path.
+_FAST: dict[int, tuple] = {
+    (cls << 7) | code: (e.width, e.maskable, e.full, e.field_full, e.prereq_fn, e.slot,
+                        e.bits, e.shift, e.field.name,
+                        (lambda v: not 0xFF00 <= v < 0xFFFFFF00) if e.kind == _PORT32 else None)
+    for (cls, code), e in _BY_HEADER.items() if e.fast
+}
 
 #: Field name -> [(min_version, (class, code, experimenter))], the header to emit.
 _ENCODE: dict[str, list[tuple[int, tuple]]] = {}
@@ -279,9 +340,41 @@ def prereqs_ok(match: Match, prereq: F.Prereq) -> bool:
 
 def _decode_tlvs(buf, offset: int, end: int) -> Match:
     match = Match()
-    pull = _pull_tlv
+    values, masks = match.values, match.masks
+    unpack, fast_table = _u32.unpack_from, _FAST
+    from_bytes = int.from_bytes
     while offset < end:
-        entry, value, mask, offset = pull(buf, offset, end, False)
+        if end - offset >= 4:
+            header, = unpack(buf, offset)
+            fast = fast_table.get(header >> 9)
+            length = header & 0xFF
+            pos = offset + 4
+            if fast is not None and pos + length <= end:
+                (width, maskable, wire_full, full, prereq_fn, slot, bits, shift, name,
+                 value_ok) = fast
+                if length == (width << 1 if header & 0x100 else width):
+                    # Fast path: a plain field in its own bit positions.
+                    value = from_bytes(buf[pos:pos + width], "big")
+                    if header & 0x100:
+                        mask = from_bytes(buf[pos + width:pos + length], "big")
+                        if value & ~mask:
+                            raise OFPError("OFPBMC_BAD_WILDCARDS", name)
+                        if not maskable and mask != wire_full and mask:
+                            raise OFPError("OFPBMC_BAD_MASK", name)
+                        mask &= full
+                    else:
+                        mask = full
+                    if value > full or (value_ok is not None and not value_ok(value)):
+                        raise OFPError("OFPBMC_BAD_VALUE", f"{name}={value:#x}")
+                    if prereq_fn is not None and not prereq_fn(values, masks):
+                        raise OFPError("OFPBMC_BAD_PREREQ", name)
+                    if masks[slot] & bits:
+                        raise OFPError("OFPBMC_DUP_FIELD", name)
+                    masks[slot] |= mask << shift
+                    values[slot] |= (value & mask) << shift
+                    offset = pos + length
+                    continue
+        entry, value, mask, offset = _pull_tlv(buf, offset, end, False)
         _apply(match, entry, value, mask)
     return match
 
