@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from oracles import VERSIONS, ofp_print, osken, osken_bytes, osken_parse
