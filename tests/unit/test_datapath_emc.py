@@ -63,6 +63,9 @@ def test_fast_key_is_a_prefix_for_well_formed_ipv4_and_whole_frame_otherwise():
     assert e.lookup(ipv4[:59]) is None            # shorter than the IP total length says
     assert e.lookup(ipv4 + b"pad") == "v4" and e.lookup(arp) == "arp"
     assert e.lookup(arp + b"x") is None
+    odd = bytes(12) + b"\x88\xb5" + bytes(40)              # a 54-byte non-IP frame
+    e.insert(odd, "odd")
+    assert e.lookup(odd) is None and e.lookup(odd + b"more") is None
 
 
 def test_emc_is_bounded_and_forgets_a_megaflow():

@@ -202,8 +202,8 @@ class DpifNetdev:
             ln = len(f)
             e = get(f[:FAST_KEY_LEN])
             if e is not None:
-                mf, lo, hi = e
-                if lo <= ln <= hi:
+                mf, lo = e
+                if lo <= ln:
                     if mf is not last:
                         if last is not _NOTHING:
                             last.packets += n

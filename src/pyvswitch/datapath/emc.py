@@ -13,10 +13,12 @@ What this module owns
     its IP header claims, and the key does not hold the frame length;
   - any other frame: key = the whole frame, ``lo == hi == len(frame)`` (exact by
     construction; such traffic hits the second, whole-frame probe).
-  The hit path probes ``frame[:54]`` first (no parsing at all), checks the length bounds,
-  and only then probes the whole frame.  A 54-byte prefix key and a whole-frame key can
-  only be equal when the frame is at most 54 bytes long, and then both are the frame.
-* ``Emc``: a bounded dict from key to ``(megaflow, lo, hi)``.  Full -> the oldest entry
+  The hit path probes ``frame[:54]`` first (no parsing at all), checks ``lo <= len``, and
+  only then probes the whole frame.  A whole-frame key shorter than 54 bytes can only
+  equal ``f[:54]`` when ``f`` is that very frame; a whole frame of exactly 54 bytes could
+  also equal the prefix of longer frames, so such frames are never cached (they take the
+  megaflow lookup every time); that is what lets the entry drop ``hi``.
+* ``Emc``: a bounded dict from key to ``(megaflow, lo)``.  Full -> the oldest entry
   goes (dict insertion order).  ``forget(megaflow)`` drops every entry pointing at a
   megaflow being deleted, so a deleted megaflow is never hit again.
 
@@ -57,16 +59,18 @@ class Emc:
     def insert(self, frame: bytes, megaflow: Any) -> None:
         """Remember that frames like ``frame`` hit ``megaflow``."""
         key, lo, hi = emc_key(frame)
+        if len(key) == FAST_KEY_LEN and hi != UNBOUNDED:
+            return       # a whole frame of exactly 54 bytes would also match longer ones
         d = self.entries
         if len(d) >= self.capacity and key not in d:
             del d[next(iter(d))]
-        d[key] = (megaflow, lo, hi)
+        d[key] = (megaflow, lo)
 
     def lookup(self, frame: bytes) -> Any:
         """The megaflow cached for ``frame``, or None (the same probes as the hit path)."""
         n = len(frame)
         e = self.entries.get(frame[:FAST_KEY_LEN])
-        if e is not None and e[1] <= n <= e[2]:
+        if e is not None and e[1] <= n:
             return e[0]
         if n > FAST_KEY_LEN:
             e = self.entries.get(frame)
