@@ -4,8 +4,11 @@ What this module owns
 ---------------------
 ``OFPError``: an error Open vSwitch would answer with an OFPT_ERROR, named symbolically the
 way OVS names them (``"OFPBRC_BAD_TYPE"``, ``"OFPFMFC_TABLE_FULL"``...).  The symbolic name
-is version-independent; ``ERRORS`` maps it to the (type, code) pair each OpenFlow version
-puts on the wire (the numbering changed between OF1.0 and OF1.1+).
+is version-independent; ``ERRORS`` maps it to the (vendor, type, code) each OpenFlow
+version puts on the wire (the numbering changed between OF1.0 and OF1.1+, and some errors
+exist only as Nicira/ONF extensions).  ``error_triplet`` picks the numbers for a version
+(falling back to NXBRC_UNENCODABLE_ERROR like OVS) and ``error_name`` reads them back.
+The ERROR message itself is encoded in ``wire_core``.
 
 Must not import: anything in pyvswitch.
 """

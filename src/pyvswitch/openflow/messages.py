@@ -2,9 +2,11 @@
 
 What this module owns
 ---------------------
-One frozen dataclass per OpenFlow message the switch decodes or encodes.  Messages carry
-neither a connection nor an xid nor a version: ``codec.decode`` reads them from bytes of any
-supported version and ``codec.encode(msg, version, xid)`` writes them back.
+One frozen dataclass per handshake, control, port, packet and flow message the switch
+decodes or encodes (statistics live in ``messages_stats``, groups and meters in
+``messages_gm``; bundles, table features, flow monitors and queues beside their wire code).
+Messages carry neither a connection nor an xid nor a version: ``codec.decode`` reads them
+from bytes of any supported version and ``codec.encode(msg, version, xid)`` writes them.
 
 Conventions
 -----------
