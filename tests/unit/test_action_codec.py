@@ -56,7 +56,8 @@ OSKEN_13 = [
     (p13.OFPActionSetField(vlan_vid=0x1005), A.SetField(F["vlan_vid"], 0x1005)),
     (p13.OFPActionSetField(vlan_pcp=5), A.SetField(F["vlan_pcp"], 5)),
     (p13.OFPActionSetField(tcp_dst=8080), A.SetField(F["tcp_dst"], 8080)),
-    (p13.OFPActionSetField(ipv6_src="2001:db8::1"), A.SetField(F["ipv6_src"], (0x20010DB8 << 96) | 1)),
+    (p13.OFPActionSetField(ipv6_src="2001:db8::1"),
+     A.SetField(F["ipv6_src"], (0x20010DB8 << 96) | 1)),
     (p13.OFPActionSetField(mpls_label=0x12345), A.SetField(F["mpls_label"], 0x12345)),
     (p13.OFPActionSetField(tunnel_id=9), A.SetField(F["tun_id"], 9)),
     (p13.OFPActionSetField(ip_dscp=46), A.SetField(F["ip_dscp"], 46)),
@@ -237,7 +238,8 @@ def test_every_action_round_trips(version: int) -> None:
 
 def _nx(subtype: int, body: bytes) -> bytes:
     length = max(16, (10 + len(body) + 7) // 8 * 8)
-    return struct.pack("!HHIH", 0xFFFF, length, 0x2320, subtype) + body + bytes(length - 10 - len(body))
+    return (struct.pack("!HHIH", 0xFFFF, length, 0x2320, subtype) + body
+            + bytes(length - 10 - len(body)))
 
 
 def _sf(tlv: bytes) -> bytes:
@@ -248,11 +250,13 @@ def _sf(tlv: bytes) -> bytes:
 ACTION_ERRORS = [
     ("unknown type", 0x04, struct.pack("!HH4x", 30, 8), "OFPBAC_BAD_TYPE"),
     ("OF1.0 unknown type", 0x01, struct.pack("!HH4x", 12, 8), "OFPBAC_BAD_TYPE"),
-    ("length not a multiple of 8", 0x04, struct.pack("!HHIH6x", 0, 12, 1, 0)[:16], "OFPBAC_BAD_LEN"),
+    ("length not a multiple of 8", 0x04, struct.pack("!HHIH6x", 0, 12, 1, 0)[:16],
+     "OFPBAC_BAD_LEN"),
     ("output too short", 0x04, struct.pack("!HHI", 0, 8, 1), "OFPBAC_BAD_LEN"),
     ("length past the end", 0x04, struct.pack("!HHIH6x", 0, 24, 1, 0), "OFPBAC_BAD_LEN"),
     ("zero length", 0x04, struct.pack("!HH4x", 0, 0), "OFPBAC_BAD_LEN"),
-    ("bad experimenter", 0x04, struct.pack("!HHI8x", 0xFFFF, 16, 0x1234), "OFPBAC_BAD_EXPERIMENTER"),
+    ("bad experimenter", 0x04, struct.pack("!HHI8x", 0xFFFF, 16, 0x1234),
+     "OFPBAC_BAD_EXPERIMENTER"),
     ("bad Nicira subtype", 0x04, _nx(200, b""), "OFPBAC_BAD_EXPERIMENTER_TYPE"),
     ("Nicira wrong size", 0x04, struct.pack("!HHIH", 0xFFFF, 24, 0x2320, 1) + bytes(14),
      "OFPBAC_BAD_LEN"),
@@ -316,7 +320,8 @@ INSTRUCTION_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("what,raw,error", INSTRUCTION_ERRORS, ids=[e[0] for e in INSTRUCTION_ERRORS])
+@pytest.mark.parametrize("what,raw,error", INSTRUCTION_ERRORS,
+                         ids=[e[0] for e in INSTRUCTION_ERRORS])
 def test_instruction_decode_errors_match_ovs(what, raw, error) -> None:
     with pytest.raises(OFPError) as err:
         AC.decode_instructions(0x04, raw, 0, len(raw))

@@ -216,7 +216,8 @@ def test_ofp10_drops_fields_without_their_prerequisites() -> None:
     assert match.is_wild("ip_src") and match.is_wild("tcp_dst") and match.is_wild("ip_proto")
 
 
-@pytest.mark.parametrize("text", ["reg0=1", "ipv6,ipv6_src=::1", "dl_src=00:00:00:00:00:00/01:00:00:00:00:00",
+@pytest.mark.parametrize("text", ["reg0=1", "ipv6,ipv6_src=::1",
+                                  "dl_src=00:00:00:00:00:00/01:00:00:00:00:00",
                                   "ip,nw_src=10.0.0.0/255.0.255.0", "metadata=1",
                                   "tcp,tcp_flags=+syn"])
 def test_ofp10_refuses_what_it_cannot_express(text: str) -> None:

@@ -257,10 +257,9 @@ def format_match(match: Match) -> str:
         dec_masked("tp_dst", v[Slot.TP_DST], m[Slot.TP_DST], 0xFFFF)
     if m[Slot.TCP_FLAGS]:
         put(f"tcp_flags={_tcp_flags(v[Slot.TCP_FLAGS], m[Slot.TCP_FLAGS])}")
-    if m[Slot.PBB_ISID]:
-        put(f"pbb_isid={format_field_value(F.BY_NAME['pbb_isid'], v[Slot.PBB_ISID], m[Slot.PBB_ISID])}")
-    if m[Slot.IPV6_EXTHDR]:
-        put(f"ipv6_exthdr={format_field_value(F.BY_NAME['ipv6_exthdr'], v[Slot.IPV6_EXTHDR], m[Slot.IPV6_EXTHDR])}")
+    for name, slot in (("pbb_isid", Slot.PBB_ISID), ("ipv6_exthdr", Slot.IPV6_EXTHDR)):
+        if m[slot]:
+            put(f"{name}={format_field_value(F.BY_NAME[name], v[slot], m[slot])}")
     return ",".join(out)
 
 
