@@ -166,7 +166,7 @@ class DpifNetdev:
                 mf.fast_out = multi
         else:
             def general(frame: bytes, _mf=mf) -> None:
-                self._run_actions(frame, _mf.compiled.actions, None, None)
+                self._run_actions(frame, _mf.compiled.actions)
             mf.fast_out = general
 
     def _no_port(self, frame: bytes) -> None:
@@ -262,35 +262,38 @@ class DpifNetdev:
         else:
             self._upcalls.append(up)
 
-    def _run_actions(self, frame: bytes, actions: Sequence[Action],
-                     flow: tuple[int, ...] | None, in_port: int | None) -> None:
-        ports = self._ports
-
-        def output(n: int, f: bytes) -> None:
-            p = ports.get(n)
-            if p is None:
-                self.n_tx_no_port += 1
-            else:
-                p.txq.append(f)
-
-        def upcall(f: bytes, cookie: Any) -> None:
-            ip = in_port if in_port is not None else self._current_in_port
-            try:
-                fl = self._extract(f, ip)
-            except Exception:
-                self.n_malformed += 1
-                return
-            self._queue_upcall(Upcall(f, fl, ip, UpcallKind.ACTION, cookie))
-
+    def _run_actions(self, frame: bytes, actions: Sequence[Action]) -> None:
+        """The general interpreter path; the packet's odp in_port is ``_current_in_port``."""
         try:
-            apply_actions(frame, actions, output, upcall)
+            apply_actions(frame, actions, self._output, self._upcall_action)
         except ActionError:
             self.n_action_errors += 1
+
+    def _output(self, odp_port: int, frame: bytes) -> None:
+        p = self._ports.get(odp_port)
+        if p is None:
+            self.n_tx_no_port += 1
+        else:
+            p.txq.append(frame)
+
+    def _upcall_action(self, frame: bytes, cookie: Any) -> None:
+        in_port = self._current_in_port
+        try:
+            flow = self._extract(frame, in_port)
+        except Exception:
+            self.n_malformed += 1
+            return
+        self._queue_upcall(Upcall(frame, flow, in_port, UpcallKind.ACTION, cookie))
 
     def execute(self, frame: bytes, actions: Sequence[Action], now: float,
                 in_odp_port: int = 0) -> None:
         compiled = compile_actions(actions)           # TypeError on a non-action
-        self._run_actions(bytes(frame), compiled.actions, None, in_odp_port)
+        saved = self._current_in_port
+        self._current_in_port = in_odp_port
+        try:
+            self._run_actions(bytes(frame), compiled.actions)
+        finally:
+            self._current_in_port = saved
         self._flush()
 
     def _flush(self) -> None:
