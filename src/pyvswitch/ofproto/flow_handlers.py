@@ -6,7 +6,8 @@ What this module owns
 ---------------------
 The glue between decoded messages and ``ofproto.flows`` (a ``tables.FlowTables``): each
 handler applies or queries, then replies with ``ofconn.send(reply, xid)`` (the codec splits
-multipart replies over 64 KiB).  Errors are raised as ``OFPError`` and become OFPT_ERROR in
+multipart replies over 64 KiB).  TABLE_FEATURES queries are answered from
+``table_features.py``.  Errors are raised as ``OFPError`` and become OFPT_ERROR in
 ``Ofproto.handle_openflow``; the slave check for FLOW_MOD is done by ``handlers.dispatch``.
 
 Statistics follow OVS: hidden rules (priority > 65535) are never reported, durations run
@@ -22,6 +23,8 @@ from pyvswitch.ofproto.handlers import handles
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
+from pyvswitch.ofproto.table_features import table_features
 
 
 def _age_secs(age_ms: float) -> int:
@@ -87,3 +90,12 @@ def _aggregate_stats(ofproto, ofconn, msg, xid, now):
 def _table_stats(ofproto, ofconn, msg, xid, now):
     _single(msg)
     ofconn.send(ms.TableStatsReply(tuple(ofproto.flows.table_stats())), xid)
+
+
+@handles(TableFeaturesRequest)
+def _table_features(ofproto, ofconn, msg, xid, now):
+    """A query (no tables in the request) is answered; setting features is refused."""
+    for req in (msg if isinstance(msg, list) else [msg]):
+        if req.tables:
+            raise OFPError("OFPTFFC_EPERM", "table features cannot be set")
+    ofconn.send(TableFeaturesReply(table_features(ofproto.flows, ofconn.version)), xid)

@@ -39,7 +39,6 @@ Must not import: ``vswitchd``, ``ofproto_dpif``, ``ofproto.ofproto``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyvswitch.classifier.subtable import NEVER
@@ -64,14 +63,21 @@ _VALID_FLAGS = {0x01: 0x07, 0x02: 0x03, 0x03: 0x07}
 _VALID_FLAGS_13 = 0x1F
 
 
-@dataclass
 class FlowModResult:
-    """What a committed transaction did."""
+    """What a committed transaction did: ``added`` new rules (replacements included),
+    ``removed`` ``(rule, reason)`` pairs (reason None for a replaced rule), and the
+    ``version`` at which it became visible."""
 
-    added: list[Rule] = field(default_factory=list)       # new rules (incl. replacements)
-    removed: list[tuple[Rule, int | None]] = field(default_factory=list)
-    """Rules gone from the tables: (rule, reason); reason None for a replaced rule."""
-    version: int = 0
+    __slots__ = ("added", "removed", "version")
+
+    def __init__(self, version: int) -> None:
+        self.added: list[Rule] = []
+        self.removed: list[tuple[Rule, int | None]] = []
+        self.version = version
+
+    def __repr__(self) -> str:
+        return (f"FlowModResult(version={self.version}, added={self.added}, "
+                f"removed={self.removed})")
 
 
 class _Mod:
@@ -167,6 +173,8 @@ def _restore_visibility(table: OfTable, rule: Rule) -> None:
 
 class FlowModTxn:
     """Flow_mods staged at one new version; see the module docstring."""
+
+    __slots__ = ("tables", "now", "source", "version", "result", "_undo", "_done")
 
     def __init__(self, tables: FlowTables, now: float, source: Any = None) -> None:
         self.tables = tables

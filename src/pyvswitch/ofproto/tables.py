@@ -56,6 +56,7 @@ EXPIRY_SCAN_MS = 100
 #: Table-features / table-stats max_entries when no flow limit is set (OVS query_tables).
 DEFAULT_MAX_ENTRIES = 1_000_000
 UNLIMITED = 0xFFFFFFFF
+_FlowModTxn = None        # flow_mod.FlowModTxn, imported on first use (it imports us)
 
 
 class OfTable:
@@ -147,6 +148,7 @@ class FlowTables:
         self.next_expiry: float = float("inf")
         self._last_scan: float = float("-inf")
         self.n_flow_mods = 0
+        self._features_cache = None   # table_features.py
 
     # --- lookup (the translator's view) -----------------------------------------------
     def lookup(self, table_id: int, flow: tuple[int, ...],
@@ -162,8 +164,11 @@ class FlowTables:
     # --- flow_mods (semantics in flow_mod.py) -----------------------------------------
     def begin(self, now: float, source: Any = None):
         """A transaction: stage flow_mods with ``txn.add(fm)``, then ``commit()``."""
-        from pyvswitch.ofproto.flow_mod import FlowModTxn
-        return FlowModTxn(self, now, source)
+        global _FlowModTxn
+        if _FlowModTxn is None:
+            from pyvswitch.ofproto.flow_mod import FlowModTxn
+            _FlowModTxn = FlowModTxn
+        return _FlowModTxn(self, now, source)
 
     def apply_flow_mod(self, fm, now: float, source: Any = None, *,
                        version: int | None = None):

@@ -1,0 +1,151 @@
+"""FLOW_MOD and flow/aggregate/table statistics through ``Ofproto.handle_openflow``: wire
+bytes in, decoded replies out, errors as the OFPT_ERROR Open vSwitch sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyvswitch.ofproto.ofproto import Ofproto
+from pyvswitch.openflow import codec
+from pyvswitch.openflow import messages as m
+from pyvswitch.openflow import messages_stats as ms
+from pyvswitch.openflow.ofpacts import Instructions, Output, SetField
+from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
+from pyvswitch.packet import fields as F
+from pyvswitch.packet.fields import Match
+
+
+class FakeRconn:
+    def __init__(self, version):
+        self.version = version
+        self.sent: list[bytes] = []
+
+    def send(self, raw, counter=None):
+        self.sent.append(bytes(raw))
+
+
+class FakeOfConn:
+    """Just what the handlers use: version, role, send (encodes like the real one)."""
+
+    def __init__(self, version, role=m.ROLE_EQUAL):
+        self.rconn = FakeRconn(version)
+        self.version = version
+        self.role = role
+        self.reply_counter = None
+        self.name = "fake"
+
+    def decode_options(self):
+        return codec.DecodeOptions()
+
+    def send(self, msg, xid=0, counter=None):
+        self.rconn.sent.extend(codec.encode_all(msg, self.version, xid))
+
+    def replies(self):
+        out = [codec.decode(raw) for raw in self.rconn.sent]
+        self.rconn.sent.clear()
+        return out
+
+
+@pytest.fixture
+def ofp():
+    return Ofproto("br0", 1)
+
+
+def send(ofp, conn, msg, xid=7, now=1000.0):
+    ofp.handle_openflow(conn, codec.encode(msg, conn.version, xid), now)
+    return conn.replies()
+
+
+def add(match, port=2, **kw):
+    kw.setdefault("table_id", 0)
+    return m.FlowMod(match, Instructions(apply=(Output(port),)), **kw)
+
+
+@pytest.mark.parametrize("version", [0x01, 0x04, 0x05, 0x06])
+def test_flow_mod_then_flow_stats_in_every_version(ofp, version):
+    conn = FakeOfConn(version)
+    match = Match().set("in_port", 1).set("eth_type", 0x0800).set("ip_dst", 0x0A000000,
+                                                                   0xFF000000)
+    assert send(ofp, conn, add(match, cookie=0x42, idle_timeout=30, priority=99), now=0) == []
+    rule = next(ofp.flows.rules())
+    rule.add_stats(3, 180, 500)
+    (reply,) = send(ofp, conn, ms.FlowStatsRequest(Match()), now=2500)
+    assert isinstance(reply, ms.FlowStatsReply)
+    (fs,) = reply.flows
+    assert fs.match == match and fs.priority == 99 and fs.idle_timeout == 30
+    assert (fs.packet_count, fs.byte_count) == (3, 180)
+    assert (fs.duration_sec, fs.duration_nsec) == (2, 500_000_000)
+    assert fs.instructions.apply == (Output(2),)
+    if version != 0x01:
+        assert fs.cookie == 0x42
+    (agg,) = send(ofp, conn, ms.AggregateStatsRequest(Match()), now=2500)
+    assert (agg.flow_count, agg.packet_count, agg.byte_count) == (1, 3, 180)
+
+
+def test_flow_stats_filters(ofp):
+    conn = FakeOfConn(0x04)
+    send(ofp, conn, add(Match().set("in_port", 1), port=2, cookie=1))
+    send(ofp, conn, add(Match().set("in_port", 2), port=3, cookie=2, table_id=5))
+    # A hidden rule (in-band style, priority > 65535) cannot come from the wire.
+    ofp.flows.apply_flow_mod(add(Match().set("in_port", 3), port=3, priority=180000), 0)
+
+    def ports(**kw):
+        (reply,) = send(ofp, conn, ms.FlowStatsRequest(Match(), **kw))
+        return sorted(fs.match.get("in_port")[0] for fs in reply.flows)
+    assert ports() == [1, 2]                          # hidden rule never reported
+    assert ports(table_id=5) == [2]
+    assert ports(out_port=3) == [2]
+    assert ports(cookie=1, cookie_mask=0xFF) == [1]
+    (tables,) = send(ofp, conn, ms.TableStatsRequest())
+    counts = {t.table_id: t.active_count for t in tables.tables}
+    assert len(counts) == 254 and counts[0] == 1 and counts[5] == 1
+
+
+def test_flow_mod_errors_are_ofpt_error_and_change_nothing(ofp):
+    conn = FakeOfConn(0x04)
+    send(ofp, conn, add(Match().set("in_port", 1)))
+    bad = [
+        (m.FlowMod(Match(), Instructions(apply=(SetField(F.field("tcp_dst"), 80),)),
+                   table_id=0), "OFPBAC_MATCH_INCONSISTENT", (2, 10)),
+        (add(Match(), table_id=254), "OFPBRC_EPERM", (1, 5)),
+        (add(Match(), table_id=0xFF), "OFPFMFC_BAD_TABLE_ID", (5, 2)),
+        (m.FlowMod(Match(), Instructions(goto_table=1), table_id=2),
+         "OFPBIC_BAD_TABLE_ID", (3, 2)),
+    ]
+    for msg, name, (etype, ecode) in bad:
+        (err,) = send(ofp, conn, msg, xid=99)
+        assert isinstance(err, m.ErrorMsg) and err.name == name
+        assert (err.type, err.code) == (etype, ecode)
+    assert [r.match.get("in_port")[0] for r in ofp.flows.rules()] == [1]
+
+
+def test_slave_may_not_send_flow_mod(ofp):
+    conn = FakeOfConn(0x04, role=m.ROLE_SLAVE)
+    (err,) = send(ofp, conn, add(Match().set("in_port", 1)))
+    assert err.name == "OFPBRC_IS_SLAVE"
+    assert ofp.flows.n_flows() == 0
+    # ... but may read statistics.
+    (reply,) = send(ofp, conn, ms.FlowStatsRequest(Match()))
+    assert reply.flows == ()
+
+
+def test_flow_removed_reaches_a_session_with_its_version(ofp):
+    conn = FakeOfConn(0x04)
+    ofp.connmgr.all_ofconns = lambda: [conn]
+    conn.receives_async = lambda kind, reason: kind == "flow_removed"
+    send(ofp, conn, add(Match().set("in_port", 1), hard_timeout=1,
+                        flags=m.OFPFF_SEND_FLOW_REM), now=0)
+    ofp.flows.run(1500)
+    (fr,) = conn.replies()
+    assert isinstance(fr, m.FlowRemoved) and fr.reason == m.OFPRR_HARD_TIMEOUT
+    assert fr.match == Match().set("in_port", 1) and fr.duration_sec == 1
+
+
+def test_table_features_query_lists_the_visible_tables(ofp):
+    conn = FakeOfConn(0x04)
+    ofp.flows.configure_table(3, 0, name="acl", max_flows=10)
+    replies = send(ofp, conn, TableFeaturesRequest())
+    tables = [t for r in replies if isinstance(r, TableFeaturesReply) for t in r.tables]
+    assert [t.table_id for t in tables] == list(range(254))
+    assert tables[3].name == "acl" and tables[3].max_entries == 10
+    assert tables[0].max_entries == 1_000_000
