@@ -333,7 +333,10 @@ class SystemNetdev(KernelLink):
     # -- the rest ------------------------------------------------------------------------
     def get_stats(self) -> NetdevStats:
         self._poll_ring_stats()
-        k = rtnl.kernel_stats(self._link.ifindex, self._nl)
+        try:
+            k = rtnl.kernel_stats(self._link.ifindex, self._nl)
+        except NetdevError:                  # the interface went away: our own counts
+            k = NetdevStats()
         sw = self._sw
         k.rx_dropped += sw.rx_dropped
         k.tx_dropped += sw.tx_dropped
