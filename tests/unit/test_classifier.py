@@ -140,7 +140,7 @@ def _do(pair, method: str, *args) -> None:
 # --- the randomized agreement test -----------------------------------------------------
 
 def test_random_lookups_agree_with_reference():
-    """100,000 lookups over 1,200 rules in ~24 masks, across four versions and a collect."""
+    """101,000 lookups over 1,200 rules in ~24 masks, across four versions and a collect."""
     rng = random.Random(20261123)
     pair = both()
     rules = [random_rule(rng, f"r{i}") for i in range(1200)]
@@ -161,11 +161,11 @@ def test_random_lookups_agree_with_reference():
         _do(pair, "replace", old, new, 3)
     assert pair[0].n_subtables >= 20
 
-    flows = [random_flow(rng, rules) for _ in range(20_000)]
+    flows = [random_flow(rng, rules) for _ in range(25_000)]
     mismatches = []
     hits = 0
-    for version in (0, 1, 2, 3):
-        for flow in flows:
+    for version in (0, 1, 2, 3):          # version 0: before anything was inserted
+        for flow in flows[:1000] if version == 0 else flows:
             got = pair[0].lookup(flow, version, [0] * N_SLOTS)
             want = pair[1].lookup(flow, version)
             hits += want is not None
@@ -177,7 +177,7 @@ def test_random_lookups_agree_with_reference():
         if got is not want:
             mismatches.append(("after collect", flow, got, want))
     assert not mismatches, mismatches[:3]
-    assert hits > 30_000            # the flows really exercise the rules
+    assert hits > 40_000            # the flows really exercise the rules
     assert len(pair[0]) == len(pair[1]) == 1100
     assert list(pair[0]) == list(pair[1])
 
@@ -302,7 +302,7 @@ def test_find_matches_and_find_exactly_agree_with_reference():
     for rule in rng.sample(rules, 100):
         _do(pair, "remove", rule, 2)
     total_loose = 0
-    for _ in range(300):
+    for _ in range(150):
         query = _query(rng, rules)
         priority = rng.randrange(16)
         for version in (1, 2):
@@ -317,7 +317,7 @@ def test_find_matches_and_find_exactly_agree_with_reference():
         for version in (1, 2):
             got = pair[0].find_exactly(rule.match.copy(), rule.priority, version)
             assert got is pair[1].find_exactly(rule.match, rule.priority, version)
-    assert total_loose > 1000
+    assert total_loose > 500
     # Loose semantics spelled out: a catch-all query finds everything visible.
     assert list(pair[0].find_matches(Match(), 2)) == list(pair[0].rules_in(2))
 
@@ -345,7 +345,7 @@ def test_interleaved_changes_and_lookups_agree_with_reference(compile_after):
     live: list[Rule] = []
     version = 1
     flows: list[tuple[int, ...]] = []
-    for step in range(1000):
+    for step in range(1000 if compile_after > 100 else 300):   # small: many recompiles
         op = rng.random()
         if op < 0.5 or not live:
             rule = Rule(random_match(rng), rng.randrange(40), f"s{step}")

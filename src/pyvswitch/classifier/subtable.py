@@ -34,8 +34,7 @@ from typing import Any
 from pyvswitch.packet.fields import N_SLOTS, Slot
 
 _S = Slot
-#: The lookup stages, in order; every slot is in exactly one.
-STAGES: tuple[tuple[int, ...], ...] = (
+_NAMED_STAGES: tuple[tuple[int, ...], ...] = (
     (_S.IN_PORT, _S.METADATA, *range(_S.REG0, _S.REG15 + 1), _S.TUN_ID, _S.PKT_MARK,
      _S.ACTSET_OUTPUT),
     (_S.ETH_SRC, _S.ETH_DST, _S.ETH_TYPE, _S.VLAN_TCI, _S.MPLS_LSE, _S.PBB_ISID),
@@ -43,7 +42,11 @@ STAGES: tuple[tuple[int, ...], ...] = (
      _S.NW_TOS, _S.NW_TTL, _S.NW_FRAG, _S.ARP_SHA, _S.ARP_THA, _S.IPV6_EXTHDR),
     (_S.TP_SRC, _S.TP_DST, _S.TCP_FLAGS, _S.ND_TARGET),
 )
-assert sorted(s for stage in STAGES for s in stage) == list(range(N_SLOTS))
+#: The lookup stages, in order; every slot is in exactly one (a slot added to the flow
+#: vector later and not named above joins the last stage, which is always correct).
+STAGES: tuple[tuple[int, ...], ...] = _NAMED_STAGES[:-1] + (
+    _NAMED_STAGES[-1] + tuple(s for s in range(N_SLOTS)
+                              if not any(s in st for st in _NAMED_STAGES)),)
 
 NEVER = float("inf")   # remove_version of a rule not yet removed
 
@@ -159,7 +162,3 @@ class Subtable:
         """The entries with ``key``, best first (empty if none)."""
         bucket = self.rules.get(key)
         return () if bucket is None else entries(bucket)
-
-    def pairs(self) -> list[tuple[int, int]]:
-        """``(slot, mask)`` for every slot this subtable matches on."""
-        return [(s, self.mask[s]) for s in self.slots]
