@@ -242,3 +242,20 @@ def test_dump_flows_text_shows_match_counters_and_actions():
     text = format_dp_flow(dp.flow_dump()[0], now=1500)
     assert text.startswith("in_port(1),eth_type(0x0800),ip_dst(10.0.0.2)")
     assert "packets:1," in text and "used:0.500s" in text and text.endswith("actions:2")
+
+
+def test_deleting_a_megaflow_with_many_cache_entries_still_purges_them():
+    from pyvswitch.datapath.dpif_netdev import EMC_REFS_MAX
+    dp, d = make_dp(max_upcalls=10000)
+    dp.flow_put(key_of(in_port=1), IN_PORT_ONLY, [Output(2)])
+    frames = [udp(sport=i + 1) for i in range(EMC_REFS_MAX + 10)]
+    for _ in range(2):
+        for f in frames:
+            d[1].inject(f)
+        assert dp.run(0) == []
+    assert dp.stats().n_hit_emc == len(frames)
+    dp.flow_del(key_of(in_port=1), IN_PORT_ONLY)
+    for f in frames:
+        d[1].inject(f)
+    assert len(dp.run(0)) == len(frames)          # every one misses: no stale entry
+    assert len(d[2].captured) == 2 * len(frames)

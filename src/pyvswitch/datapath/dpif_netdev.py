@@ -14,7 +14,9 @@ Invariants
   one output port's transmit batch when the actions are a single ``Output``, else a small
   function; it is rebuilt whenever ports or actions change, so it never names a detached
   port.
-* An EMC entry always points at a live megaflow (``flow_del`` and ``flow_flush`` purge them).
+* An EMC entry always points at a live megaflow (``flow_del`` and ``flow_flush`` purge them;
+  a megaflow remembers up to ``EMC_REFS_MAX`` of its cache keys so that deleting it costs
+  that many dict operations, not a scan of every cache).
 * At most ``max_upcalls`` upcalls are queued between two ``run`` calls; the rest are lost.
 
 Time model: ``now`` (ms) is a parameter; it stamps megaflow ``used``.
@@ -34,6 +36,7 @@ from pyvswitch.netdev.base import Netdev
 from pyvswitch.packet.fields import Slot
 
 _TCP_FLAGS = Slot.TCP_FLAGS
+EMC_REFS_MAX = 256      # cache keys remembered per megaflow for a targeted delete
 
 
 class DpPort:
@@ -125,8 +128,14 @@ class DpifNetdev:
         mf = self.megaflows.remove(key, mask)
         if mf is None:
             return None
-        for p in self._port_list:
-            p.emc.forget(mf)
+        refs = mf.emc_refs
+        if refs is None:
+            for p in self._port_list:
+                p.emc.forget(mf)
+        else:
+            for emc, k in refs:
+                emc.drop(k, mf)
+            refs.clear()
         return _snapshot(mf)
 
     def flow_dump(self) -> list[DpFlow]:
@@ -249,7 +258,13 @@ class DpifNetdev:
             self._queue_upcall(Upcall(frame, flow, in_port, UpcallKind.MISS, None))
             return
         self.n_hit_megaflow += 1
-        port.emc.insert(frame, mf)
+        k = port.emc.insert(frame, mf)
+        refs = mf.emc_refs
+        if k is not None and refs is not None:
+            if len(refs) < EMC_REFS_MAX:
+                refs.append((port.emc, k))
+            else:
+                mf.emc_refs = None           # deleting it will scan the caches instead
         mf.tcp_flags |= flow[_TCP_FLAGS]
         mf.packets += 1
         mf.bytes += len(frame)

@@ -19,8 +19,9 @@ What this module owns
   also equal the prefix of longer frames, so such frames are never cached (they take the
   megaflow lookup every time); that is what lets the entry drop ``hi``.
 * ``Emc``: a bounded dict from key to ``(megaflow, lo)``.  Full -> the oldest entry
-  goes (dict insertion order).  ``forget(megaflow)`` drops every entry pointing at a
-  megaflow being deleted, so a deleted megaflow is never hit again.
+  goes (dict insertion order).  When a megaflow is deleted its entries go too, so it is
+  never hit again: ``drop(key, megaflow)`` for the keys the datapath remembered for it, or
+  ``forget(megaflow)``, a scan, when it stopped remembering (too many keys).
 
 Invariants: at most ``capacity`` entries; each value is a live megaflow.
 Time model: no clock.
@@ -56,15 +57,23 @@ class Emc:
         self.entries: dict[bytes, Any] = {}
         self.capacity = capacity
 
-    def insert(self, frame: bytes, megaflow: Any) -> None:
-        """Remember that frames like ``frame`` hit ``megaflow``."""
+    def insert(self, frame: bytes, megaflow: Any) -> bytes | None:
+        """Remember that frames like ``frame`` hit ``megaflow``; returns the key used, or
+        None when such a frame is not cacheable."""
         key, lo, hi = emc_key(frame)
         if len(key) == FAST_KEY_LEN and hi != UNBOUNDED:
-            return       # a whole frame of exactly 54 bytes would also match longer ones
+            return None  # a whole frame of exactly 54 bytes would also match longer ones
         d = self.entries
         if len(d) >= self.capacity and key not in d:
             del d[next(iter(d))]
         d[key] = (megaflow, lo)
+        return key
+
+    def drop(self, key: bytes, megaflow: Any) -> None:
+        """Remove the entry under ``key`` if it still points at ``megaflow``."""
+        e = self.entries.get(key)
+        if e is not None and e[0] is megaflow:
+            del self.entries[key]
 
     def lookup(self, frame: bytes) -> Any:
         """The megaflow cached for ``frame``, or None (the same probes as the hit path)."""

@@ -30,7 +30,7 @@ RESORT_EVERY = 4096
 
 class Megaflow:
     __slots__ = ("key", "mask", "compiled", "packets", "bytes", "used", "tcp_flags",
-                 "dead", "created", "fast_out")
+                 "dead", "created", "fast_out", "emc_refs")
 
     def __init__(self, key: tuple[int, ...], mask: tuple[int, ...],
                  compiled: CompiledActions, now: float = 0) -> None:
@@ -44,6 +44,8 @@ class Megaflow:
         self.dead = False
         self.created = now
         self.fast_out: tuple = ()   # filled by the datapath: bound transmit appends
+        # (emc, key) of cache entries made for this megaflow; None once too many to track
+        self.emc_refs: list | None = []
 
     @property
     def actions(self):
