@@ -21,6 +21,7 @@ from os_ken.ofproto import ofproto_v1_5_parser as p15
 from pyvswitch.openflow import match_codec as MC
 from pyvswitch.openflow import ofpacts as A
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.flow_format import format_match
 from pyvswitch.openflow.flow_parse import parse_match
 from pyvswitch.packet.fields import BY_NAME, Match, Slot
 
@@ -353,3 +354,82 @@ def test_fuzz_match_decoders_raise_only_ofperror(raw: bytes) -> None:
             # Whatever we accept we can write again, and read back identically.
             again = MC.encode_oxm_match(match, 0x06)
             assert MC.decode_oxm_match(again, 0)[0] == match
+
+
+# --- property: any match we can write in ovs-ofctl syntax survives every codec -----------------
+
+_CONTEXTS = ["", "ip", "tcp", "udp", "sctp", "icmp", "arp", "ipv6", "tcp6", "udp6",
+             "icmp6,icmp_type=135", "icmp6,icmp_type=136", "mpls"]
+
+
+@st.composite
+def _flow_text(draw) -> str:
+    ctx = draw(st.sampled_from(_CONTEXTS))
+    u = lambda bits: draw(st.integers(0, (1 << bits) - 1))  # noqa: E731
+    mac = lambda: ":".join(f"{b:02x}" for b in u(48).to_bytes(6, "big"))  # noqa: E731
+    ip4 = lambda: str(ipaddress.IPv4Address(u(32)))  # noqa: E731
+    ip6 = lambda: str(ipaddress.IPv6Address(u(128)))  # noqa: E731
+    parts = [ctx] if ctx else []
+    generic = [
+        lambda: f"in_port={draw(st.integers(1, 0xFEFF))}",
+        lambda: f"reg{u(4)}={u(32):#x}/{u(32):#x}",
+        lambda: f"metadata={u(64):#x}/{u(64):#x}",
+        lambda: f"tun_id={u(64):#x}",
+        lambda: f"pkt_mark={u(32):#x}",
+        lambda: f"dl_src={mac()}",
+        lambda: f"dl_dst={mac()}/{mac()}",
+        lambda: f"dl_vlan={u(12)}",
+        lambda: f"dl_vlan={u(12)},dl_vlan_pcp={u(3)}",
+        lambda: f"vlan_tci={u(16):#06x}/{u(16):#06x}",
+    ]
+    specific = {
+        "ip": [lambda: f"nw_src={ip4()}/{draw(st.integers(0, 32))}",
+               lambda: f"nw_dst={ip4()}/{ip4()}", lambda: f"nw_tos={u(6) << 2}",
+               lambda: f"nw_ecn={u(2)}", lambda: f"nw_ttl={u(8)}",
+               lambda: f"nw_frag={draw(st.sampled_from(['no', 'yes', 'first', 'later']))}"],
+        "proto": [lambda: f"nw_proto={draw(st.sampled_from([2, 47, 89]))}"],
+        "code": [lambda: "icmp_code=0"],
+        "ports": [lambda: f"tp_src={u(16)}", lambda: f"tp_dst={u(16):#x}/{u(16):#x}"],
+        "tcp": [lambda: f"tcp_flags={u(12):#x}/{u(12):#x}"],
+        "icmp": [lambda: f"icmp_type={u(8)}", lambda: f"icmp_code={u(8)}"],
+        "arp": [lambda: f"arp_spa={ip4()}", lambda: f"arp_tpa={ip4()}/{draw(st.integers(1, 32))}",
+                lambda: f"arp_op={u(8)}", lambda: f"arp_sha={mac()}", lambda: f"arp_tha={mac()}"],
+        "ipv6": [lambda: f"ipv6_src={ip6()}/{draw(st.integers(0, 128))}",
+                 lambda: f"ipv6_dst={ip6()}", lambda: f"ipv6_label={u(20):#x}"],
+        "nd": [lambda: f"nd_target={ip6()}"],
+        "mpls": [lambda: f"mpls_label={u(20)}", lambda: f"mpls_tc={u(3)}",
+                 lambda: f"mpls_bos={u(1)}", lambda: f"mpls_ttl={u(8)}"],
+    }
+    groups = {"": [], "ip": ["ip", "proto"], "tcp": ["ip", "ports", "tcp"], "udp": ["ip", "ports"],
+              "sctp": ["ip", "ports"], "icmp": ["ip", "icmp"], "arp": ["arp"],
+              "ipv6": ["ipv6"], "tcp6": ["ipv6", "ports", "tcp"], "udp6": ["ipv6", "ports"],
+              "mpls": ["mpls"]}
+    chosen = groups.get(ctx, ["ipv6", "code", "nd"])
+    pool = generic + [g for name in chosen for g in specific[name]]
+    seen = set()
+    for _ in range(draw(st.integers(0, 5))):
+        index = draw(st.integers(0, len(pool) - 1))
+        if index not in seen:
+            seen.add(index)
+            parts.append(pool[index]())
+    return ",".join(parts)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_flow_text())
+def test_any_written_match_survives_every_codec(text: str) -> None:
+    match = parse_match(text)
+    assert parse_match(format_match(match)) == match, format_match(match)
+    nxm = MC.encode_nxm(match)
+    assert MC.decode_nxm(nxm, 0, len(nxm)) == match
+    for version in OXM_VERSIONS:
+        assert MC.decode_oxm_match(MC.encode_oxm_match(match, version), 0)[0] == match
+    try:
+        of10 = MC.encode_ofp10_match(match)
+    except ValueError:
+        return
+    again = MC.decode_ofp10_match(of10, 0)
+    # OF1.0 writes "no VLAN" as 0xffff, which reads back as vlan_tci=0/0xffff.
+    if match.get("vlan_tci") == (0, 0x1FFF):
+        match.set_slot(Slot.VLAN_TCI, 0, 0xFFFF)
+    assert again == match

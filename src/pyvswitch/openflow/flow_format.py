@@ -107,6 +107,8 @@ def _ip_masked(value: int, mask: int, bits: int) -> str:
 
 
 def _tcp_flags(value: int, mask: int) -> str:
+    if (mask | value) & 0xE00:  # reserved bits have no names: plain numbers
+        return f"{value:#x}/{mask:#x}" if mask != 0xFFF else f"{value:#x}"
     if mask == 0xFFF:
         names = [TCP_FLAG_NAMES[i] if i < len(TCP_FLAG_NAMES) else f"[{1 << i:#x}]"
                  for i in range(12) if value >> i & 1]

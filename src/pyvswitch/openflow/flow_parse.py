@@ -20,7 +20,8 @@ strings and dicts we would have to re-parse, and they reject ``table=`` in the m
 Errors: ValueError with a message naming the offending token.  Pure functions; no I/O.
 
 Must not import: anything in pyvswitch except ``packet.fields``, ``openflow.ofpacts``,
-``openflow.flow_format`` and ``openflow.action_nx`` (for reg_load conversion).
+``openflow.flow_format``, ``openflow.match_codec`` (prerequisites) and
+``openflow.action_nx`` (for reg_load conversion).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import ipaddress
 import re
 
 from pyvswitch.openflow import action_nx as nx
+from pyvswitch.openflow.match_codec import prereqs_ok
 from pyvswitch.openflow import ofpacts as A
 from pyvswitch.openflow.flow_format import NXM_NAMES, PORT_NAMES, REASON_NAMES, TCP_FLAG_NAMES
 from pyvswitch.packet import fields as F
@@ -219,12 +221,20 @@ def _parse_match_tokens(tokens: list[str]) -> tuple[Match, dict]:
             match.set_slot(Slot.NW_PROTO, _int(value), 0xFF)
         else:
             later.append((key, value))
+    used: list[Field] = []
     for key, value in later:
-        _set_key(match, opts, key, value)
+        fld = _set_key(match, opts, key, value)
+        if fld is not None:
+            used.append(fld)
+    for fld in used:  # checked on the whole match, as ovs-ofctl does
+        if not prereqs_ok(match, fld.prereq):
+            raise ValueError(f"{fld.name} lacks its prerequisites "
+                             f"({fld.prereq.value}) in this match")
     return match, opts
 
 
-def _set_key(match: Match, opts: dict, key: str, value: str) -> None:
+def _set_key(match: Match, opts: dict, key: str, value: str) -> Field | None:
+    """Apply one ``key=value``; return the field whose prerequisites must hold."""
     v, m = match.values, match.masks
     eth_type = v[Slot.ETH_TYPE] if m[Slot.ETH_TYPE] else None
     proto = v[Slot.NW_PROTO] if m[Slot.NW_PROTO] else None
@@ -253,6 +263,10 @@ def _set_key(match: Match, opts: dict, key: str, value: str) -> None:
         match.set(fld, num >> 2 if key == "nw_tos" else num)
     elif key in ("tp_src", "tp_dst", "icmp_type", "icmp_code"):
         slot = Slot.TP_SRC if key in ("tp_src", "icmp_type") else Slot.TP_DST
+        if eth_type not in (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6) or proto not in (
+                F.IPPROTO_TCP, F.IPPROTO_UDP, F.IPPROTO_SCTP, F.IPPROTO_ICMP,
+                F.IPPROTO_ICMPV6):
+            raise ValueError(f"{key} needs tcp, udp, sctp or icmp")
         if proto in (F.IPPROTO_ICMP, F.IPPROTO_ICMPV6):
             match.set_slot(slot, _int(value), 0xFF)
         else:
@@ -269,19 +283,19 @@ def _set_key(match: Match, opts: dict, key: str, value: str) -> None:
         match.set_slot(Slot.NW_FRAG, *frag)
     elif key in ("nw_src", "nw_dst", "ip_src", "ip_dst") and eth_type in (
             F.ETH_TYPE_ARP, F.ETH_TYPE_RARP):
-        _set_field(match, "arp_spa" if key.endswith("src") else "arp_tpa", value)
-    elif key in ("arp_sha", "arp_tha", "nd_sll", "nd_tll"):
-        _set_field(match, key, value)
+        return _set_field(match, "arp_spa" if key.endswith("src") else "arp_tpa", value)
     elif key in BY_NAME:
-        _set_field(match, key, value)
+        return _set_field(match, key, value)
     else:
         raise ValueError(f"unknown field {key!r}")
+    return None
 
 
-def _set_field(match: Match, name: str, text: str) -> None:
+def _set_field(match: Match, name: str, text: str) -> Field:
     fld = BY_NAME[name]
     value, mask = parse_field_value(fld, text)
     match.set(fld, value, mask)
+    return fld
 
 
 # --- actions ---------------------------------------------------------------------------------

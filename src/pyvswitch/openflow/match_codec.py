@@ -635,6 +635,9 @@ def _normalize(match: Match) -> None:
     if eth_type == F.ETH_TYPE_IP:
         nw_addr = nw_proto = ip = True
         tp = proto in (F.IPPROTO_TCP, F.IPPROTO_UDP, F.IPPROTO_SCTP, F.IPPROTO_ICMP)
+    elif eth_type == F.ETH_TYPE_IPV6:
+        nw_proto = ip = True
+        tp = proto in (F.IPPROTO_TCP, F.IPPROTO_UDP, F.IPPROTO_SCTP, F.IPPROTO_ICMPV6)
     elif eth_type in (F.ETH_TYPE_ARP, F.ETH_TYPE_RARP):
         nw_addr = nw_proto = True
     drop = []
@@ -692,7 +695,8 @@ def decode_ofp10_match(buf, offset: int) -> Match:
     if not wc & OFPFW10_TP_DST:
         v[Slot.TP_DST], m[Slot.TP_DST] = tp_dst, 0xFFFF
     _normalize(match)
-    if v[Slot.ETH_TYPE] == F.ETH_TYPE_IP and m[Slot.NW_PROTO] and v[Slot.NW_PROTO] == 1:
+    if m[Slot.NW_PROTO] and (v[Slot.ETH_TYPE], v[Slot.NW_PROTO]) in (
+            (F.ETH_TYPE_IP, F.IPPROTO_ICMP), (F.ETH_TYPE_IPV6, F.IPPROTO_ICMPV6)):
         # ICMP type/code are 8-bit fields: keep one representation whatever the codec.
         for slot in (Slot.TP_SRC, Slot.TP_DST):
             if m[slot] == 0xFFFF and v[slot] <= 0xFF:
