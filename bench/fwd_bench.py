@@ -47,6 +47,11 @@ TRAFGEN_CFG = """{
 
 # --- children: run inside the switch namespace -------------------------------------------
 
+def ready() -> None:
+    """Tell the parent the forwarder is set up (imports done, sockets open)."""
+    print("ready", flush=True)
+
+
 def child_bare(inp: str, out: str) -> None:
     """The ceiling: rx ring -> tx ring, no parsing; mirrors what a forwarder cannot avoid."""
     sol, ver, rxr, txr = 263, 10, 5, 13
@@ -62,6 +67,7 @@ def child_bare(inp: str, out: str) -> None:
     rx.setsockopt(sol, 23, 1)
     rx.bind((inp, 3))
     tx.bind((out, 0))
+    ready()
     rst, tst = memoryview(rring).cast("I"), memoryview(tring).cast("I")
     fw = fs >> 2
     p = select.poll()
@@ -97,6 +103,7 @@ def child_netdev(inp: str, out: str, tx_ring: str = "true") -> None:
     b = open_netdev(out, "system", {"tx_ring": tx_ring})
     p = select.poll()
     p.register(a.fileno(), select.POLLIN)
+    ready()
     while True:
         frames = a.recv_batch(256)
         if frames:
@@ -117,6 +124,7 @@ def child_dp(inp: str, out: str) -> None:
     key[Slot.IN_PORT], mask[Slot.IN_PORT] = 1, 0xFFFFFFFF
     dp.flow_put(tuple(key), tuple(mask), [Output(2)])
     clock = time.monotonic
+    ready()
     try:
         while True:
             dp.run(clock() * 1000.0)
@@ -204,8 +212,12 @@ def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float, float]
             proc = subprocess.Popen(
                 ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", sys.executable,
                  os.path.abspath(__file__), "--child", cfg],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            # imports can take seconds on a busy machine: measure only once it forwards
+            if not select.select([proc.stdout], [], [], 60)[0] or \
+                    proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"{cfg} forwarder did not start ({proc.poll()})")
+        time.sleep(0.5)
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{cfg} forwarder exited with {proc.returncode}")
         pid = ovs.pid() if cfg == "ovs" else proc.pid   # ip netns exec/taskset exec in place
