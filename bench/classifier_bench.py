@@ -74,6 +74,8 @@ def make_rules(n: int, rng: random.Random, masks=MASKS) -> list[Rule]:
                 value = rng.choice((6, 17))
             if slot in (S.IN_PORT, S.TP_SRC, S.TP_DST, S.REG0):
                 value = rng.randrange(1, 2000)
+            if m == 0x010000000000:
+                value = m                 # "any multicast destination"
             match.set_slot(slot, value & m, m)
         rules.append(Rule(match, rng.randrange(0, 1000)))
     return rules

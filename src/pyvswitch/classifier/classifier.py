@@ -94,7 +94,11 @@ class Classifier:
 
     # --- changes ----------------------------------------------------------------------
     def insert(self, rule: Any, version: int) -> None:
-        """Make ``rule`` visible from ``version`` on.  ValueError if already inserted."""
+        """Make ``rule`` visible from ``version`` on.
+
+        ValueError if the rule is already in the classifier (until collected) or its match
+        does not span the flow vector.
+        """
         self._seq += 1
         self._insert(rule, version, self._seq)
 
@@ -103,6 +107,8 @@ class Classifier:
             raise ValueError("rule is already in the classifier")
         match = rule.match
         mask = tuple(match.masks)
+        if len(mask) != N_SLOTS or len(match.values) != N_SLOTS:
+            raise ValueError(f"match must cover the {N_SLOTS}-slot flow vector")
         subtable = self._subtables.get(mask)
         if subtable is None:
             subtable = self._new_subtable(mask)

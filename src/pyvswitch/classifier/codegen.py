@@ -30,6 +30,7 @@ Invariants: the function must be regenerated whenever the set or the order of su
 changes (the classifier does so lazily); it reads each subtable's dicts by reference, so
 adding and removing rules inside existing subtables needs no regeneration.
 
+Time model: none (no clocks, no I/O).
 Must not import: anything in pyvswitch except ``packet.fields`` and this package.
 """
 

@@ -28,6 +28,7 @@ Invariants: ``_entries`` is in insertion order; each entry is ``[rule, add, remo
 ``_order`` is None or the entries sorted for ``lookup`` (only the scan order is cached, so
 the reference stays a linear scan).
 
+Time model: none (no clocks, no I/O).
 Must not import: anything in pyvswitch except ``packet.fields``.
 """
 

@@ -22,6 +22,7 @@ descending, insertion sequence ascending) - most keys hold one rule, and a bare 
 a list per rule; every key that has rules has a count in each stage index;
 ``max_priority`` is at least the priority of every entry (visible or not).
 
+Time model: none (no clocks, no I/O).
 Must not import: anything in pyvswitch except ``packet.fields`` and this package.
 """
 
@@ -111,9 +112,15 @@ class Subtable:
         self.n_entries = 0
 
     def key_of(self, values: list[int] | tuple[int, ...]) -> tuple[int, ...]:
-        """The full key of a match's values (masked again: a ``Match`` built from raw
-        lists may carry bits outside its mask, which must not make its rule unreachable)."""
-        return tuple(map(and_, map(values.__getitem__, self.slots), self._slot_masks))
+        """The full key of a match's values.
+
+        The values are masked again (a ``Match`` built from raw lists may carry bits
+        outside its mask, which must not make its rule unreachable), but the match's own
+        int objects are kept when already clean: a key then costs no new ints.
+        """
+        raw = tuple(map(values.__getitem__, self.slots))
+        masked = tuple(map(and_, raw, self._slot_masks))
+        return raw if masked == raw else masked
 
     def add(self, entry: Entry) -> bool:
         """Insert ``entry``; True if ``max_priority`` went up."""

@@ -25,16 +25,28 @@ Invariants: a child's depth is greater than its parent's and its value agrees wi
 parent's on the parent's depth; ``count`` is the number of ``insert`` minus ``remove``
 calls for that exact prefix.
 
+Time model: none (no clocks, no I/O).
 Must not import: anything in pyvswitch.
 """
 
 from __future__ import annotations
 
 
+def _leading_masks(width: int) -> list[int]:
+    """``[n]``: the mask of the ``n`` leading bits of a ``width``-bit slot."""
+    return [((1 << n) - 1) << (width - n) for n in range(width + 1)]
+
+
+# Int objects shared by every node (a 128-bit int costs ~44 bytes; nodes are many).
+_SHARED: dict[int, list[int]] = {w: _leading_masks(w) for w in (8, 16, 32, 48, 64, 128)}
+_BITS = [1 << n for n in range(129)]
+
+
 class _Node:
     __slots__ = ("depth", "value", "count", "c0", "c1", "bit", "shift", "low", "next_mask")
 
     def __init__(self, depth: int, value: int, width: int, count: int = 0) -> None:
+        shared = _SHARED[width]
         self.depth = depth       # number of leading bits this node stands for
         self.value = value       # the prefix, left-aligned, low bits zero
         self.c0: _Node | None = None     # child whose next bit is 0 (two slots, not a list:
@@ -43,8 +55,7 @@ class _Node:
         # Precomputed for ``lookup``:
         self.shift = max(width - 1 - depth, 0)     # brings the next bit to bit 0
         self.low = width - depth                   # bits below the prefix
-        n = min(depth + 1, width)
-        self.next_mask = ((1 << n) - 1) << (width - n)   # leading depth+1 bits
+        self.next_mask = shared[min(depth + 1, width)]   # leading depth+1 bits
 
     def child(self, bit: int) -> "_Node | None":
         return self.c1 if bit else self.c0
@@ -57,7 +68,7 @@ class _Node:
 
     def set_count(self, count: int) -> None:
         self.count = count       # stored prefixes ending exactly here
-        self.bit = (1 << self.depth) if count else 0     # this node's share of plens
+        self.bit = _BITS[self.depth] if count else 0     # this node's share of plens
 
 
 def prefix_len(mask: int, width: int) -> int | None:
@@ -76,8 +87,10 @@ class PrefixTrie:
 
     def __init__(self, width: int) -> None:
         self.width = width
+        if width not in _SHARED:
+            _SHARED[width] = _leading_masks(width)
         #: ``_masks[n]``: the mask of the ``n`` leading bits.
-        self._masks = [((1 << n) - 1) << (width - n) for n in range(width + 1)]
+        self._masks = _SHARED[width]
         self._root = _Node(0, 0, width)
         self.n_prefixes = 0
 
