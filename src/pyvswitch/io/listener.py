@@ -1,11 +1,12 @@
-"""Passive OpenFlow listeners: ptcp:, punix: (and pssl: with the TLS issue).
+"""Passive OpenFlow listeners: ptcp:, pssl:, punix:.
 
 What this module owns
 ---------------------
 Opening a listening socket for a passive target in Open vSwitch's spelling
-(``ptcp:[PORT][:IP]``, default port 6653 on all addresses; ``punix:PATH``), accepting
-connections without blocking, and handing each one out as an ``ovs.stream.Stream`` ready
-for a ``StreamVconn``.  Unix sockets are created owner-only (0600) and removed on close.
+(``ptcp:[PORT][:IP]`` and ``pssl:[PORT][:IP]``, default port 6653 on all addresses;
+``punix:PATH``), accepting connections without blocking, and handing each one out as an
+``ovs.stream.Stream`` (or, for pssl:, an ``io.ssl_stream.SslStream`` that completes the
+TLS handshake as the session starts) ready for a ``StreamVconn``.  Unix sockets are created owner-only (0600) and removed on close.
 The ``ovs`` package's PassiveStream is not used because it reads ``ptcp:`` as IP:PORT
 (the reverse of ovs-vswitchd) and leaves the listening socket blocking.
 
@@ -37,7 +38,7 @@ class Listener:
         """Listen on ``target``; raises OSError (with errno) when that is impossible."""
         method, _, rest = target.partition(":")
         path = None
-        if method == "ptcp":
+        if method in ("ptcp", "pssl"):
             port_text, _, host = rest.partition(":")
             port = int(port_text) if port_text else DEFAULT_OFP_PORT
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -85,6 +86,10 @@ class Listener:
                 return None
             raise
         sock.setblocking(False)
+        if self.target.startswith("pssl:"):
+            from pyvswitch.io.ssl_stream import SslStream
+            name = f"ssl:{addr[0]}:{addr[1]}"
+            return name, SslStream(sock, name, server=True)
         if sock.family == socket.AF_UNIX:
             name = f"unix#{sock.fileno()}"
         else:

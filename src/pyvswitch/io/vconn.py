@@ -55,7 +55,10 @@ class StreamVconn:
     # --- opening ----------------------------------------------------------------------
     @classmethod
     def open(cls, target: str, versions: frozenset[int]) -> "StreamVconn":
-        """Start connecting to an active target (tcp:, unix:); OSError on failure."""
+        """Start connecting to an active target (tcp:, ssl:, unix:); OSError on failure."""
+        if target.startswith("ssl:"):
+            from pyvswitch.io.ssl_stream import SslStream
+            return cls(target, SslStream.open(target), versions)
         error, stream = ovs.stream.Stream.open(target)
         if error:
             raise OSError(error, f"{target}: {errno.errorcode.get(error, error)}")

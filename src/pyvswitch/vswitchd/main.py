@@ -35,6 +35,8 @@ import ovs.vlog
 
 from pyvswitch import __version__
 from pyvswitch.config import toml_source
+# Imported here, before logging is set up: ovs.db.idl registers its log module on import.
+from pyvswitch.config.ovsdb_source import OvsdbSource
 from pyvswitch.util.vlog import Logger
 from pyvswitch.vswitchd.bridge import Bridges
 from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpif
@@ -61,6 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(default $OVS_RUNDIR or /var/run/openvswitch)")
     parser.add_argument("--unixctl", metavar="SOCKET", default=None,
                         help="control socket (default RUNDIR/pyvswitchd.PID.ctl)")
+    parser.add_argument("--private-key", metavar="FILE", help="SSL private key")
+    parser.add_argument("--certificate", metavar="FILE", help="SSL certificate for the key")
+    parser.add_argument("--ca-cert", metavar="FILE",
+                        help="CA certificate that peers' certificates must chain to")
     parser.add_argument("--version", action="version",
                         version=f"{PROGRAM} (pyvswitch) {__version__}")
     ovs.daemon.add_args(parser)
@@ -90,8 +96,10 @@ class Daemon:
             for p in problems:
                 log.error("%s", p)
             self.source = StaticSource(cfg)
+            ssl_cfg = cfg.ssl or {}
+            configure_ssl(ssl_cfg.get("private_key"), ssl_cfg.get("certificate"),
+                          ssl_cfg.get("ca_cert"), self.args)
         elif self.args.database:
-            from pyvswitch.config.ovsdb_source import OvsdbSource
             self.source = OvsdbSource(self.args.database)
         else:
             raise toml_source.ConfigError(
@@ -129,9 +137,19 @@ class Daemon:
 
     def stop(self) -> None:
         self.bridges.close(ovs.timeval.msec())
+        close_source = getattr(self.source, "close", None)
+        if close_source is not None:
+            close_source()
         if self.unixctl is not None:
             self.unixctl.close()
             self.unixctl = None
+
+
+def configure_ssl(private_key, certificate, ca_cert, args) -> None:
+    """SSL files from the configuration; command-line options take precedence."""
+    from pyvswitch.io.ssl_stream import SslConfig
+    SslConfig.configure(args.private_key or private_key, args.certificate or certificate,
+                        args.ca_cert or ca_cert)
 
 
 class StaticSource:
