@@ -55,6 +55,8 @@ class OfPort:
     netdev: object          # netdev.base.Netdev
     config: int = 0         # OFPPC_* bits set by controllers
     created_ms: float = 0   # when the port was added (port stats durations)
+    change_seq: int = -1    # the netdev's change_seq when last looked at
+    last_desc: PortDesc | None = None
 
     def desc(self) -> PortDesc:
         nd = self.netdev
@@ -106,6 +108,7 @@ class Ofproto:
         self.ports: dict[int, OfPort] = {}
         self.ports_by_name: dict[str, OfPort] = {}
         self.connmgr = ConnMgr(name, self.handle_openflow)
+        self.connmgr.ofproto = self   # fail-open and in-band add hidden flows through us
         self.mfr_desc = "Open vSwitch compatible (pyvswitch)"
         self.hw_desc = "pyvswitch"
         from pyvswitch import __version__
@@ -167,6 +170,17 @@ class Ofproto:
             if ofconn.receives_async("port_status", OFPPR_MODIFY):
                 ofconn.send(PortStatus(OFPPR_MODIFY, new_desc))
 
+    def _poll_port_changes(self) -> None:
+        """A device's carrier, admin state, MAC or MTU moved: tell controllers (PORT_STATUS
+        MODIFY) and the provider (fast-failover liveness, flooding), as OVS update_port."""
+        for port in list(self.ports.values()):
+            seq = getattr(port.netdev, "change_seq", 0)
+            if seq != port.change_seq:
+                port.change_seq = seq
+                old, port.last_desc = port.last_desc, port.desc()
+                if old is not None:
+                    self.port_changed(port, old)
+
     def port_descs(self) -> list[PortDesc]:
         local = [p for n, p in self.ports.items() if n == OFPP_LOCAL]
         others = sorted((p for n, p in self.ports.items() if n != OFPP_LOCAL),
@@ -191,7 +205,9 @@ class Ofproto:
 
     def flushed(self, now: float) -> None:
         """After a flush: a standalone bridge without primary controllers is a learning
-        switch, through a visible ``priority=0,actions=NORMAL`` flow (connmgr_flushed)."""
+        switch, through a visible ``priority=0,actions=NORMAL`` flow (connmgr_flushed).
+        Fail-open and in-band put their hidden flows back first."""
+        self.connmgr.flushed(now)
         if self.fail_mode == "standalone" and not self.connmgr.has_primary_controllers():
             self.flows.apply_flow_mod(FlowMod(
                 match=Match(), instructions=Instructions(apply=(Output(OFPP_NORMAL),)),
@@ -225,6 +241,7 @@ class Ofproto:
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float) -> None:
+        self._poll_port_changes()
         self.connmgr.run(now)
         self.flows.run(now)
         live = {id(c) for c in self.connmgr.all_ofconns()}
