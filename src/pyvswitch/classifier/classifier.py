@@ -91,6 +91,7 @@ class Classifier:
         self._seq = 0
         self._n_live = 0                            # entries not yet removed
         self._removed: list[Entry] = []             # removed, not yet collected
+        self._scratch = [0] * N_SLOTS               # wc of lookups whose caller wants none
 
     # --- changes ----------------------------------------------------------------------
     def insert(self, rule: Any, version: int) -> None:
@@ -214,7 +215,7 @@ class Classifier:
         if self._dirty:
             self._resort()
         if wc is None:
-            wc = [0] * N_SLOTS
+            wc = self._scratch          # written, never read: saves an allocation
         fn = self._lookup_fn
         if fn is None:
             if self._countdown > 0:

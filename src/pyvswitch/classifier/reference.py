@@ -77,10 +77,12 @@ class LinearClassifier:
             self._entries[-1][3] = entry[3]
             self._order = None
 
-    def collect(self, min_version: int) -> None:
+    def collect(self, min_version: int) -> int:
+        before = len(self._entries)
         self._entries = [e for e in self._entries
                          if not (e[2] <= min_version or e[2] <= e[1])]
         self._order = None
+        return before - len(self._entries)
 
     @staticmethod
     def _visible(entry: list[Any], version: int) -> bool:
