@@ -344,6 +344,7 @@ def _mutated(draw) -> bytes:
 def test_fuzz_match_decoders_raise_only_ofperror(raw: bytes) -> None:
     for decode in (lambda: MC.decode_oxm_match(raw, 0), lambda: MC.decode_nxm(raw, 4, len(raw) - 4),
                    lambda: MC.decode_ofp10_match(raw, 0),
+                   lambda: MC.decode_nxm_cookie(raw, 4, len(raw) - 4),
                    lambda: MC.decode_oxm_field(raw, 4)):
         try:
             result = decode()
@@ -433,3 +434,20 @@ def test_any_written_match_survives_every_codec(text: str) -> None:
     if match.get("vlan_tci") == (0, 0x1FFF):
         match.set_slot(Slot.VLAN_TCI, 0, 0xFFFF)
     assert again == match
+
+
+def test_nxm_cookie_pseudo_field() -> None:
+    body = MC.encode_nxm(parse_match("tcp,tp_dst=80"))
+    cookie = struct.pack("!IQQ", 0x00013D10, 0x50, 0xF0)       # NXM_NX_COOKIE_W
+    raw = cookie + body
+    match, value, mask = MC.decode_nxm_cookie(raw, 0, len(raw))
+    assert (match, value, mask) == (parse_match("tcp,tp_dst=80"), 0x50, 0xF0)
+    with pytest.raises(OFPError) as err:
+        MC.decode_nxm(raw, 0, len(raw))   # not allowed where no cookie is expected
+    assert err.value.name == "OFPBMC_BAD_FIELD"
+    with pytest.raises(OFPError) as err:
+        MC.decode_nxm_cookie(cookie + cookie, 0, 2 * len(cookie))
+    assert err.value.name == "OFPBMC_DUP_FIELD"
+    # The same (class, field) with one byte is mpls_ttl, an ordinary field.
+    ttl = MC.encode_nxm(parse_match("mpls,mpls_ttl=5"))
+    assert MC.decode_nxm_cookie(ttl, 0, len(ttl)) == (parse_match("mpls,mpls_ttl=5"), 0, 0)

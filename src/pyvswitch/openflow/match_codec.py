@@ -40,7 +40,7 @@ from pyvswitch.packet.fields import BY_NAME, Field, Match, Slot
 
 __all__ = [
     "decode_ofp10_match", "encode_ofp10_match", "decode_oxm_match", "encode_oxm_match",
-    "decode_nxm", "encode_nxm", "decode_oxm_field", "encode_oxm_field",
+    "decode_nxm", "decode_nxm_cookie", "encode_nxm", "decode_oxm_field", "encode_oxm_field",
     "OFP10_MATCH_LEN", "ONF_EXPERIMENTER", "header_of",
 ]
 
@@ -387,6 +387,41 @@ def decode_nxm(buf, offset: int, length: int) -> Match:
     return _decode_tlvs(buf, offset, end)
 
 
+_NXM_COOKIE = (0x0001 << 16) | (30 << 9)   # NXM_NX_COOKIE, shares (class, field) with mpls_ttl
+
+
+def decode_nxm_cookie(buf, offset: int, length: int) -> tuple[Match, int, int]:
+    """Like ``decode_nxm`` but also accepts the NXM_NX_COOKIE(_W) pseudo-field that
+    Nicira flow_mod and flow-stats requests may carry: ``(match, cookie, cookie_mask)``
+    (0, 0 without one; a second one is OFPBMC_DUP_FIELD)."""
+    end = offset + length
+    if end > len(buf):
+        raise OFPError("OFPBMC_BAD_LEN", "nx_match longer than the message")
+    rest, cookie, cookie_mask, seen = bytearray(), 0, 0, False
+    pos = offset
+    while pos < end:
+        if end - pos < 4:
+            raise OFPError("OFPBMC_BAD_LEN", "partial TLV header")
+        header, = _u32.unpack_from(buf, pos)
+        tlv_len = 4 + (header & 0xFF) + (4 if header >> 16 == OXM_EXPERIMENTER_CLASS else 0)
+        if header & ~0x1FF == _NXM_COOKIE and header & 0xFF in (8, 16) and \
+                (header & 0xFF) == (16 if header & 0x100 else 8):
+            if pos + tlv_len > end:
+                raise OFPError("OFPBMC_BAD_LEN", "cookie runs past the match")
+            if seen:
+                raise OFPError("OFPBMC_DUP_FIELD", "cookie")
+            seen = True
+            cookie = int.from_bytes(buf[pos + 4:pos + 12], "big")
+            cookie_mask = (int.from_bytes(buf[pos + 12:pos + 20], "big") if header & 0x100
+                           else 0xFFFFFFFFFFFFFFFF)
+            if cookie & ~cookie_mask:
+                raise OFPError("OFPBMC_BAD_WILDCARDS", "cookie")
+        else:
+            rest += buf[pos:min(pos + tlv_len, end)]
+        pos += tlv_len
+    return _decode_tlvs(bytes(rest), 0, len(rest)), cookie, cookie_mask
+
+
 def decode_oxm_match(buf, offset: int) -> tuple[Match, int]:
     """Decode an OF1.2+ ``ofp_match`` at ``offset``; return it and the bytes consumed
     (the padded length)."""
@@ -430,7 +465,9 @@ def decode_oxm_field(buf, offset: int, end: int | None = None,
         raise
     if entry.kind == _PORT32 and for_action:
         raise OFPError("OFPBAC_BAD_SET_ARGUMENT", "OXM in_port may not be set")
-    return fld, value, None if exact else mask, nxt - offset
+    if exact or mask == (1 << fld.n_bits) - 1:
+        mask = None
+    return fld, value, mask, nxt - offset
 
 
 # --- encoding --------------------------------------------------------------------------------
