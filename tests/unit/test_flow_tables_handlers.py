@@ -149,3 +149,19 @@ def test_table_features_query_lists_the_visible_tables(ofp):
     assert [t.table_id for t in tables] == list(range(254))
     assert tables[3].name == "acl" and tables[3].max_entries == 10
     assert tables[0].max_entries == 1_000_000
+
+
+def test_table_mod_turns_eviction_on_in_of14(ofp):
+    conn = FakeOfConn(0x05)
+    ofp.flows.configure_table(0, 0, max_flows=1)
+    send(ofp, conn, add(Match().set("in_port", 1), hard_timeout=9))
+    (err,) = send(ofp, conn, add(Match().set("in_port", 2)))
+    assert err.name == "OFPFMFC_TABLE_FULL"
+    assert send(ofp, conn, m.TableMod(0, 1 << 2)) == []
+    assert send(ofp, conn, add(Match().set("in_port", 2))) == []
+    assert [r.match.get("in_port")[0] for r in ofp.flows.rules()] == [2]
+    (err,) = send(ofp, conn, m.TableMod(254, 0))
+    assert err.name == "OFPTMFC_EPERM"
+    bad_flags = (2).to_bytes(2, "big") + (8).to_bytes(2, "big") + (1).to_bytes(4, "big")
+    (err,) = send(ofp, conn, m.TableMod(0, 1 << 2, bad_flags))
+    assert err.name == "OFPTMFC_BAD_CONFIG"

@@ -99,3 +99,40 @@ def _table_features(ofproto, ofconn, msg, xid, now):
         if req.tables:
             raise OFPError("OFPTFFC_EPERM", "table features cannot be set")
     ofconn.send(TableFeaturesReply(table_features(ofproto.flows, ofconn.version)), xid)
+
+
+_OFPTC14_EVICTION = 1 << 2
+_OFPTMPT14_EVICTION = 0x2
+#: The only eviction flags OVS accepts in TABLE_MOD: OTHER | IMPORTANCE | LIFETIME.
+_OVS_EVICTION_FLAGS = 0x7
+
+
+def _eviction_flags(props: bytes) -> int | None:
+    """The OFPTMPT_EVICTION property's flags, if the TABLE_MOD carries one."""
+    pos = 0
+    while pos + 4 <= len(props):
+        ptype, plen = int.from_bytes(props[pos:pos + 2], "big"), \
+            int.from_bytes(props[pos + 2:pos + 4], "big")
+        if plen < 4 or pos + plen > len(props):
+            raise OFPError("OFPBPC_BAD_LEN", "table_mod property")
+        if ptype == _OFPTMPT14_EVICTION and plen >= 8:
+            return int.from_bytes(props[pos + 4:pos + 8], "big")
+        pos += (plen + 7) & ~7
+    return None
+
+
+@handles(m.TableMod)
+def _table_mod(ofproto, ofconn, msg: m.TableMod, xid, now):
+    """TABLE_MOD (OVS table_mod): OF1.4+ turns eviction on or off per table; other
+    configuration bits carry no behaviour here (no vacancy events)."""
+    flows = ofproto.flows
+    if not flows.check_table_id(msg.table_id):
+        raise OFPError("OFPTMFC_BAD_TABLE", f"table {msg.table_id}")
+    if ofconn.version >= 0x05:
+        flags = _eviction_flags(msg.properties)
+        if flags is not None and flags != _OVS_EVICTION_FLAGS:
+            raise OFPError("OFPTMFC_BAD_CONFIG", f"eviction flags {flags:#x}")
+    if msg.table_id != 0xFF and flows.tables[msg.table_id].readonly:
+        raise OFPError("OFPTMFC_EPERM", f"table {msg.table_id} is read-only")
+    if ofconn.version >= 0x05:
+        flows.set_eviction_of(msg.table_id, bool(msg.config & _OFPTC14_EVICTION), now)

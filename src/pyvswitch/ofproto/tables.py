@@ -63,17 +63,21 @@ class OfTable:
     """One flow table."""
 
     __slots__ = ("table_id", "cls", "name", "max_flows", "eviction_db", "eviction_of",
-                 "evgroups", "miss_config", "readonly", "n_hidden", "n_dead",
-                 "n_lookups", "n_matched", "masks")
+                 "evgroups", "eviction_fields", "miss_config", "readonly", "n_hidden", "n_dead",
+                 "n_lookups", "n_matched", "masks", "dead_set")
 
-    def __init__(self, table_id: int, readonly: bool = False) -> None:
+    def __init__(self, table_id: int, readonly: bool = False,
+                 dead_set: set | None = None) -> None:
         self.table_id = table_id
+        #: Where to register when holding rules to collect (FlowTables.dead_tables).
+        self.dead_set: set = set() if dead_set is None else dead_set
         self.cls = Classifier()
         self.name = ""
         self.max_flows = UNLIMITED
         self.eviction_db = False          # overflow_policy=evict in the database
         self.eviction_of = False          # turned on by an OF1.4 TABLE_MOD
         self.evgroups: EvictionGroups | None = None
+        self.eviction_fields: tuple[Subfield, ...] = ()   # Flow_Table "groups"
         self.miss_config = 0              # OFPTC_* table-miss bits (TABLE_MOD)
         self.readonly = readonly
         self.n_hidden = 0                 # visible-in-newest rules with priority > 65535
@@ -117,18 +121,18 @@ class OfTable:
         if self.evgroups is not None:
             self.evgroups.remove(rule)
         self.n_dead += 1
+        self.dead_set.add(self)
 
     def choose_victim(self) -> Rule | None:
         return self.evgroups.choose() if self.evgroups is not None else None
 
-    def rebuild_eviction(self, subfields: tuple[Subfield, ...] | None = None) -> None:
+    def rebuild_eviction(self) -> None:
+        """(Re)form the eviction groups after eviction or its fields changed."""
         if self.evgroups is not None:
             self.evgroups.clear()
-            if subfields is None:
-                subfields = self.evgroups.subfields
         self.evgroups = None
         if self.eviction:
-            self.evgroups = EvictionGroups(subfields or ())
+            self.evgroups = EvictionGroups(self.eviction_fields)
             for rule in self.cls:
                 self.evgroups.add(rule)
 
@@ -139,9 +143,11 @@ class FlowTables:
     def __init__(self, ofproto: Any = None, n_tables: int = N_TABLES) -> None:
         self.ofproto = ofproto
         self.n_tables = n_tables
-        self.tables = [OfTable(i) for i in range(n_tables)]
+        #: Tables holding invisible rules that ``run`` should collect.
+        self.dead_tables: set[OfTable] = set()
+        self.tables = [OfTable(i, dead_set=self.dead_tables) for i in range(n_tables)]
         self.tables.append(OfTable(TABLE_INTERNAL if n_tables == N_TABLES else n_tables,
-                                   readonly=True))
+                                   readonly=True, dead_set=self.dead_tables))
         self.version = 1
         #: Rules with an idle or hard timeout, by id.
         self.expirable: dict[int, Rule] = {}
@@ -247,7 +253,7 @@ class FlowTables:
         OVS: a rule due for both goes with HARD_TIMEOUT).  Returns the removed rules."""
         from pyvswitch.openflow.messages import OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT
         self._last_scan = now
-        if now < self.next_expiry:
+        if now <= self.next_expiry:
             return []
         due: list[tuple[Rule, int]] = []
         next_expiry = float("inf")
@@ -286,20 +292,21 @@ class FlowTables:
         table.name = name or ""
         table.max_flows = UNLIMITED if max_flows is None else max_flows
         table.eviction_db = evict
-        old = table.evgroups.subfields if table.evgroups is not None else None
-        if table.eviction != (table.evgroups is not None) or old != eviction_fields:
-            table.rebuild_eviction(eviction_fields)
+        if (table.eviction != (table.evgroups is not None)
+                or table.eviction_fields != tuple(eviction_fields)):
+            table.eviction_fields = tuple(eviction_fields)
+            table.rebuild_eviction()
         self.trim(table, now)
 
     def set_eviction_of(self, table_id: int, on: bool, now: float) -> None:
-        """TABLE_MOD's eviction bit (OpenFlow 1.4+)."""
+        """TABLE_MOD's eviction bit (OpenFlow 1.4+), for one table or all (0xff).  As in
+        OVS, a table already over its limit is not trimmed by this; the next ADD evicts."""
         tables = self.tables[:self.n_tables] if table_id == OFPTT_ALL else [
             self.tables[table_id]]
         for table in tables:
             table.eviction_of = on
             if table.eviction != (table.evgroups is not None):
-                table.rebuild_eviction(())
-            self.trim(table, now)
+                table.rebuild_eviction()
 
     def trim(self, table: OfTable, now: float) -> None:
         from pyvswitch.openflow.messages import OFPRR_EVICTION
@@ -328,11 +335,18 @@ class FlowTables:
             raise OFPError("OFPBRC_BAD_TABLE_ID", f"table {table_id}")
         tables = self.tables if table_id == OFPTT_ALL else (self.tables[table_id],)
         include_hidden = priority > MAX_VISIBLE_PRIORITY
+        filtered = cookie_mask or out_port != OFPP_ANY or out_group != OFPG_ANY
+        everything = not strict and match.is_catchall() and version == VERSION_MAX
         out: list[Rule] = []
         for table in tables:
             if not len(table.cls):
                 continue
-            for rule in table.cls.find_matches(match, version, strict, priority):
+            rules = (table.cls if everything
+                     else table.cls.find_matches(match, version, strict, priority))
+            if not filtered and (include_hidden or not table.n_hidden):
+                out.extend(rules)
+                continue
+            for rule in rules:
                 if ((rule.cookie ^ cookie) & cookie_mask
                         or (rule.priority > MAX_VISIBLE_PRIORITY and not include_hidden)
                         or (out_port != OFPP_ANY
@@ -365,18 +379,23 @@ class FlowTables:
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float) -> None:
-        if now >= self.next_expiry and now >= self._last_scan + EXPIRY_SCAN_MS:
+        if now > self.next_expiry and now >= self._last_scan + EXPIRY_SCAN_MS:
             self.expire(now)
-        for table in self.tables:
-            if table.n_dead and (table.n_dead >= 1000 or table.n_dead * 8 >= len(table.cls)):
-                table.cls.collect(self.version)
-                table.n_dead = 0
+        if self.dead_tables:
+            for table in list(self.dead_tables):
+                if table.n_dead <= 0:
+                    table.n_dead = 0
+                    self.dead_tables.discard(table)
+                elif table.n_dead >= 1000 or table.n_dead * 8 >= len(table.cls):
+                    table.cls.collect(self.version)
+                    table.n_dead = 0
+                    self.dead_tables.discard(table)
 
     def next_wakeup(self) -> float:
         """When ``run`` next has timed work (inf: none)."""
         if self.next_expiry == float("inf"):
             return self.next_expiry
-        return max(self.next_expiry, self._last_scan + EXPIRY_SCAN_MS)
+        return max(self.next_expiry + 1, self._last_scan + EXPIRY_SCAN_MS)
 
     def wait(self, poller, now: float) -> None:
         deadline = self.next_wakeup()
