@@ -127,7 +127,7 @@ def bench_lookup(n_rules: int, n_lookups: int, prefix_slots) -> None:
     for rule in rules:
         cls.insert(rule, 1)
     flows = make_flows(2000, rules, rng)
-    tries = "tries" if prefix_slots is None else "no tries"
+    tries = "ipv4 tries" if prefix_slots is None else "no tries"
     for label, pass_wc in (("with wc", True), ("no wc", False)):
         best = 0.0
         for _ in range(3):            # best of three: the machine is shared

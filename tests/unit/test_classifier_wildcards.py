@@ -62,6 +62,7 @@ def _random_mask(rng: random.Random, slot: int, cidr: bool) -> int:
 
 
 NEVER = 10**9          # compile_after: stay on the per-subtable probe loop
+ALL_PREFIXES = (S.NW_SRC, S.NW_DST, S.IPV6_SRC, S.IPV6_DST)
 
 
 def make(prefix_slots=None, compile_after: int = 1000) -> Classifier:
@@ -108,7 +109,7 @@ def _build(seed: int, n_rules: int, n_masks: int, prefix_slots=None,
 CLASSIFIERS = [
     _build(seed, n, masks, tries, routes, mode)
     for seed, n, masks, routes in ((99, 400, 25, False), (3, 30, 5, False), (5, 60, 8, True))
-    for tries in (None, ())
+    for tries in (ALL_PREFIXES, ())
     for mode in (0, NEVER)
 ]
 
@@ -304,3 +305,16 @@ def test_prefix_len():
     assert prefix_len(0xFFFFFFFF, 32) == 32
     assert prefix_len(0, 32) == 0
     assert prefix_len(0x00FF00FF, 32) is None
+
+
+def test_ipv6_tries_when_configured(compile_after):
+    net = Match().set("eth_type", 0x86DD).set("ipv6_dst", 0x20010DB8 << 96, ((1 << 64) - 1) << 64)
+    flow = flow_of(eth_type=0x86DD, ipv6_dst=0xFE80 << 112 | 1)
+    with_trie = make(ALL_PREFIXES, compile_after)
+    default = make(None, compile_after)
+    for cls in (with_trie, default):
+        cls.insert(Rule(net, 1), 1)
+    # 2001:... and fe80:... differ in the first bit.
+    assert lookup_wc(with_trie, flow) == (None, {"IPV6_DST": hex(1 << 127)})
+    assert lookup_wc(default, flow) == (None, {"ETH_TYPE": "0xffff",
+                                              "IPV6_DST": hex(((1 << 64) - 1) << 64)})

@@ -22,8 +22,8 @@ Design
   a subtable ruled out by a prefix trie, only the leading address bits the trie walk read
   (``trie.py``).  These are sufficient: any flow equal to the looked-up one on the ``wc``
   bits takes the same path through the same dicts and finds the same rule.
-* **Prefix tries.**  One ``PrefixTrie`` per slot in ``prefix_slots`` (by default the four
-  IP address slots) holds the prefix of every rule whose subtable has a CIDR mask there.
+* **Prefix tries.**  One ``PrefixTrie`` per slot in ``prefix_slots`` (by default the IPv4
+  source and destination, as in Open vSwitch; any address slot may be given) holds the prefix of every rule whose subtable has a CIDR mask there.
   When a lookup reaches the stage holding that slot in such a subtable, it asks the trie
   (once per lookup and slot) whether any rule's /L prefix contains the address; if none
   does, the subtable is skipped and only the leading bits the trie read (at most L) are
@@ -67,8 +67,10 @@ from .codegen import compile_lookup, compile_probe
 from .subtable import NEVER, Entry, Subtable, entries
 from .trie import PrefixTrie, prefix_len
 
-#: Slots with a prefix trie unless the caller chooses otherwise.
-DEFAULT_PREFIX_SLOTS = (Slot.NW_SRC, Slot.NW_DST, Slot.IPV6_SRC, Slot.IPV6_DST)
+#: Slots with a prefix trie unless the caller chooses otherwise: ip_dst and ip_src, as Open
+#: vSwitch's flow tables default to; IPV6_SRC/IPV6_DST work too (pass them explicitly, as
+#: the Flow_Table ``prefixes`` column would), at the cost of a longer trie walk.
+DEFAULT_PREFIX_SLOTS = (Slot.NW_DST, Slot.NW_SRC)
 
 
 class Classifier:
