@@ -441,3 +441,16 @@ def test_fuzz_action_decoders_raise_only_ofperror(case) -> None:
         assert AC.encode_instructions(version, ins2) == again
         if not any(_lossy(version, a, True) for a in ins.all_actions()):
             assert ins2 == ins
+
+
+def test_onf_copy_field_on_of13_reads_as_a_move() -> None:
+    raw = (struct.pack("!HHIH2xHHH2x", 0xFFFF, 32, 0x4F4E4600, 3200, 8, 0, 4)
+           + struct.pack("!II", 0x00010004, 0x00010204) + bytes(4))
+    assert AC.decode_actions(0x04, raw, 0, len(raw)) == (
+        A.CopyField(_ref("reg0", 0, 8), _ref("reg1", 4, 8)),)
+    with pytest.raises(OFPError) as err:   # other ONF actions are unknown
+        AC.decode_actions(0x04, raw[:8] + struct.pack("!H", 3201) + raw[10:], 0, len(raw))
+    assert err.value.name == "OFPBAC_BAD_EXPERIMENTER_TYPE"
+    with pytest.raises(OFPError) as err:   # and ONF is not a vendor on OF1.0
+        AC.decode_actions(0x01, raw, 0, len(raw))
+    assert err.value.name == "OFPBAC_BAD_EXPERIMENTER"

@@ -103,6 +103,10 @@ def decode_actions(version: int, buf, offset: int, length: int) -> tuple:
             if alen < 16 or end - pos < 10:
                 raise OFPError("OFPBAC_BAD_LEN", "short experimenter action")
             vendor, = struct.unpack_from("!I", buf, pos + 4)
+            if vendor == ONF_VENDOR and version == 0x04:
+                append(_decode_onf(buf, pos, alen, end))
+                pos += alen
+                continue
             if vendor != nx.NX_VENDOR:
                 raise OFPError("OFPBAC_BAD_EXPERIMENTER", f"experimenter {vendor:#x}")
             if alen > end - pos:
@@ -279,6 +283,29 @@ def _decode_set_field(version: int, buf, pos: int, end: int) -> A.SetField:
         if not value & present or (mask is not None and not mask & present):
             raise OFPError("OFPBAC_BAD_SET_ARGUMENT", "vlan_vid without OFPVID_PRESENT")
     return A.SetField(fld, value, mask)
+
+
+ONF_VENDOR = 0x4F4E4600
+ONFACT_COPY_FIELD = 3200
+
+
+def _decode_onf(buf, pos: int, alen: int, end: int) -> A.CopyField:
+    """ONF's OF1.3 copy_field extension (experimenter 0x4f4e4600, type 3200), which
+    OVS accepts from OF1.3 controllers (and answers, like us, with reg_move)."""
+    if alen > end - pos:
+        raise OFPError("OFPBAC_BAD_LEN", "action runs past the list")
+    exp_type, = struct.unpack_from("!H", buf, pos + 8)
+    if exp_type != ONFACT_COPY_FIELD:
+        raise OFPError("OFPBAC_BAD_EXPERIMENTER_TYPE", f"ONF action {exp_type}")
+    if alen < 24 or alen % 8:
+        raise OFPError("OFPBAC_BAD_LEN", f"ONF copy_field length {alen}")
+    n_bits, src_ofs, dst_ofs = struct.unpack_from("!HHH", buf, pos + 12)
+    stop = pos + alen
+    src, _, used = mc.decode_field_header(buf, pos + 20, stop)
+    dst, _, used2 = mc.decode_field_header(buf, pos + 20 + used, stop)
+    if any(buf[pos + 20 + used + used2:stop]):
+        raise OFPError("NXBRC_MUST_BE_ZERO", "copy_field trailing bytes")
+    return nx._make_copy(src, src_ofs, dst, dst_ofs, n_bits, 0x04)
 
 
 def _decode_copy_field(buf, pos: int, end: int) -> A.CopyField:
