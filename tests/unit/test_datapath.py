@@ -259,3 +259,18 @@ def test_deleting_a_megaflow_with_many_cache_entries_still_purges_them():
         d[1].inject(f)
     assert len(dp.run(0)) == len(frames)          # every one misses: no stale entry
     assert len(d[2].captured) == 2 * len(frames)
+
+
+def test_two_datapaths_joined_by_patch_ports():
+    from pyvswitch.netdev.patch import PatchNetdev, PatchRegistry
+    reg = PatchRegistry()
+    dp_a, dev_a = make_dp(n=1)
+    dp_b, dev_b = make_dp(n=1)
+    assert dp_a.port_add(PatchNetdev("pa-b", {"peer": "pb-a"}, registry=reg)) == 2
+    assert dp_b.port_add(PatchNetdev("pb-a", {"peer": "pa-b"}, registry=reg)) == 2
+    dp_a.flow_put(key_of(in_port=1), IN_PORT_ONLY, [Output(2)])
+    dp_b.flow_put(key_of(in_port=2), IN_PORT_ONLY, [Output(1)])
+    f = udp()
+    dev_a[1].inject(f)
+    assert dp_a.run(0) == [] and dp_b.run(0) == []
+    assert dev_b[1].captured == [f]
