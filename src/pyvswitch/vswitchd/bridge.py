@@ -65,6 +65,9 @@ class Bridge:
     netdevs: dict[str, object] = field(default_factory=dict)   # interface name -> netdev
     started: bool = False      # controllers and startup flows configured once
     iface_cfgs: dict[str, InterfaceConfig] = field(default_factory=dict)
+    # Interfaces that could not be opened in the last reconfiguration, and why (the
+    # OVSDB source writes this to Interface.error).
+    iface_errors: dict[str, str] = field(default_factory=dict)
 
 
 class Bridges:
@@ -138,15 +141,16 @@ class Bridges:
                 br.ofproto.del_port(name)
                 br.netdevs.pop(name).close()
                 br.iface_cfgs.pop(name, None)
+        br.iface_errors = {}
         for name, iface in wanted.items():
             if name in br.netdevs:
                 continue
             try:
                 netdev = open_netdev(name, iface.type or "system", dict(iface.options))
             except (NetdevError, OSError, ValueError) as e:
-                problems.append(Problem(f"bridge {br.name}: interface {name}",
-                                        f"could not open network device {name} "
-                                        f"({e})"))
+                message = f"could not open network device {name} ({e})"
+                br.iface_errors[name] = message
+                problems.append(Problem(f"bridge {br.name}: interface {name}", message))
                 continue
             port = br.ofproto.add_port(name, netdev, iface.ofport_request, now=now)
             pcfg = next(p for p in cfg.ports.values() if iface in p.interfaces)
