@@ -120,14 +120,17 @@ def bench_insert(n: int) -> None:
           f"(not counting the rule and its Match)")
 
 
-def bench_lookup(n_rules: int, n_lookups: int, prefix_slots) -> None:
+def bench_lookup(n_rules: int, n_lookups: int, prefix_slots, compile_after=0) -> None:
     rng = random.Random(2)
     rules = make_rules(n_rules, rng)
-    cls = Classifier() if prefix_slots is None else Classifier(prefix_slots)
+    cls = (Classifier(compile_after=compile_after) if prefix_slots is None
+           else Classifier(prefix_slots, compile_after=compile_after))
     for rule in rules:
         cls.insert(rule, 1)
     flows = make_flows(2000, rules, rng)
     tries = "ipv4 tries" if prefix_slots is None else "no tries"
+    if compile_after:
+        tries += ", probe loop: not yet compiled"
     for label, pass_wc in (("with wc", True), ("no wc", False)):
         best = 0.0
         for _ in range(3):            # best of three: the machine is shared
@@ -160,6 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_lookup(args.lookup_rules, args.lookups, None)
     bench_lookup(args.lookup_rules, args.lookups, ())
+    bench_lookup(args.lookup_rules, args.lookups, None, compile_after=10**9)
     bench_insert(args.rules)
 
 
