@@ -11,8 +11,8 @@ rules match on one address slot (ip_src, ip_dst, ipv6_src, ipv6_dst).  For an ad
 * how many leading bits of the address had to be read to know that (``check_bits``).
 
 A subtable whose mask on the field is /L, with bit ``L`` clear in the answer, cannot match
-the packet; the classifier skips it and un-wildcards only ``check_bits`` leading bits
-instead of all ``L`` bits.  This is sound because any address that agrees on those bits
+the packet; the classifier skips it and un-wildcards only ``min(check_bits, L)`` leading
+bits instead of all ``L`` bits.  This is sound because any address that agrees on those bits
 walks the same path through the trie and stops at the same place.
 
 Representation: prefixes are kept left-aligned in the slot's ``width`` bits (exactly as
