@@ -525,3 +525,34 @@ def test_rules_of_one_mask_share_the_mask_list(ft):
     ft.apply_flow_mod(fm(m_in(2)), 0)
     a, b = ft.rules()
     assert a.match.masks is b.match.masks and a.match.values is not b.match.values
+
+
+def test_eviction_fields_parse_and_group_by_subfield_values():
+    from pyvswitch.ofproto.eviction import EvictionGroups, group_key, parse_fields
+    from pyvswitch.ofproto.rule import Rule
+    fields = parse_fields(["in_port", "ip_dst[24..31]"])
+    assert [(f.name, ofs, n) for f, ofs, n in fields] == [("in_port", 0, 32),
+                                                          ("ip_dst", 24, 8)]
+    with pytest.raises(ValueError):
+        parse_fields(["no_such_field"])
+    with pytest.raises(ValueError):
+        parse_fields(["ip_dst[30..40]"])
+    a = Rule(0, m_in(1, eth_type=0x0800, ip_dst=0x0A000001), 1, out(1), hard_timeout=5)
+    b = Rule(0, m_in(1, eth_type=0x0800, ip_dst=0x0AFF0001), 1, out(1), hard_timeout=5)
+    c = Rule(0, m_in(1), 1, out(1), hard_timeout=5)      # ip_dst prerequisite not met
+    assert group_key(a, fields) == group_key(b, fields) == (1, 10)
+    assert group_key(c, fields) == (1, None)
+    groups = EvictionGroups(fields)
+    for r in (a, b, c, Rule(0, m_in(2), 1, out(1))):      # the last one is permanent
+        groups.add(r)
+    assert len(groups) == 3 and len(groups.groups) == 2
+    assert groups.choose() in (a, b)
+
+
+def test_replaced_rule_with_reset_counts_forwards_only_last_use(ft):
+    ft.apply_flow_mod(fm(m_in(1)), 0)
+    old = ft.lookup(0, flow(IN_PORT=1))
+    ft.apply_flow_mod(fm(m_in(1), out(5), command=OFPFC_MODIFY, flags=OFPFF_RESET_COUNTS), 1)
+    new = ft.lookup(0, flow(IN_PORT=1))
+    old.add_stats(7, 700, 900)
+    assert (new.packet_count, new.byte_count, new.used_ms) == (0, 0, 900)

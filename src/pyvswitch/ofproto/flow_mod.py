@@ -107,9 +107,15 @@ def read_flow_mod(fm: FlowMod, version: int) -> _Mod:
     m.table_id = fm.table_id
     flags = fm.flags
     if version == 0x01:
-        m.cookie, m.cookie_mask, m.new_cookie = fm.cookie & fm.cookie_mask, \
-            fm.cookie_mask, fm.cookie
-        m.modify_cookie = fm.cookie != ALL_ONES_64
+        # OF1.0 flow_mods carry the cookie to set; NXT_FLOW_MOD may also match on a
+        # cookie (NXM_NX_COOKIE), which a codec reports as ``new_cookie`` + cookie/mask.
+        new_cookie = getattr(fm, "new_cookie", None)
+        if new_cookie is None:
+            m.cookie, m.cookie_mask, m.new_cookie = 0, 0, fm.cookie
+        else:
+            m.cookie, m.cookie_mask, m.new_cookie = \
+                fm.cookie & fm.cookie_mask, fm.cookie_mask, new_cookie
+        m.modify_cookie = m.new_cookie != ALL_ONES_64
         m.importance = 0
         m.out_group = A.OFPG_ANY
         if flags & ~_VALID_FLAGS[0x01]:
