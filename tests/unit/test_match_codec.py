@@ -19,6 +19,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as p13
 from os_ken.ofproto import ofproto_v1_5_parser as p15
 
 from pyvswitch.openflow import match_codec as MC
+from pyvswitch.openflow import match_ofp10
 from pyvswitch.openflow import ofpacts as A
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.flow_format import format_match
@@ -212,7 +213,7 @@ def test_ofp10_round_trip_and_osken_agrees(text: str) -> None:
 
 def test_ofp10_drops_fields_without_their_prerequisites() -> None:
     raw = bytearray(MC.encode_ofp10_match(parse_match("tcp,nw_src=10.0.0.1,tp_dst=80")))
-    struct.pack_into("!I", raw, 0, struct.unpack_from("!I", raw)[0] | MC.OFPFW10_DL_TYPE)
+    struct.pack_into("!I", raw, 0, struct.unpack_from("!I", raw)[0] | match_ofp10.OFPFW10_DL_TYPE)
     match = MC.decode_ofp10_match(bytes(raw), 0)
     assert match.is_wild("ip_src") and match.is_wild("tcp_dst") and match.is_wild("ip_proto")
 
