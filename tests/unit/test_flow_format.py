@@ -304,3 +304,12 @@ def test_format_masks_and_names() -> None:
                                            0x0000000000FF),))
     assert format_actions(ins) == "actions=load:0xab->NXM_OF_ETH_SRC[0..7]"
     assert parse_actions(format_actions(ins)[8:]) == ins
+
+
+def test_controller_spellings() -> None:
+    out = A.Instructions(apply=(A.Output(A.OFPP_CONTROLLER, 100),))
+    assert parse_actions("controller(max_len=100)") == out
+    assert parse_actions("CONTROLLER:100") == out
+    ctl = parse_actions("controller(reason=invalid_ttl,id=2)")
+    assert ctl.apply == (A.Controller(reason=2, controller_id=2),)
+    assert format_actions(ctl) == "actions=controller(reason=invalid_ttl,id=2)"

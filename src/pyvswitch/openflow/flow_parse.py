@@ -441,6 +441,8 @@ def _parse_action(name: str, arg: str, paren: bool, tok: str):
             kw["pause"] = True
         if "meter_id" in opts:
             kw["meter_id"] = _int(opts["meter_id"])
+        if set(kw) <= {"max_len"}:  # nothing a plain output to CONTROLLER cannot say
+            return A.Output(A.OFPP_CONTROLLER, kw.get("max_len", A.OFPCML_NO_BUFFER))
         return A.Controller(**kw)
     if name in _SIMPLE_SETS:
         fld = BY_NAME[_SIMPLE_SETS[name]]
