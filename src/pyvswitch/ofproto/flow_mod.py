@@ -151,12 +151,14 @@ def _overlaps(table: OfTable, rule: Rule) -> bool:
     """Is there a rule of the same priority that some packet could match with ``rule``?
     (OVS classifier_rule_overlaps.)  Linear in the table; used only for CHECK_OVERLAP."""
     values, masks = rule.match.values, rule.match.masks
-    for other in table.cls.rules_in(VERSION_MAX):
-        if other.priority != rule.priority:
+    pairs = [(i, values[i], masks[i]) for i in range(N_SLOTS) if masks[i]]
+    priority = rule.priority
+    for other in table.cls:
+        if other.priority != priority:
             continue
         ov, om = other.match.values, other.match.masks
-        for i in range(N_SLOTS):
-            if (values[i] ^ ov[i]) & masks[i] & om[i]:
+        for i, v, mk in pairs:
+            if (v ^ ov[i]) & mk & om[i]:
                 break
         else:
             return True

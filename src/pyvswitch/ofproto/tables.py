@@ -167,6 +167,13 @@ class FlowTables:
             table.n_matched += 1
         return rule
 
+    def add_table_stats(self, table_id: int, lookups: int, matched: int) -> None:
+        """Credit table lookups the datapath caches answered (the provider pushes them
+        with rule statistics, as OVS's xlate cache does)."""
+        table = self.tables[table_id]
+        table.n_lookups += lookups
+        table.n_matched += matched
+
     # --- flow_mods (semantics in flow_mod.py) -----------------------------------------
     def begin(self, now: float, source: Any = None):
         """A transaction: stage flow_mods with ``txn.add(fm)``, then ``commit()``."""
