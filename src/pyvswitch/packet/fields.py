@@ -441,16 +441,16 @@ def prereqs_ok(match: Match, prereq: Prereq) -> bool:
         return prereqs_ok(match, Prereq.IPV4) and _proto_is(match, IPPROTO_ICMP)
     if prereq is Prereq.ICMPV6:
         return prereqs_ok(match, Prereq.IPV6) and _proto_is(match, IPPROTO_ICMPV6)
-    tmask = (match.masks[Slot.TP_SRC] & 0xFF) == 0xFF
+    # Neighbour discovery: like OVS, the ICMPv6 type and code are checked by value (a
+    # wildcarded code reads as 0).
     ttype = match.values[Slot.TP_SRC] & 0xFF
-    code_ok = (match.masks[Slot.TP_DST] & 0xFF) == 0xFF and match.values[Slot.TP_DST] & 0xFF == 0
+    code_ok = match.values[Slot.TP_DST] & 0xFF == 0
     if prereq is Prereq.ND:
-        return (prereqs_ok(match, Prereq.ICMPV6) and tmask and ttype in (135, 136)
-                and code_ok)
+        return prereqs_ok(match, Prereq.ICMPV6) and ttype in (135, 136) and code_ok
     if prereq is Prereq.ND_SOLICIT:
-        return prereqs_ok(match, Prereq.ICMPV6) and tmask and ttype == 135 and code_ok
+        return prereqs_ok(match, Prereq.ICMPV6) and ttype == 135 and code_ok
     if prereq is Prereq.ND_ADVERT:
-        return prereqs_ok(match, Prereq.ICMPV6) and tmask and ttype == 136 and code_ok
+        return prereqs_ok(match, Prereq.ICMPV6) and ttype == 136 and code_ok
     raise AssertionError(prereq)
 
 
