@@ -235,3 +235,28 @@ def test_refused_flow_mods_get_the_ovs_error_and_change_nothing(make_switch):
     # The errors reach ovs-ofctl the same way.
     r = sw.ofctl("-O", "OpenFlow13", "add-flow", "br0", "table=254,actions=drop", check=False)
     assert r.returncode != 0 and "OFPBRC_EPERM" in r.stderr
+
+
+@pytest.mark.parametrize("version", ["OpenFlow10", "OpenFlow13"])
+def test_timeouts_expire_flows_and_send_flow_removed(make_switch, version):
+    import subprocess
+    sw = make_switch(bridge_toml(ports=2))
+    monitor = subprocess.Popen(["ovs-ofctl", "-O", version, "monitor", "br0", "65534"],
+                               env=sw.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        time.sleep(0.5)                       # let the monitor set its miss_send_len
+        sw.ofctl("-O", version, "add-flow", "br0",
+                 "hard_timeout=1,send_flow_rem,in_port=1,actions=output:2")
+        sw.ofctl("-O", version, "add-flow", "br0", "idle_timeout=1,in_port=2,actions=drop")
+        sw.ofctl("-O", version, "add-flow", "br0", "in_port=3,actions=drop")
+        wait_for(lambda: dump(sw, version) == {"in_port=3 actions=drop"}, 10,
+                 what="both timed-out flows to go")
+        time.sleep(0.3)
+    finally:
+        monitor.terminate()
+        out, err = monitor.communicate(timeout=10)
+    # ovs-ofctl monitor prints what it receives on stderr.
+    removed = [line for line in (out + err).splitlines() if "FLOW_REMOVED" in line]
+    assert len(removed) == 1, out             # only the flow with send_flow_rem reports
+    assert "reason=hard" in removed[0] and "in_port=1" in removed[0]
