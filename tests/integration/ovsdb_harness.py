@@ -1,0 +1,144 @@
+"""Test harness for the OVSDB path: a private ovsdb-server and ``pyvswitchd DATABASE``.
+
+``OvsdbServer`` creates a database from Open vSwitch's shipped schema in a temporary
+directory and runs ``ovsdb-server`` on ``punix:<dir>/db.sock`` as a child process (never a
+system-wide one); ``vsctl()`` runs the real ``ovs-vsctl`` against it, waiting for the
+switch by default (no ``--no-wait``) with a timeout so that a bug fails fast.
+``OvsdbSwitch`` runs ``pyvswitchd unix:<dir>/db.sock`` with its own run directory,
+optionally inside a network namespace.  Both stop their processes and remove their
+directories on ``cleanup()``, also after a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from harness import ALL_OF_VERSIONS, wait_for
+
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+
+
+def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class OvsdbServer:
+    """A private ovsdb-server with a fresh Open_vSwitch database."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="pyvs-ovsdb-"))
+        self.db = self.dir / "conf.db"
+        self.sock = self.dir / "db.sock"
+        self.remote = f"unix:{self.sock}"
+        self.log = self.dir / "ovsdb-server.log"
+        self.proc: subprocess.Popen | None = None
+        subprocess.run(["ovsdb-tool", "create", str(self.db), SCHEMA], check=True,
+                       capture_output=True, timeout=10)
+
+    def start(self) -> "OvsdbServer":
+        self.proc = subprocess.Popen(
+            ["ovsdb-server", str(self.db), f"--remote=punix:{self.sock}",
+             f"--unixctl={self.dir / 'ovsdb-server.ctl'}", "--no-chdir",
+             f"--log-file={self.log}", "-vconsole:off"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.vsctl("--no-wait", "show", check=False).returncode == 0,
+                 10, what="ovsdb-server to answer")
+        return self
+
+    def init(self) -> "OvsdbServer":
+        """Create the Open_vSwitch row (as ovs-ctl does at boot)."""
+        self.vsctl("--no-wait", "init")
+        return self
+
+    def kill(self) -> None:
+        """Stop the server abruptly (SIGKILL), leaving its socket file behind."""
+        _stop(self.proc, signal.SIGKILL)
+
+    def transact_offline(self, *ops: dict) -> None:
+        """Change the database file directly while the server is stopped."""
+        import json
+        subprocess.run(["ovsdb-tool", "transact", str(self.db),
+                        json.dumps(["Open_vSwitch", *ops])], check=True,
+                       capture_output=True, timeout=10)
+
+    def vsctl(self, *args: str, check: bool = True,
+              timeout: int = 10) -> subprocess.CompletedProcess:
+        r = subprocess.run(["ovs-vsctl", f"--db={self.remote}", f"--timeout={timeout}",
+                            *args], capture_output=True, text=True, timeout=timeout + 5)
+        if check and r.returncode != 0:
+            raise AssertionError(f"ovs-vsctl {' '.join(args)} failed "
+                                 f"({r.returncode}): {r.stderr}")
+        return r
+
+    def get(self, table: str, record: str, column: str) -> str:
+        return self.vsctl("--no-wait", "get", table, record, column).stdout.strip()
+
+    def cleanup(self) -> None:
+        _stop(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class OvsdbSwitch:
+    """``pyvswitchd DATABASE`` with a private run directory."""
+
+    def __init__(self, server: OvsdbServer, netns: str | None = None,
+                 name: str = "sw") -> None:
+        self.server = server
+        self.netns = netns
+        self.dir = Path(tempfile.mkdtemp(prefix=f"pyvs-{name}-"))
+        self.rundir = self.dir / "run"
+        self.rundir.mkdir()
+        self.log = self.dir / "pyvswitchd.log"
+        self.env = dict(os.environ, OVS_RUNDIR=str(self.rundir))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "OvsdbSwitch":
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.proc = subprocess.Popen(
+            prefix + [sys.executable, "-m", "pyvswitch.vswitchd.main", self.server.remote,
+                      "--rundir", str(self.rundir), f"--log-file={self.log}",
+                      "-vfile:dbg", "-vconsole:off"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: self._started(), 15, what="pyvswitchd to start")
+        return self
+
+    def _started(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"pyvswitchd exited with {self.proc.returncode}: "
+                                 f"{self.proc.stderr.read().decode()}\n{self.log_text()}")
+        return "started" in self.log_text()
+
+    def ofctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run(["ovs-ofctl", *args], env=self.env, capture_output=True,
+                           text=True, timeout=15)
+        if check and r.returncode != 0:
+            raise AssertionError(f"ovs-ofctl {' '.join(args)} failed: {r.stderr}\n"
+                                 f"{self.log_text()[-3000:]}")
+        return r
+
+    def answers(self, bridge: str, versions: str = ALL_OF_VERSIONS) -> bool:
+        return self.ofctl("-O", versions, "show", bridge, check=False).returncode == 0
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop(self) -> int | None:
+        _stop(self.proc)
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

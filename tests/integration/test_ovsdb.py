@@ -1,0 +1,262 @@
+"""pyvswitchd configured through OVSDB with Open vSwitch's own ovs-vsctl (no --no-wait).
+
+Each test runs a private ovsdb-server; ovs-vsctl returns once the switch has copied
+next_cfg to cur_cfg, so every check right after a command sees the change in effect.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from harness import wait_for
+from ovsdb_harness import OvsdbServer, OvsdbSwitch
+from topology import run
+
+
+@pytest.fixture
+def ovsdb():
+    """``ovsdb()`` starts a private ovsdb-server with an initialised database."""
+    made: list[OvsdbServer] = []
+
+    def make() -> OvsdbServer:
+        server = OvsdbServer()
+        made.append(server)
+        return server.start().init()
+
+    yield make
+    for server in made:
+        server.cleanup()
+
+
+@pytest.fixture
+def vswitchd():
+    """``vswitchd(server, netns=None)`` starts ``pyvswitchd DATABASE``."""
+    made: list[OvsdbSwitch] = []
+
+    def make(server: OvsdbServer, netns: str | None = None,
+             name: str = "sw") -> OvsdbSwitch:
+        sw = OvsdbSwitch(server, netns, name)
+        made.append(sw)
+        return sw.start()
+
+    yield make
+    for sw in made:
+        sw.cleanup()
+
+
+class FakeController:
+    """A unix-socket OpenFlow 1.3 controller: HELLO, then echo replies."""
+
+    def __init__(self, path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(1)
+        self.listener.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn = None
+        while not self.stopping and conn is None:
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+        if conn is None:
+            return
+        conn.settimeout(0.2)
+        conn.sendall(struct.pack("!BBHI", 4, 0, 8, 1))              # HELLO
+        buf = b""
+        while not self.stopping:
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                break
+            buf += data
+            while len(buf) >= 8:
+                version, mtype, length, xid = struct.unpack("!BBHI", buf[:8])
+                msg, buf = buf[:length], buf[length:]
+                if mtype == 2:                                        # ECHO_REQUEST
+                    conn.sendall(struct.pack("!BBHI", version, 3, length, xid) + msg[8:])
+        conn.close()
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join(2)
+        self.listener.close()
+
+
+def record(text: str) -> dict[str, str]:
+    """``ovs-vsctl list`` output of one record as a dict of raw column texts."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def ports_of(sw: OvsdbSwitch, bridge: str = "br0") -> dict[str, int]:
+    """OpenFlow port numbers by name, from ``ovs-ofctl show``."""
+    text = sw.ofctl("show", bridge).stdout
+    return {name: int(num) for num, name in re.findall(r"^ (\d+)\((\S+)\):", text, re.M)}
+
+
+def test_vsctl_commands_take_effect_at_once(ovsdb, vswitchd, hosts, tmp_path):
+    h = hosts(2)
+    db = ovsdb()
+    sw = vswitchd(db, netns=h.switch_ns)
+
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev")
+    assert sw.answers("br0")
+    assert "priority=0 actions=NORMAL" in sw.ofctl("dump-flows", "br0").stdout
+    assert db.get("Interface", "br0", "ofport") == "65534"
+    assert re.fullmatch(r'"[0-9a-f]{16}"', db.get("Bridge", "br0", "datapath_id"))
+
+    db.vsctl("add-port", "br0", "veth1", "--", "set", "Interface", "veth1",
+             "ofport_request=1")
+    db.vsctl("add-port", "br0", "veth2")
+    assert ports_of(sw) == {"veth1": 1, "veth2": 2}
+    assert h.ping(1, 2, count=2), sw.log_text()[-3000:]
+
+    db.vsctl("set-fail-mode", "br0", "secure")
+    assert "actions=NORMAL" not in sw.ofctl("dump-flows", "br0").stdout
+    assert not h.ping(1, 2, count=1, wait=0.5)
+    db.vsctl("del-fail-mode", "br0")
+    assert "priority=0 actions=NORMAL" in sw.ofctl("dump-flows", "br0").stdout
+    assert h.ping(1, 2, count=2), sw.log_text()[-3000:]
+
+    db.vsctl("set", "Interface", "veth2", "ofport_request=7")
+    assert ports_of(sw) == {"veth1": 1, "veth2": 7}
+    assert db.get("Interface", "veth2", "ofport") == "7"
+
+    db.vsctl("set", "Bridge", "br0", "protocols=OpenFlow13")
+    assert sw.answers("br0", "OpenFlow13")
+    assert not sw.answers("br0", "OpenFlow10")
+    db.vsctl("clear", "Bridge", "br0", "protocols")
+    assert sw.answers("br0", "OpenFlow10")
+
+    ctl = FakeController(str(tmp_path / "ctl.sock"))
+    try:
+        db.vsctl("set-controller", "br0", f"unix:{tmp_path / 'ctl.sock'}")
+        # The first primary controller clears the tables (no more NORMAL flow).
+        assert "actions=NORMAL" not in sw.ofctl("dump-flows", "br0").stdout
+
+        def connected():
+            rec = record(db.vsctl("--no-wait", "list", "Controller").stdout)
+            return rec if rec.get("is_connected") == "true" else None
+        rec = wait_for(connected, 12, interval=0.3, what="Controller.is_connected")
+        assert rec["role"] == "other"
+        assert "state=ACTIVE" in rec["status"] and "sec_since_connect" in rec["status"]
+    finally:
+        ctl.close()
+    db.vsctl("del-controller", "br0")
+
+    db.vsctl("del-port", "br0", "veth2")
+    assert ports_of(sw) == {"veth1": 1}
+    db.vsctl("del-br", "br0")
+    assert not sw.answers("br0")
+
+
+def test_interface_status_and_statistics(ovsdb, vswitchd, hosts):
+    h = hosts(2)
+    db = ovsdb()
+    sw = vswitchd(db, netns=h.switch_ns)
+    db.vsctl("set", "Open_vSwitch", ".", "other_config:stats-update-interval=5000")
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev",
+             "--", "add-port", "br0", "veth1", "--", "add-port", "br0", "veth2")
+    assert db.get("Interface", "veth1", "ofport") in ("1", "2")
+    mac = re.search(r"link/ether (\S+)",
+                    run("ip", "-n", h.switch_ns, "link", "show", "veth1").stdout)
+
+    def status_written():
+        rec = record(db.vsctl("--no-wait", "list", "Interface", "veth1").stdout)
+        return rec if rec.get("mac_in_use") not in (None, "[]") else None
+    rec = wait_for(status_written, 5, what="status columns")
+    assert rec["mac_in_use"].strip('"') == mac.group(1)
+    assert rec["link_state"] == "up" and rec["admin_state"] == "up"
+    assert rec["mtu"] == "1500" and int(rec["ifindex"]) > 0
+    assert rec["error"] == "[]"
+
+    assert h.ping(1, 2, count=4), sw.log_text()[-3000:]
+
+    def counted():
+        stats = db.get("Interface", "veth1", "statistics")
+        m = re.search(r"\brx_packets=(\d+)", stats)
+        t = re.search(r"\btx_packets=(\d+)", stats)
+        return stats if m and t and int(m.group(1)) >= 4 and int(t.group(1)) >= 4 else None
+    stats = wait_for(counted, 12, interval=0.5, what="statistics to move with traffic")
+    for key in ("rx_bytes", "tx_bytes", "rx_dropped", "tx_errors"):
+        assert f"{key}=" in stats
+
+
+def test_bad_interface_is_reported_and_the_rest_applies(ovsdb, vswitchd):
+    db = ovsdb()
+    sw = vswitchd(db)
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=dummy")
+    r = db.vsctl("add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy",
+                 "ofport_request=3", "--", "add-port", "br0", "bad", "--", "set",
+                 "Interface", "bad", "type=no-such-type")
+    assert "Error detected while setting up 'bad'" in r.stderr
+    assert db.get("Interface", "bad", "ofport") == "-1"
+    assert "unknown interface type" in db.get("Interface", "bad", "error")
+    assert db.get("Interface", "p1", "ofport") == "3"
+    assert db.get("Interface", "p1", "error") == "[]"
+    assert ports_of(sw) == {"p1": 3}
+    # Fixing the row makes it work, and clears the error.
+    db.vsctl("set", "Interface", "bad", "type=dummy")
+    assert db.get("Interface", "bad", "error") == "[]"
+    assert set(ports_of(sw)) == {"p1", "bad"}
+
+
+def test_second_daemon_waits_for_the_lock(ovsdb, vswitchd):
+    db = ovsdb()
+    first = vswitchd(db, name="first")
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=dummy")
+    assert first.answers("br0")
+    second = vswitchd(db, name="second")
+    wait_for(lambda: "another ovs-vswitchd process is running" in second.log_text(), 5,
+             what="the second daemon to see the lock taken")
+    assert not (second.rundir / "br0.mgmt").exists()
+    db.vsctl("add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy")
+    assert ports_of(first) == {"p1": 1}
+    assert not (second.rundir / "br0.mgmt").exists()
+
+    first.stop()
+    wait_for(lambda: second.answers("br0"), 10, what="the second daemon to take over")
+    assert ports_of(second) == {"p1": 1}
+    db.vsctl("add-port", "br0", "p2", "--", "set", "Interface", "p2", "type=dummy")
+    assert ports_of(second) == {"p1": 1, "p2": 2}
+
+
+def test_database_restart_keeps_forwarding_and_picks_up_changes(ovsdb, vswitchd, hosts):
+    h = hosts(2)
+    db = ovsdb()
+    sw = vswitchd(db, netns=h.switch_ns)
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev",
+             "--", "add-port", "br0", "veth1", "--", "add-port", "br0", "veth2")
+    assert h.ping(1, 2, count=1)
+
+    db.kill()
+    time.sleep(0.5)
+    assert h.ping(1, 2, count=2), "forwarding stopped with the database"
+    assert sw.proc.poll() is None
+    # Meanwhile, someone edits the database file: the bridge becomes secure.
+    db.transact_offline({"op": "update", "table": "Bridge",
+                         "where": [["name", "==", "br0"]],
+                         "row": {"fail_mode": "secure"}})
+    db.start()
+    # A waiting ovs-vsctl returns once the switch is back and has applied everything.
+    db.vsctl("set", "Bridge", "br0", "other_config:touched=1", timeout=20)
+    assert "actions=NORMAL" not in sw.ofctl("dump-flows", "br0").stdout
+    assert not h.ping(1, 2, count=1, wait=0.5)
+    assert set(ports_of(sw)) == {"veth1", "veth2"}

@@ -1,0 +1,141 @@
+"""OVSDB rows -> SwitchConfig (config/ovsdb_rows.py) with rows shaped as ovs.db.idl's.
+
+Optional columns are lists of zero or one element, sets are lists, maps are dicts and
+references are rows, exactly as ``ovs.db.idl.Row`` presents them.
+"""
+
+from types import SimpleNamespace
+from uuid import uuid4
+
+from pyvswitch.config.ovsdb_rows import read_config
+
+
+def iface(name, type="", options=None, ofport_request=None, mtu_request=None):
+    return SimpleNamespace(uuid=uuid4(), name=name, type=type, options=options or {},
+                           ofport_request=[] if ofport_request is None else [ofport_request],
+                           mtu_request=[] if mtu_request is None else [mtu_request], mac=[])
+
+
+def port(name, interfaces=None, tag=None, trunks=(), vlan_mode=None):
+    return SimpleNamespace(uuid=uuid4(), name=name,
+                           interfaces=interfaces if interfaces is not None else [iface(name)],
+                           tag=[] if tag is None else [tag], trunks=list(trunks),
+                           vlan_mode=[] if vlan_mode is None else [vlan_mode],
+                           other_config={})
+
+
+def controller(target, **columns):
+    row = dict(uuid=uuid4(), target=target, other_config={})
+    for c in ("max_backoff", "inactivity_probe", "connection_mode", "controller_rate_limit",
+              "controller_burst_limit", "controller_queue_size", "enable_async_messages",
+              "type"):
+        row[c] = [columns[c]] if c in columns else []
+    return SimpleNamespace(**row)
+
+
+def bridge(name, ports=(), controllers=(), fail_mode=None, protocols=(),
+           datapath_type="", other_config=None, flow_tables=None):
+    return SimpleNamespace(uuid=uuid4(), name=name, ports=list(ports),
+                           controller=list(controllers),
+                           fail_mode=[] if fail_mode is None else [fail_mode],
+                           protocols=list(protocols), datapath_type=datapath_type,
+                           other_config=other_config or {}, flow_tables=flow_tables or {})
+
+
+def ovs_row(*bridges, next_cfg=3, other_config=None):
+    return SimpleNamespace(uuid=uuid4(), bridges=list(bridges), next_cfg=next_cfg,
+                           other_config=other_config or {}, ssl=[])
+
+
+def test_no_row_means_no_bridges():
+    result = read_config(None)
+    assert result.config.bridges == {} and not result.problems
+
+
+def test_columns_map_to_the_model():
+    table = SimpleNamespace(name=["classifier"], flow_limit=[1000],
+                            overflow_policy=["evict"], groups=["NXM_OF_IN_PORT[]"])
+    br = bridge("br0", ports=[
+        port("br0", [iface("br0", "internal")]),
+        port("p1", [iface("p1", "dummy", ofport_request=5, mtu_request=1400)], tag=10),
+        port("p2", [iface("p2")], trunks=[20, 10], vlan_mode="trunk"),
+    ], controllers=[controller("tcp:127.0.0.1", max_backoff=2000, inactivity_probe=0,
+                               enable_async_messages=False, controller_rate_limit=100)],
+        fail_mode="secure", protocols=["OpenFlow10", "OpenFlow13"],
+        datapath_type="netdev", other_config={"datapath-id": "00000000000000aa"},
+        flow_tables={0: table})
+    result = read_config(ovs_row(br, next_cfg=7, other_config={"a": "b"}))
+    assert not result.problems and not result.iface_errors
+    cfg = result.config
+    assert cfg.next_cfg == 7 and cfg.other_config == {"a": "b"}
+    b = cfg.bridges["br0"]
+    assert b.fail_mode == "secure" and b.protocols == {0x01, 0x04}
+    assert b.datapath_id == "00000000000000aa" and b.datapath_type == "netdev"
+    assert set(b.ports) == {"br0", "p1", "p2"}
+    p1 = b.ports["p1"]
+    assert p1.tag == 10 and p1.interfaces[0].type == "dummy"
+    assert p1.interfaces[0].ofport_request == 5 and p1.interfaces[0].mtu_request == 1400
+    assert b.ports["p2"].trunks == (10, 20) and b.ports["p2"].vlan_mode == "trunk"
+    (c,) = b.controllers
+    assert (c.target, c.max_backoff, c.inactivity_probe, c.enable_async_messages,
+            c.controller_rate_limit) == ("tcp:127.0.0.1", 2000, 0, False, 100)
+    t = b.flow_tables[0]
+    assert (t.name, t.flow_limit, t.overflow_policy, t.groups) == (
+        "classifier", 1000, "evict", ("NXM_OF_IN_PORT[]",))
+
+
+def test_empty_datapath_type_is_the_userspace_datapath():
+    result = read_config(ovs_row(bridge("br0", datapath_type=""),
+                                 bridge("br1", datapath_type="dummy")))
+    assert result.config.bridges["br0"].datapath_type == "netdev"
+    assert result.config.bridges["br1"].datapath_type == "dummy"
+
+
+def test_unknown_datapath_type_leaves_the_bridge_out_with_errors_on_its_interfaces():
+    bad = iface("p1")
+    result = read_config(ovs_row(bridge("br0", [port("p1", [bad])], datapath_type="odd"),
+                                 bridge("br1")))
+    assert set(result.config.bridges) == {"br1"}
+    assert "datapath type" in result.iface_errors[bad.uuid]
+
+
+def test_bad_interface_is_reported_on_its_row_and_the_rest_applies():
+    bad = iface("p2", "no-such-type")
+    result = read_config(ovs_row(bridge("br0", [port("p1"), port("p2", [bad])])))
+    assert set(result.config.bridges["br0"].ports) == {"p1"}
+    assert 'unknown interface type "no-such-type"' in result.iface_errors[bad.uuid]
+    assert any("p2" in p.where for p in result.problems)
+
+
+def test_bad_port_column_reports_every_interface_of_the_port():
+    i = iface("p1")
+    result = read_config(ovs_row(bridge("br0", [port("p1", [i], vlan_mode="odd")])))
+    assert result.config.bridges["br0"].ports == {}
+    assert "vlan_mode" in result.iface_errors[i.uuid]
+
+
+def test_interface_in_two_bridges_is_refused_the_second_time():
+    first, second = iface("p1", "dummy"), iface("p1", "dummy")
+    result = read_config(ovs_row(bridge("br0", [port("p1", [first])]),
+                                 bridge("br1", [port("p1", [second])])))
+    assert "p1" in result.config.bridges["br0"].ports
+    assert result.config.bridges["br1"].ports == {}
+    assert result.iface_errors == {second.uuid: "interface p1 is already in bridge br0"}
+
+
+def test_controller_none_and_duplicates_and_bad_values():
+    result = read_config(ovs_row(bridge("br0", controllers=[
+        controller("none"), controller("tcp:10.0.0.1:6653"),
+        controller("tcp:10.0.0.1:6653"), controller("bogus:1"),
+        controller("tcp:10.0.0.2", controller_queue_size=1000)])))
+    assert [c.target for c in result.config.bridges["br0"].controllers] == [
+        "tcp:10.0.0.1:6653"]
+    messages = " ".join(str(p) for p in result.problems)
+    assert "duplicate" in messages and "unknown connection method" in messages
+    assert "controller_queue_size" in messages
+
+
+def test_unsupported_protocol_names_are_reported():
+    result = read_config(ovs_row(bridge("br0", protocols=["OpenFlow13", "OpenFlow99"])))
+    assert result.config.bridges["br0"].protocols == {0x04}
+    assert any("OpenFlow99" in p.message for p in result.problems)
