@@ -556,3 +556,16 @@ def test_replaced_rule_with_reset_counts_forwards_only_last_use(ft):
     new = ft.lookup(0, flow(IN_PORT=1))
     old.add_stats(7, 700, 900)
     assert (new.packet_count, new.byte_count, new.used_ms) == (0, 0, 900)
+
+
+def test_deleting_a_group_or_meter_deletes_its_users(ft, ofp):
+    from pyvswitch.openflow.messages import OFPRR_GROUP_DELETE, OFPRR_METER_DELETE
+    ft.apply_flow_mod(fm(m_in(1), Instructions(apply=(GroupAction(5),)),
+                         flags=OFPFF_SEND_FLOW_REM), 0)
+    ft.apply_flow_mod(fm(m_in(2), Instructions(apply=(Output(1),), meter_id=3),
+                         flags=OFPFF_SEND_FLOW_REM), 0)
+    ft.apply_flow_mod(fm(m_in(3)), 0)
+    assert len(ft.delete_group_users(5, 10)) == 1
+    assert len(ft.delete_meter_users(3, 10)) == 1
+    assert [r.match.get("in_port")[0] for r in ft.rules()] == [3]
+    assert [r for r, _ in removed_msgs(ofp)] == [OFPRR_GROUP_DELETE, OFPRR_METER_DELETE]

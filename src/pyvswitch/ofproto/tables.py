@@ -39,7 +39,9 @@ from pyvswitch.ofproto.rule import MAX_VISIBLE_PRIORITY, Rule
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import OFPFF_SEND_FLOW_REM, FlowRemoved
 from pyvswitch.openflow.messages_stats import TableStats
-from pyvswitch.openflow.ofpacts import OFPG_ANY, OFPP_ANY, outputs_to_group, outputs_to_port
+from pyvswitch.openflow.ofpacts import (
+    OFPG_ANY, OFPP_ANY, Clone, MeterAction, outputs_to_group, outputs_to_port,
+)
 from pyvswitch.packet.fields import Match
 from pyvswitch.util.vlog import Logger
 
@@ -57,6 +59,19 @@ EXPIRY_SCAN_MS = 100
 DEFAULT_MAX_ENTRIES = 1_000_000
 UNLIMITED = 0xFFFFFFFF
 _FlowModTxn = None        # flow_mod.FlowModTxn, imported on first use (it imports us)
+
+
+def _uses_meter(instructions, meter_id: int) -> bool:
+    if instructions.meter_id == meter_id:
+        return True
+    stack = list(instructions.all_actions())
+    while stack:
+        act = stack.pop()
+        if isinstance(act, MeterAction) and act.meter_id == meter_id:
+            return True
+        if isinstance(act, Clone):
+            stack.extend(act.actions)
+    return False
 
 
 class OfTable:
@@ -276,6 +291,24 @@ class FlowTables:
         self.next_expiry = next_expiry
         self.remove_rules(due, now)
         return [rule for rule, _ in due]
+
+    def delete_group_users(self, group_id: int, now: float) -> list[Rule]:
+        """Delete the rules whose actions use group ``group_id`` (a GROUP_MOD deleted it;
+        OVS reason GROUP_DELETE)."""
+        from pyvswitch.openflow.messages import OFPRR_GROUP_DELETE
+        victims = [(r, OFPRR_GROUP_DELETE) for r in self.rules()
+                   if outputs_to_group(r.instructions, group_id)]
+        self.remove_rules(victims, now)
+        return [rule for rule, _ in victims]
+
+    def delete_meter_users(self, meter_id: int, now: float) -> list[Rule]:
+        """Delete the rules that use meter ``meter_id`` (a METER_MOD deleted it; OVS
+        reason METER_DELETE)."""
+        from pyvswitch.openflow.messages import OFPRR_METER_DELETE
+        victims = [(r, OFPRR_METER_DELETE) for r in self.rules()
+                   if _uses_meter(r.instructions, meter_id)]
+        self.remove_rules(victims, now)
+        return [rule for rule, _ in victims]
 
     def flush(self, now: float) -> list[Rule]:
         """Delete every flow of every table, hidden ones too (OVS ofproto_flush__: reason
