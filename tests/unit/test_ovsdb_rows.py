@@ -1,4 +1,5 @@
-"""OVSDB rows -> SwitchConfig (config/ovsdb_rows.py) with rows shaped as ovs.db.idl's.
+"""OVSDB rows -> SwitchConfig (config/ovsdb_rows.py) and what is written back
+(config/ovsdb_status.py), with rows shaped as ovs.db.idl's.
 
 Optional columns are lists of zero or one element, sets are lists, maps are dicts and
 references are rows, exactly as ``ovs.db.idl.Row`` presents them.
@@ -8,6 +9,12 @@ from types import SimpleNamespace
 from uuid import uuid4
 
 from pyvswitch.config.ovsdb_rows import read_config
+from pyvswitch.config.ovsdb_status import (
+    StatsUpdater, controller_status, ofport_column, write_config_results,
+)
+from pyvswitch.conn.rconn import State
+from pyvswitch.netdev.dummy import DummyNetdev
+from pyvswitch.openflow.messages import ROLE_MASTER
 
 
 def iface(name, type="", options=None, ofport_request=None, mtu_request=None):
@@ -139,3 +146,71 @@ def test_unsupported_protocol_names_are_reported():
     result = read_config(ovs_row(bridge("br0", protocols=["OpenFlow13", "OpenFlow99"])))
     assert result.config.bridges["br0"].protocols == {0x04}
     assert any("OpenFlow99" in p.message for p in result.problems)
+
+
+# --- what is written back (config/ovsdb_status.py) ---------------------------------------
+
+
+def fake_idl(ovs, bridges_rows):
+    table = lambda rows: SimpleNamespace(rows={r.uuid: r for r in rows})  # noqa: E731
+    return SimpleNamespace(tables={"Open_vSwitch": table([ovs]),
+                                   "Bridge": table(bridges_rows)})
+
+
+def running_bridge(name, dpid, ports):
+    """A stand-in for vswitchd.bridge.Bridge: ofproto ports by name and open netdevs."""
+    netdevs = {n: DummyNetdev(n) for n in ports}
+    by_name = {n: SimpleNamespace(ofp_port=p) for n, p in ports.items()}
+    by_name[name] = SimpleNamespace(ofp_port=0xFFFFFFFE)
+    return SimpleNamespace(name=name, netdevs=netdevs, local_netdev=DummyNetdev(name),
+                           iface_errors={},
+                           ofproto=SimpleNamespace(datapath_id=dpid, ports_by_name=by_name))
+
+
+def test_reconfiguration_results_are_written_to_the_rows():
+    local, good, bad = iface("br0", "internal"), iface("p1", "dummy"), iface("p2", "odd")
+    br_row = bridge("br0", [port("br0", [local]), port("p1", [good]), port("p2", [bad])])
+    ovs = ovs_row(br_row)
+    rows = read_config(ovs)
+    bridges = SimpleNamespace(bridges={"br0": running_bridge("br0", 0xAB, {"p1": 3})})
+    write_config_results(fake_idl(ovs, [br_row]), bridges, rows, "8.3.1")
+    assert br_row.datapath_id == ["00000000000000ab"]
+    assert (local.ofport, good.ofport, good.error) == ([65534], [3], [])
+    assert bad.ofport == [-1] and "unknown interface type" in bad.error[0]
+    assert bad.mac_in_use == [] and bad.statistics == {}
+    assert ovs.db_version == ["8.3.1"] and "netdev" in ovs.datapath_types
+    assert "system" in ovs.iface_types
+
+
+def test_local_port_number_is_written_as_ovs_writes_it():
+    assert ofport_column(0xFFFFFFFE) == 65534 and ofport_column(7) == 7
+
+
+def test_controller_status_columns():
+    rconn = SimpleNamespace(state=State.ACTIVE, last_error=-1, last_connected=1000,
+                            last_disconnected=500, is_connected=lambda: True)
+    ofconn = SimpleNamespace(role=ROLE_MASTER, is_alive=lambda: True)
+    cols = controller_status(SimpleNamespace(rconn=rconn, ofconn=ofconn), now=13_500)
+    assert cols == {"is_connected": True, "role": ["master"],
+                    "status": {"state": "ACTIVE", "last_error": "End of file",
+                               "sec_since_connect": "12", "sec_since_disconnect": "13"}}
+    never = SimpleNamespace(state=State.BACKOFF, last_error=111, last_connected=None,
+                            last_disconnected=None, is_connected=lambda: False)
+    cols = controller_status(SimpleNamespace(rconn=never, ofconn=None), now=0)
+    assert cols == {"is_connected": False, "role": [],
+                    "status": {"state": "BACKOFF", "last_error": "Connection refused"}}
+    # Listeners (and targets that are not running) report only is_connected=false.
+    assert controller_status(SimpleNamespace(rconn=None), 0) == {
+        "is_connected": False, "role": [], "status": {}}
+    assert controller_status(None, 0)["is_connected"] is False
+
+
+def test_stats_interval_has_a_5_second_floor_and_a_change_applies_at_once():
+    stats = StatsUpdater()
+    stats.next_at = 50_000
+    stats.set_interval({"stats-update-interval": "1000"}, now=10_000)
+    assert stats.interval == 5000 and stats.next_at == 50_000
+    stats.set_interval({"stats-update-interval": "20000"}, now=10_000)
+    assert stats.interval == 20000 and stats.next_at == 10_000
+    stats.set_interval({"stats-update-interval": "soon"}, now=11_000)
+    assert stats.interval == 5000

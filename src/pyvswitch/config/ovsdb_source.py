@@ -95,10 +95,13 @@ class SwitchIdl(ovs.db.idl.Idl):
                 self.tables[table].columns[column].alert = False
 
     def notify(self, event, row, updates=None) -> None:
+        changed: set[str] = set()
         if event == ovs.db.idl.ROW_UPDATE and updates is not None:
             changed = set(getattr(updates, "_data", None) or ())
             if changed and changed <= self._write_only.get(row._table.name, set()):
                 return
+        log.debug("configuration change: %s %s %s", event, row._table.name,
+                  ",".join(sorted(changed)))
         self.config_seqno += 1
 
     @property
@@ -203,7 +206,12 @@ class OvsdbSource:
         self.stats.set_interval(rows.config.other_config, now)
         txn = Txn(self.idl)
         txn.add_comment("pyvswitchd: reconfiguring")
-        write_config_results(self.idl, bridges, rows, self.db_version)
+        try:
+            write_config_results(self.idl, bridges, rows, self.db_version)
+        except Exception:  # report the bug, still publish cur_cfg so ovs-vsctl returns
+            txn.abort()
+            log.exception("cannot write the reconfiguration results")
+            txn = Txn(self.idl)
         if ovs_row is not None:
             ovs_row.cur_cfg = ovs_row.next_cfg
         self.config_txn = txn

@@ -30,7 +30,7 @@ Must not import: ``vswitchd`` (the running bridges are passed in, duck-typed as
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import ovs.db.idl
 import ovs.util
@@ -39,6 +39,9 @@ from pyvswitch import __version__
 from pyvswitch.config.ovsdb_rows import RowsResult
 from pyvswitch.netdev.base import netdev_types
 from pyvswitch.openflow.messages import ROLE_EQUAL, ROLE_MASTER, ROLE_SLAVE
+from pyvswitch.util.vlog import Logger
+
+log = Logger("ovsdb")
 
 STATS_INTERVAL_MS = 5000
 STATUS_RETRY_MS = 100
@@ -120,6 +123,19 @@ class _OneTxn:
     def __init__(self) -> None:
         self.txn: Txn | None = None
 
+    def start(self, idl: ovs.db.idl.Idl, fill: Callable[[], None], what: str) -> bool:
+        """Build a transaction with ``fill()`` and commit it; False if ``fill`` failed
+        (the transaction is then abandoned, so the IDL stays usable)."""
+        txn = Txn(idl)
+        try:
+            fill()
+        except Exception:  # a device that cannot report must not stop the daemon
+            txn.abort()
+            log.exception("cannot build the %s transaction", what)
+            return False
+        self.txn = txn
+        return True
+
     def poll(self) -> int | None:
         """None while nothing is in flight or it is still incomplete, else the status."""
         if self.txn is None:
@@ -150,9 +166,7 @@ class StatusUpdater(_OneTxn):
         self.retry_at = None
 
     def run(self, idl: ovs.db.idl.Idl, bridges: Any, now: float) -> None:
-        status = self.poll()
-        if status is not None and status not in (Txn.SUCCESS, Txn.UNCHANGED):
-            self.retry, self.retry_at = True, now + STATUS_RETRY_MS
+        self.run_poll(now)
         if self.txn is not None or (self.retry_at is not None and now < self.retry_at):
             return
         current = {}
@@ -161,16 +175,20 @@ class StatusUpdater(_OneTxn):
                 current[(br.name, irow.name)] = (id(netdev), netdev.change_seq)
         if not self.retry and current == self._seen:
             return
-        txn = Txn(idl)
-        for irow, br, netdev in interfaces(idl, bridges):
-            if netdev is None:
-                continue
-            for column, value in _netdev_status(netdev).items():
-                setattr(irow, column, value)
+        def fill() -> None:
+            for irow, _, netdev in interfaces(idl, bridges):
+                if netdev is not None:
+                    for column, value in _netdev_status(netdev).items():
+                        setattr(irow, column, value)
         self._seen = current
         self.retry, self.retry_at = False, None
-        self.txn = txn
-        self.poll()
+        if self.start(idl, fill, "status"):
+            self.run_poll(now)
+
+    def run_poll(self, now: float) -> None:
+        status = self.poll()
+        if status is not None and status not in (Txn.SUCCESS, Txn.UNCHANGED):
+            self.retry, self.retry_at = True, now + STATUS_RETRY_MS
 
     def wait(self, poller: Any, now: float) -> None:
         super().wait(poller)
@@ -201,18 +219,17 @@ class StatsUpdater(_OneTxn):
             self.next_at = now + self.interval
         if self.txn is not None or now < self.next_at:
             return
-        txn = Txn(idl)
-        for irow, br, netdev in interfaces(idl, bridges):
-            if netdev is not None:
-                irow.statistics = netdev.get_stats().as_dict()
-        for br_row in idl.tables["Bridge"].rows.values():
-            br = bridges.bridges.get(br_row.name)
-            for crow in br_row.controller:
-                svc = br.ofproto.connmgr.services.get(crow.target) if br else None
-                for column, value in controller_status(svc, now).items():
-                    setattr(crow, column, value)
-        self.txn = txn
-        if self.poll() is not None:
+        def fill() -> None:
+            for irow, _, netdev in interfaces(idl, bridges):
+                if netdev is not None:
+                    irow.statistics = netdev.get_stats().as_dict()
+            for br_row in idl.tables["Bridge"].rows.values():
+                br = bridges.bridges.get(br_row.name)
+                for crow in br_row.controller:
+                    svc = br.ofproto.connmgr.services.get(crow.target) if br else None
+                    for column, value in controller_status(svc, now).items():
+                        setattr(crow, column, value)
+        if not self.start(idl, fill, "statistics") or self.poll() is not None:
             self.next_at = now + self.interval
 
     def wait(self, poller: Any, now: float) -> None:
