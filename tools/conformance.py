@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+"""Run os-ken's OpenFlow switch test tool (``os_ken/tests/switch``) against pyvswitchd.
+
+What it owns: the whole conformance run, from topology to verdict.
+
+* **Topology** (``Topology``): two network namespaces made for this run, ``<p>t`` holding
+  the *target* switch (pyvswitchd, dpid 1, ``datapath_type = "netdev"``, ``fail_mode =
+  "secure"``, ports 1-3 = veths ``t1..t3``) and ``<p>x`` holding the *tester* switch
+  (dpid 2, ports 1-3 = ``x1..x3``, the peers of ``t1..t3``).  The tester switch is Debian's
+  Open vSwitch (userspace datapath, its own ovsdb-server, private rundir) or, with
+  ``--tester-switch=pyvswitchd``, a second pyvswitchd.  A control veth joins the two
+  namespaces; os-ken runs in the target namespace, so pyvswitchd reaches it on
+  127.0.0.1 and the tester switch on 172.31.254.1.  IPv6 is disabled in both namespaces
+  so no router solicitation or DAD frame ever reaches a port the tests count.
+* **The tool**: os-ken 4.x has no ``osken-manager``; this file re-executes itself with
+  ``--launch-tester`` to load ``os_ken.tests.switch.tester`` through ``AppManager`` with
+  ``OSKEN_HUB_TYPE=eventlet`` (the native hub hangs on the first case) and the
+  ``--test-switch-*`` options.  The tool prints one line per case and sends itself
+  SIGTERM when done (exit status 143).
+* **Supervision**: if the target pyvswitchd exits during a run it is restarted (the tool
+  waits for both switches, the interrupted case fails); if the tool prints nothing for
+  ``--stall`` seconds it is stopped and the cases it did not reach count as ``NOT RUN``.
+* **Verdict**: per-case results are parsed from the tool's output (the case list is read
+  from the JSON files, so every case is accounted for), printed as a table per version and
+  suite, optionally written as JSON, written as a pass list, or compared with a pass list
+  (exit status 1 when a case in the pass list no longer passes).
+
+Everything this run creates (namespaces, veths, processes, run directories) is removed on
+exit, also after a failure or Ctrl-C.  Needs root.
+
+Examples::
+
+    tools/conformance.py of13/action/00_OUTPUT.json      # one JSON file
+    tools/conformance.py of13/group of13/meter           # whole suites
+    tools/conformance.py of13 of14 of10                  # everything (about an hour)
+    tools/conformance.py --subset ci --compare tests/conformance/pass_list.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CTL_PORT = 6653
+CTL_TARGET_IP = "172.31.254.1"
+CTL_TESTER_IP = "172.31.254.2"
+TARGET_DPID = "0000000000000001"
+TESTER_DPID = "0000000000000002"
+OF_NAMES = {"of10": ("openflow10", "OpenFlow10"), "of13": ("openflow13", "OpenFlow13"),
+            "of14": ("openflow14", "OpenFlow14"), "of15": ("openflow15", "OpenFlow15")}
+
+# The CI subset: a few minutes on a busy 2-core machine.  Group and meter cases send a
+# 30 s packet stream each when the switch accepts them, so only one file of each is in
+# the subset; action and match are sampled by file.
+CI_SUBSET = [
+    "of13/group/00_ALL.json",
+    "of13/meter/01_DROP_01_PKTPS_00_100.json",
+    "of13/action/00_OUTPUT.json",
+    "of13/action/17_PUSH_VLAN.json",
+    "of13/action/18_POP_VLAN.json",
+    "of13/action/23_SET_NW_TTL_IPv4.json",
+    "of13/action/24_DEC_NW_TTL_IPv4.json",
+    "of13/action/25_SET_FIELD/03_ETH_DST.json",
+    "of13/action/25_SET_FIELD/11_IPV4_SRC.json",
+    "of13/match/00_IN_PORT.json",
+    "of13/match/03_ETH_DST.json",
+    "of13/match/05_ETH_TYPE.json",
+    "of13/match/11_IPV4_SRC.json",
+    "of13/match/13_TCP_SRC_IPv4.json",
+]
+
+
+def suites_root() -> Path:
+    import importlib.util
+    spec = importlib.util.find_spec("os_ken")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("os-ken is not installed in this Python (run `make setup`, use .venv)")
+    return Path(list(spec.submodule_search_locations)[0]) / "tests" / "switch"
+
+
+# --------------------------------------------------------------------------------------
+# cases: what the JSON files promise
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class CaseFile:
+    path: Path
+    rel: str                      # e.g. of13/action/00_OUTPUT.json
+    description: str              # the file's first string, how the tool names it
+    cases: list[str]              # case ids (descriptions, "#n" added to repeats)
+
+
+def case_ids(descriptions: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for d in descriptions:
+        seen[d] = seen.get(d, 0) + 1
+        out.append(d if seen[d] == 1 else f"{d} #{seen[d]}")
+    return out
+
+
+def read_case_file(path: Path, root: Path) -> CaseFile:
+    data = json.loads(path.read_text())
+    desc = next((x for x in data if isinstance(x, str)), path.stem)
+    cases = [str(x.get("description")) for x in data if isinstance(x, dict)]
+    return CaseFile(path, path.relative_to(root).as_posix(), desc, case_ids(cases))
+
+
+@dataclass
+class Suite:
+    version: str                  # of10, of13, of14
+    name: str                     # action, match, group, meter
+    files: list[CaseFile] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.version}/{self.name}"
+
+
+def select(specs: list[str], root: Path) -> list[Suite]:
+    """Suites (in a stable order) holding the JSON files ``specs`` name: a version
+    (``of13``), a suite (``of13/match``), a sub-directory or one JSON file, relative to
+    os-ken's ``tests/switch`` or as a path."""
+    chosen: dict[str, Path] = {}
+    for spec in specs:
+        p = Path(spec)
+        if not p.is_absolute() and not p.exists():
+            p = root / spec
+        p = p.resolve()
+        if not p.exists():
+            sys.exit(f"{spec}: no such suite, directory or JSON file under {root}")
+        try:
+            p.relative_to(root)
+        except ValueError:
+            sys.exit(f"{spec}: not inside {root} (the tool's own suites)")
+        files = [p] if p.is_file() else sorted(p.rglob("*.json"))
+        for f in files:
+            chosen[f.relative_to(root).as_posix()] = f
+    suites: dict[str, Suite] = {}
+    for rel in sorted(chosen):
+        parts = rel.split("/")
+        if len(parts) < 3 or parts[0] not in OF_NAMES:
+            sys.exit(f"{rel}: expected <version>/<suite>/...json")
+        s = suites.setdefault(f"{parts[0]}/{parts[1]}", Suite(parts[0], parts[1]))
+        s.files.append(read_case_file(chosen[rel], root))
+    return list(suites.values())
+
+
+# --------------------------------------------------------------------------------------
+# the tool's output
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class CaseResult:
+    file: str                     # file description
+    case: str                     # case id
+    status: str                   # OK, ERROR, NOT RUN
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.file} :: {self.case}"
+
+
+def parse_output(text: str, files: list[CaseFile]) -> tuple[list[CaseResult], tuple | None]:
+    """Per-case results (in the tool's order) and the ``OK(n) / ERROR(m)`` summary."""
+    by_desc = {f.description: f for f in files}
+    results: list[CaseResult] = []
+    current: CaseFile | None = None
+    seen: dict[str, int] = {}
+    summary = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not line.startswith(" ") and stripped in by_desc:
+            current = by_desc[stripped]
+            seen = {}
+            continue
+        if line.startswith("        ") and results and not results[-1].detail \
+                and results[-1].status == "ERROR":
+            results[-1].detail = stripped
+            continue
+        if line.startswith("    ") and not line.startswith("        ") and current:
+            body = line[4:].rstrip()
+            for status in ("OK", "ERROR"):
+                if body.endswith(" " + status):
+                    desc = body[: -len(status)].rstrip()
+                    seen[desc] = seen.get(desc, 0) + 1
+                    cid = desc if seen[desc] == 1 else f"{desc} #{seen[desc]}"
+                    results.append(CaseResult(current.description, cid, status))
+                    break
+            continue
+        if stripped.startswith("OK(") and "/ ERROR(" in stripped:
+            try:
+                ok = int(stripped.split("OK(")[1].split(")")[0])
+                err = int(stripped.split("ERROR(")[1].split(")")[0])
+                summary = (ok, err)
+            except (IndexError, ValueError):
+                pass
+    return results, summary
+
+
+def complete(results: list[CaseResult], files: list[CaseFile], why: str) -> list[CaseResult]:
+    """Every case of ``files`` in file order, ``NOT RUN`` where the tool gave no verdict."""
+    got = {(r.file, r.case): r for r in results}
+    out = []
+    for f in files:
+        for c in f.cases:
+            out.append(got.get((f.description, c)) or CaseResult(f.description, c,
+                                                                   "NOT RUN", why))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# processes and namespaces
+# --------------------------------------------------------------------------------------
+
+def sh(*cmd: str, ns: str | None = None, check: bool = True, env=None,
+       timeout: float = 60) -> subprocess.CompletedProcess:
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    r = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(full)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def wait_until(pred, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def stop_pid(pid: int, grace: float = 5.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        try:   # reap it if it is our child
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+class Topology:
+    """Target and tester namespaces joined by veths t1-x1, t2-x2, t3-x3 and ct-cx."""
+
+    def __init__(self, prefix: str) -> None:
+        self.target_ns = f"{prefix}t"
+        self.tester_ns = f"{prefix}x"
+        self.made: list[str] = []
+
+    def up(self) -> "Topology":
+        for ns in (self.target_ns, self.tester_ns):
+            sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+            for conf in ("all", "default"):
+                sh("sysctl", "-qw", f"net.ipv6.conf.{conf}.disable_ipv6=1", ns=ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        t, x = self.target_ns, self.tester_ns
+        for i in (1, 2, 3):
+            sh("ip", "-n", t, "link", "add", f"t{i}", "type", "veth", "peer", "name", f"x{i}",
+               "netns", x)
+        sh("ip", "-n", t, "link", "add", "ct", "type", "veth", "peer", "name", "cx", "netns", x)
+        sh("ip", "-n", t, "addr", "add", f"{CTL_TARGET_IP}/30", "dev", "ct")
+        sh("ip", "-n", x, "addr", "add", f"{CTL_TESTER_IP}/30", "dev", "cx")
+        for ns, names in ((t, ("t1", "t2", "t3", "ct")), (x, ("x1", "x2", "x3", "cx"))):
+            for n in names:
+                sh("ip", "-n", ns, "link", "set", n, "up")
+        return self
+
+    def down(self) -> None:
+        for ns in reversed(self.made):
+            pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
+            for pid in pids:     # only processes inside the namespaces this run made
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            sh("ip", "netns", "del", ns, check=False)
+        self.made = []
+
+
+def pyvswitchd_toml(bridge: str, dpid: str, protocol: str, ports: list[str],
+                    controller: str) -> str:
+    lines = ["[[bridge]]", f'name = "{bridge}"', 'datapath_type = "netdev"',
+             f'datapath_id = "{dpid}"', 'fail_mode = "secure"', f'protocols = ["{protocol}"]']
+    for i, name in enumerate(ports, 1):
+        lines += ["[[bridge.port]]", f'name = "{name}"', 'type = "system"',
+                  f"ofport_request = {i}"]
+    lines += ["[[bridge.controller]]", f'target = "{controller}"', "max_backoff = 1000",
+              'connection_mode = "out-of-band"']
+    return "\n".join(lines) + "\n"
+
+
+class PyvsSwitch:
+    """A pyvswitchd inside a namespace, restartable."""
+
+    def __init__(self, workdir: Path, name: str, ns: str, config: str,
+                 python: str = sys.executable) -> None:
+        self.dir = workdir / name
+        self.rundir = self.dir / "run"
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        self.config = self.dir / "config.toml"
+        self.config.write_text(config)
+        self.log = self.dir / "pyvswitchd.log"
+        self.ns = ns
+        self.python = python
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self.stderr = self.dir / "stderr.txt"
+
+    def start(self) -> "PyvsSwitch":
+        env = dict(os.environ, OVS_RUNDIR=str(self.rundir))
+        env.pop("PYTHONPATH", None)
+        with open(self.stderr, "ab") as err:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns, self.python, "-m", "pyvswitch.vswitchd.main",
+                 "--config", str(self.config), "--rundir", str(self.rundir),
+                 f"--log-file={self.log}", "-vconsole:off"],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def restart(self) -> None:
+        self.restarts += 1
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop_pid(self.proc.pid, grace=10)
+            self.proc.wait()
+
+
+class OvsSwitch:
+    """Debian's ovsdb-server + ovs-vswitchd (userspace datapath) in a namespace with a
+    private rundir, one bridge with dpid 2 and x1..x3 on ports 1..3."""
+
+    def __init__(self, workdir: Path, ns: str, protocol: str, controller: str) -> None:
+        self.dir = workdir / "ovs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ns = ns
+        self.protocol = protocol
+        self.controller = controller
+        d = str(self.dir)
+        self.env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d)
+        self.pidfiles = [self.dir / "ovs-vswitchd.pid", self.dir / "ovsdb-server.pid"]
+        self.log = self.dir / "ovs-vswitchd.log"
+        self.restarts = 0
+
+    def vsctl(self, *args: str) -> str:
+        return sh("ovs-vsctl", "--timeout=30", f"--db=unix:{self.dir}/db.sock", *args,
+                  env=self.env).stdout
+
+    def start(self) -> "OvsSwitch":
+        d = self.dir
+        schema = "/usr/share/openvswitch/vswitch.ovsschema"
+        sh("ovsdb-tool", "create", f"{d}/conf.db", schema, env=self.env)
+        sh("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
+           f"--pidfile={d}/ovsdb-server.pid", f"--log-file={d}/ovsdb-server.log",
+           f"--unixctl={d}/ovsdb-server.ctl", "--detach", ns=self.ns, env=self.env)
+        sh("ovs-vsctl", "--no-wait", f"--db=unix:{d}/db.sock", "init", env=self.env)
+        sh("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
+           f"--log-file={self.log}", f"--unixctl={d}/ovs-vswitchd.ctl", "--detach",
+           ns=self.ns, env=self.env)
+        args = ["add-br", "brx", "--", "set", "bridge", "brx", "datapath_type=netdev",
+                "fail_mode=secure", f"protocols={self.protocol}",
+                f"other-config:datapath-id={TESTER_DPID}"]
+        for i in (1, 2, 3):
+            args += ["--", "add-port", "brx", f"x{i}", "--", "set", "interface", f"x{i}",
+                     f"ofport_request={i}"]
+        args += ["--", "set-controller", "brx", self.controller]
+        self.vsctl(*args)
+        self.vsctl("set", "controller", "brx", "connection-mode=out-of-band",
+                   "max_backoff=1000")
+        return self
+
+    def alive(self) -> bool:
+        try:
+            pid = int((self.dir / "ovs-vswitchd.pid").read_text())
+            os.kill(pid, 0)
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def restart(self) -> None:
+        raise RuntimeError("the tester Open vSwitch exited; see " + str(self.log))
+
+    def stop(self) -> None:
+        for pf in self.pidfiles:
+            try:
+                stop_pid(int(pf.read_text()))
+            except (OSError, ValueError):
+                pass
+
+
+# --------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------
+
+def launch_tester(argv: list[str]) -> int:
+    """Inside the subprocess: run os-ken's tester app (never returns normally: the tool
+    SIGTERMs itself when it is done)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--dir", required=True)
+    p.add_argument("--target-version", required=True)
+    p.add_argument("--tester-version", default="openflow13")
+    p.add_argument("--port", type=int, default=CTL_PORT)
+    p.add_argument("--log", required=True)
+    a = p.parse_args(argv)
+    os.environ["OSKEN_HUB_TYPE"] = "eventlet"
+    import logging
+    logging.basicConfig(filename=a.log, level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from os_ken.lib import hub
+    hub.patch(thread=False)
+    from os_ken import cfg
+    from os_ken.base.app_manager import AppManager
+    import os_ken.controller.controller  # noqa: F401  (registers the ofp_* options)
+    import os_ken.flags  # noqa: F401  (registers the --test-switch-* options)
+    import os_ken.log  # noqa: F401  (registers --log-file, which the tool reads)
+    cfg.CONF(args=["--ofp-listen-host", "0.0.0.0", "--ofp-tcp-listen-port", str(a.port),
+                   "--test-switch-target", TARGET_DPID, "--test-switch-tester", TESTER_DPID,
+                   "--test-switch-dir", a.dir, "--test-switch-target-version",
+                   a.target_version, "--test-switch-tester-version", a.tester_version],
+             project="os_ken", default_config_files=[])
+    manager = AppManager.get_instance()
+    manager.load_apps(["os_ken.tests.switch.tester"])
+    services = manager.instantiate_apps(**manager.create_contexts())
+    try:
+        hub.joinall(services)
+    finally:
+        manager.close()
+    return 0
+
+
+@dataclass
+class SuiteRun:
+    suite: Suite
+    results: list[CaseResult]
+    summary: tuple | None
+    seconds: float
+    notes: list[str]
+
+
+class Runner:
+    def __init__(self, args, root: Path) -> None:
+        self.args = args
+        self.root = root
+        self.workdir = Path(tempfile.mkdtemp(prefix="pyvs-conformance-"))
+        self.topo = Topology(args.prefix or f"pvc{os.getpid() % 10000}")
+        self.tester_sw = None
+
+    def log(self, msg: str) -> None:
+        print(f"[conformance] {msg}", file=sys.stderr, flush=True)
+
+    def setup(self) -> None:
+        self.topo.up()
+        ctl = f"tcp:{CTL_TARGET_IP}:{CTL_PORT}"
+        if self.args.tester_switch == "ovs":
+            self.tester_sw = OvsSwitch(self.workdir, self.topo.tester_ns, "OpenFlow13", ctl)
+        else:
+            self.tester_sw = PyvsSwitch(self.workdir, "tester", self.topo.tester_ns,
+                                        pyvswitchd_toml("brx", TESTER_DPID, "OpenFlow13",
+                                                        ["x1", "x2", "x3"], ctl))
+        self.tester_sw.start()
+
+    def teardown(self) -> None:
+        if isinstance(self.tester_sw, OvsSwitch):
+            self.tester_sw.stop()
+        elif self.tester_sw is not None:
+            self.tester_sw.stop()
+        self.topo.down()
+        if self.args.keep_logs:
+            self.log(f"logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def run_suite(self, suite: Suite) -> SuiteRun:
+        t0 = time.monotonic()
+        tag = suite.key.replace("/", "-")
+        sdir = self.workdir / tag
+        cases = sdir / "cases"
+        cases.mkdir(parents=True)
+        for i, f in enumerate(suite.files):   # the tool takes one directory: link the files
+            (cases / f"{i:03d}-{f.path.name}").symlink_to(f.path)
+        ofname, ofproto = OF_NAMES[suite.version]
+        target = PyvsSwitch(sdir, "target", self.topo.target_ns,
+                            pyvswitchd_toml("brt", TARGET_DPID, ofproto,
+                                            ["t1", "t2", "t3"], f"tcp:127.0.0.1:{CTL_PORT}"))
+        out_path = sdir / "tester.out"
+        notes: list[str] = []
+        tester = None
+        try:
+            target.start()
+            with open(out_path, "wb") as out:
+                tester = subprocess.Popen(
+                    ["ip", "netns", "exec", self.topo.target_ns, sys.executable,
+                     str(Path(__file__).resolve()), "--launch-tester", "--dir", str(cases),
+                     "--target-version", ofname, "--log", str(sdir / "osken.log")],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    env=dict(os.environ, OSKEN_HUB_TYPE="eventlet"))
+            why = self._supervise(tester, target, out_path, suite, notes)
+        finally:
+            if tester is not None and tester.poll() is None:
+                stop_pid(tester.pid)
+                tester.wait()
+            target.stop()
+        text = out_path.read_text(errors="replace")
+        results, summary = parse_output(text, suite.files)
+        if target.restarts:
+            notes.append(f"target pyvswitchd exited and was restarted {target.restarts} "
+                         f"time(s); stderr tail: "
+                         + target.stderr.read_text(errors="replace")[-600:].strip())
+        res = complete(results, suite.files, why or "no verdict from the tool")
+        return SuiteRun(suite, res, summary, time.monotonic() - t0, notes)
+
+    def _supervise(self, tester, target, out_path: Path, suite: Suite, notes) -> str:
+        """Wait for the tool to finish; restart a dead target; stop a stalled tool."""
+        last_size, last_change = -1, time.monotonic()
+        total = sum(len(f.cases) for f in suite.files)
+        done_lines = 0
+        while tester.poll() is None:
+            time.sleep(0.5)
+            size = out_path.stat().st_size
+            now = time.monotonic()
+            if size != last_size:
+                last_size, last_change = size, now
+                if self.args.verbose:
+                    pass
+                text = out_path.read_text(errors="replace")
+                n = sum(1 for ln in text.splitlines()
+                        if ln.startswith("    ") and not ln.startswith("        ")
+                        and (ln.rstrip().endswith(" OK") or ln.rstrip().endswith(" ERROR")))
+                if n != done_lines:
+                    done_lines = n
+                    if self.args.progress:
+                        self.log(f"{suite.key}: {n}/{total} cases")
+            if not target.alive():
+                notes.append(f"target pyvswitchd exited ({target.proc.returncode}) after "
+                             f"{done_lines} case(s)")
+                self.log(notes[-1] + "; restarting it")
+                target.restart()
+            if not self.tester_sw.alive():
+                self.tester_sw.restart()
+            if now - last_change > self.args.stall:
+                notes.append(f"the tool printed nothing for {self.args.stall:.0f}s after "
+                             f"{done_lines} case(s); stopped")
+                self.log(notes[-1])
+                return "the tool stalled before this case"
+        if tester.returncode not in (143, -15, 0):
+            notes.append(f"the tool exited with status {tester.returncode}")
+        return ""
+
+
+# --------------------------------------------------------------------------------------
+# report, pass lists
+# --------------------------------------------------------------------------------------
+
+def print_table(runs: list[SuiteRun], show_failures: bool = True) -> None:
+    print()
+    print(f"{'suite':<14} {'cases':>6} {'OK':>6} {'ERROR':>6} {'NOT RUN':>8} {'time':>8}")
+    for r in runs:
+        c = {s: sum(1 for x in r.results if x.status == s) for s in ("OK", "ERROR", "NOT RUN")}
+        print(f"{r.suite.key:<14} {len(r.results):>6} {c['OK']:>6} {c['ERROR']:>6} "
+              f"{c['NOT RUN']:>8} {r.seconds:>7.0f}s")
+    for r in runs:
+        if r.summary is not None:
+            ok = sum(1 for x in r.results if x.status == "OK")
+            if r.summary[0] != ok:
+                print(f"note: {r.suite.key}: the tool's summary says OK({r.summary[0]}) / "
+                      f"ERROR({r.summary[1]})")
+        for n in r.notes:
+            print(f"note: {r.suite.key}: {n}")
+    if not show_failures:
+        return
+    for r in runs:
+        bad = [x for x in r.results if x.status != "OK"]
+        if not bad:
+            continue
+        print(f"\n{r.suite.key}: {len(bad)} failing")
+        for x in bad:
+            print(f"  {x.status:<7} {x.key}")
+            if x.detail:
+                print(f"          {x.detail[:300]}")
+
+
+def results_json(runs: list[SuiteRun], tester_switch: str) -> dict:
+    return {"tester_switch": tester_switch,
+            "suites": {r.suite.key: {
+                "files": [f.rel for f in r.suite.files],
+                "seconds": round(r.seconds),
+                "summary": list(r.summary) if r.summary else None,
+                "notes": r.notes,
+                "cases": [{"file": x.file, "case": x.case, "status": x.status,
+                           "detail": x.detail} for x in r.results]} for r in runs}}
+
+
+def pass_list(runs: list[SuiteRun], tester_switch: str) -> dict:
+    return {"about": "cases of os-ken's switch test tool that pyvswitchd passes; "
+                     "written by tools/conformance.py --write-pass-list",
+            "tester_switch": tester_switch,
+            "suites": {r.suite.key: {
+                "files": [f.rel for f in r.suite.files],
+                "pass": sorted(x.key for x in r.results if x.status == "OK")}
+                for r in runs}}
+
+
+def compare(runs: list[SuiteRun], reference: dict) -> tuple[list[str], list[str]]:
+    """(regressions, new passes) against a pass list, over the files that ran."""
+    regressions, gains = [], []
+    for r in runs:
+        ref = reference.get("suites", {}).get(r.suite.key)
+        if ref is None:
+            continue
+        ran_files = {f.description for f in r.suite.files}
+        ref_files = set(ref.get("files", []))
+        ref_pass = set(ref.get("pass", []))
+        now = {x.key: x for x in r.results}
+        for key in sorted(ref_pass):
+            fdesc = key.split(" :: ", 1)[0]
+            if fdesc not in ran_files:
+                continue
+            x = now.get(key)
+            if x is None or x.status != "OK":
+                detail = f" ({x.status}: {x.detail})" if x else " (case no longer exists)"
+                regressions.append(f"{r.suite.key}: {key}{detail}")
+        for x in r.results:
+            f = next(f for f in r.suite.files if f.description == x.file)
+            if x.status == "OK" and x.key not in ref_pass and f.rel in ref_files:
+                gains.append(f"{r.suite.key}: {x.key}")
+    return regressions, gains
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--launch-tester"]:
+        return launch_tester(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", nargs="*",
+                   help="of10|of13|of14, a suite (of13/match), a sub-directory or a JSON file")
+    p.add_argument("--subset", choices=["ci"], help="the CI subset (CI_SUBSET in this file)")
+    p.add_argument("--tester-switch", choices=["ovs", "pyvswitchd"], default="ovs")
+    p.add_argument("--json", metavar="FILE", help="write every case's result as JSON")
+    p.add_argument("--write-pass-list", metavar="FILE")
+    p.add_argument("--compare", metavar="FILE",
+                   help="pass list to compare with: exit 1 on any regression")
+    p.add_argument("--stall", type=float, default=150.0,
+                   help="seconds without output after which the tool is stopped")
+    p.add_argument("--keep-logs", action="store_true", help="keep the run directory")
+    p.add_argument("--prefix", default="", help="namespace name prefix")
+    p.add_argument("--progress", action="store_true", help="report each case's completion")
+    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--list", action="store_true", help="list the selected files and stop")
+    args = p.parse_args(argv)
+    root = suites_root()
+    specs = list(args.what) + (CI_SUBSET if args.subset == "ci" else [])
+    if not specs:
+        p.error("name what to run (e.g. of13/action/00_OUTPUT.json, of13/group, of13) "
+                "or --subset ci")
+    suites = select(specs, root)
+    if args.list:
+        for s in suites:
+            for f in s.files:
+                print(f"{f.rel}\t{len(f.cases)}\t{f.description}")
+        return 0
+    if os.geteuid() != 0:
+        sys.exit("conformance runs need root (network namespaces)")
+    # The target and tester run this Python (the venv that has pyvswitch and os-ken).
+    runner = Runner(args, root)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    runs: list[SuiteRun] = []
+    try:
+        runner.setup()
+        for s in suites:
+            n = sum(len(f.cases) for f in s.files)
+            runner.log(f"{s.key}: {len(s.files)} file(s), {n} case(s)")
+            runs.append(runner.run_suite(s))
+    except KeyboardInterrupt:
+        runner.log("interrupted; cleaning up")
+        return 130
+    finally:
+        runner.teardown()
+    print_table(runs)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results_json(runs, args.tester_switch),
+                                              indent=1) + "\n")
+    if args.write_pass_list:
+        Path(args.write_pass_list).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.write_pass_list).write_text(
+            json.dumps(pass_list(runs, args.tester_switch), indent=1) + "\n")
+    if args.compare:
+        reference = json.loads(Path(args.compare).read_text())
+        regressions, gains = compare(runs, reference)
+        if gains:
+            print(f"\n{len(gains)} case(s) pass that the pass list does not have "
+                  f"(update it with --write-pass-list):")
+            for g in gains:
+                print(f"  + {g}")
+        if regressions:
+            print(f"\n{len(regressions)} REGRESSION(S) against {args.compare}:")
+            for g in regressions:
+                print(f"  - {g}")
+            return 1
+        print(f"\nno regression against {args.compare}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
