@@ -155,3 +155,135 @@ def test_conservation(offers, rate, burst):
         assert sched.n_queued <= sched.burst_limit
         assert sched.n_queued == sum(len(q) for q in sched.queues.values())
     assert len(offers) == delivered + sched.n_queue_dropped + sched.n_queued
+
+
+# --- the session end of the path: ofconn schedulers and packet_in.dispatch ---------------
+
+from pyvswitch.conn.rconn import Rconn                         # noqa: E402
+from pyvswitch.ofproto import packet_in                        # noqa: E402
+from pyvswitch.ofproto.ofconn import ConnType, OfConn          # noqa: E402
+from pyvswitch.ofproto_dpif.xlate import PacketInCookie        # noqa: E402
+from pyvswitch.openflow import codec                           # noqa: E402
+from pyvswitch.openflow import messages as m                   # noqa: E402
+
+FRAME = bytes(range(256)) * 2
+
+
+class FakeVconn:
+    def __init__(self, version):
+        self.name, self.version = "fake", version
+        self.sent, self.writable, self.closed = [], True, False
+
+    def connect(self):
+        return 0
+
+    def recv(self):
+        return None
+
+    def send(self, msg):
+        if not self.writable:
+            return False
+        self.sent.append(msg)
+        return True
+
+    def run(self):
+        pass
+
+    def wait(self, poller, want_recv, want_send):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+class FakeConnMgr:
+    def __init__(self, *ofconns):
+        self.ofconns = list(ofconns)
+        self.n_async_unsent = 0
+
+    def all_ofconns(self):
+        return self.ofconns
+
+
+def session(version=4, **kw):
+    vconn = FakeVconn(version)
+    rconn = Rconn("br0<->fake", 0, echo_request=lambda v: b"")
+    rconn.connect_unreliably(vconn, 0)
+    rconn.run(0)
+    assert rconn.is_connected()
+    return OfConn(rconn, ConnType.PRIMARY, **kw), vconn
+
+
+def pin(reason=0, max_len=0xFFFF, controller_id=0, in_port=1):
+    return PacketInCookie(reason=reason, table_id=0, cookie=0, max_len=max_len,
+                          controller_id=controller_id, pipeline=(), in_port=in_port)
+
+
+def decoded(vconn):
+    return [codec.decode(raw) for raw in vconn.sent]
+
+
+def test_rate_limited_session_schedules_by_reason():
+    ofconn, vconn = session(rate_limit=100, burst_limit=25)
+    mgr = FakeConnMgr(ofconn)
+    for i in range(40):
+        packet_in.dispatch(mgr, pin(reason=0), FRAME, 0)          # table miss
+        packet_in.dispatch(mgr, pin(reason=1), FRAME, 0)          # controller action
+    assert len(vconn.sent) == 50                                  # one burst per scheduler
+    stats = packet_in.controller_stats(ofconn)
+    assert stats["packet-in-miss-bypassed"] == 25
+    assert stats["packet-in-action-bypassed"] == 25
+    assert stats["packet-in-miss-backlog"] == 15 and stats["packet-in-action-queued"] == 15
+    ofconn.run(100, lambda *a: None)                              # 10 tokens each
+    assert len(vconn.sent) == 70
+    ofconn.close()                                                # the session ended
+    assert ofconn.packet_in_backlog() == 0
+
+
+def test_miss_send_len_buffer_id_and_formats():
+    of10, v10 = session(version=1)
+    of13, v13 = session(version=4)
+    mgr = FakeConnMgr(of10, of13)
+    packet_in.dispatch(mgr, pin(reason=7), FRAME, 0)              # implicit miss: OF1.0 only
+    (msg,) = decoded(v10)
+    assert len(msg.data) == 128 and msg.total_len == len(FRAME)
+    assert msg.buffer_id == m.NO_BUFFER and msg.reason == m.OFPR_NO_MATCH
+    assert v13.sent == []
+    packet_in.dispatch(mgr, pin(reason=1, max_len=64), FRAME, 0)
+    assert len(decoded(v13)[0].data) == 64
+    of10.packet_in_format = m.NXPIF_NXT_PACKET_IN
+    packet_in.dispatch(mgr, pin(reason=1), FRAME, 0)
+    raw = v10.sent[-1]
+    assert raw[1] == 4 and int.from_bytes(raw[12:16], "big") == 17  # NXT_PACKET_IN
+
+
+def test_controller_id_role_and_unsent():
+    ofconn, vconn = session()
+    mgr = FakeConnMgr(ofconn)
+    assert packet_in.dispatch(mgr, pin(reason=1, controller_id=5), FRAME, 0) == 0
+    ofconn.controller_id = 5
+    assert packet_in.dispatch(mgr, pin(reason=1, controller_id=5), FRAME, 0) == 1
+    ofconn.role = m.ROLE_SLAVE
+    assert packet_in.dispatch(mgr, pin(reason=1, controller_id=5), FRAME, 0) == 0
+    assert mgr.n_async_unsent == 2
+
+
+def test_transmit_queue_cap_without_rate_limit():
+    ofconn, vconn = session(queue_limit=100)
+    vconn.writable = False                                        # a slow controller
+    mgr = FakeConnMgr(ofconn)
+    for _ in range(1000):
+        packet_in.dispatch(mgr, pin(reason=1), FRAME, 0)
+    assert len(ofconn.rconn.txq) == 100
+    assert ofconn.n_async_dropped == 900
+    vconn.writable = True
+    ofconn.run(1, lambda *a: None)
+    assert len(vconn.sent) == 100 and ofconn.packet_in_counter.n_packets == 0
+
+
+def test_gathering_queue_is_bounded():
+    q = packet_in.PacketInQueue()
+    for i in range(1100):
+        q.put(pin(), b"x")
+    assert len(q) == 1024 and q.n_overflow == 76
+    assert len(q.drain()) == 1024 and len(q) == 0

@@ -13,9 +13,14 @@ What this module owns
 * **Roles**: the bridge-wide master generation id; a new master demotes the others and
   tells OF1.3+ sessions with ROLE_STATUS.
 * **Async fan-out**: ``send_async`` offers one message to every session whose role and
-  masks accept it.
+  masks accept it; packet-ins go through ``send_packet_in`` (``ofproto/packet_in.py``:
+  per-session encoding, rate limiting by ``conn/pinsched.py``).
+* **Fail-open** (``ofproto/fail_open.py``) while fail_mode is standalone and there is a
+  primary controller, and **in-band** rules (``ofproto/in_band.py``) while some
+  controller is in-band; both are reconciled with the configuration on every ``run``.
 
-Order of work in ``run`` follows OVS: ofconns (receive and handle), then services
+Order of work in ``run`` follows OVS connmgr_run: in-band, ofconns (scheduled packet-ins,
+receive and handle - each received message may end fail-open), fail-open, then services
 (accept, connect), then snoops.  ``now`` is a parameter (milliseconds).
 
 Must not import: ``vswitchd``.  I/O happens through ``io.vconn``/``io.listener`` objects.
@@ -35,6 +40,9 @@ from pyvswitch.openflow.messages import (
     ROLE_EQUAL, ROLE_MASTER, ROLE_SLAVE, EchoRequest, Message, RoleStatus,
 )
 from pyvswitch.openflow.framing import SUPPORTED_VERSIONS
+from pyvswitch.ofproto import packet_in
+from pyvswitch.ofproto.fail_open import FailOpen
+from pyvswitch.ofproto.in_band import InBand, parse_remote
 from pyvswitch.ofproto.ofconn import ConnType, OfConn
 from pyvswitch.util.vlog import Logger
 
@@ -80,6 +88,10 @@ class Service:
     def queue_limit(self) -> int:
         return self.config.controller_queue_size or 100
 
+    @property
+    def in_band(self) -> bool:
+        return self.config.connection_mode in (None, "in-band")
+
     def ofconns(self) -> list[OfConn]:
         return ([self.ofconn] if self.ofconn else []) + self.accepted
 
@@ -94,6 +106,13 @@ class ConnMgr:
         self.snoop_listeners: dict[str, Listener] = {}
         self._pending_snoops: list[StreamVconn] = []
         self.master_generation_id: int | None = None
+        self.ofproto = None                 # the owning Ofproto (set by it): flows, flush
+        self.fail_open: FailOpen | None = None
+        self.in_band: InBand | None = None
+        self.in_band_disabled = False       # Bridge other_config:disable-in-band
+        self.in_band_queue: int | None = None   # Bridge other_config:in-band-queue
+        self.in_band_lookup = None          # next-hop MAC lookup override (tests)
+        self.n_async_unsent = 0             # packet-ins no session took
 
     # --- configuration ----------------------------------------------------------------
     def has_primary_controllers(self) -> bool:
@@ -115,6 +134,7 @@ class ConnMgr:
                 self._create_service(cfg, versions, now)
             else:
                 self._reconfigure_service(svc, cfg, now)
+        self.update_fail_open(now)
         return had_primary != self.has_primary_controllers()
 
     def set_snoops(self, targets: list[str]) -> None:
@@ -163,6 +183,7 @@ class ConnMgr:
             svc.rconn.set_probe_interval(svc.probe_interval_ms)
         for ofconn in svc.ofconns():
             ofconn.queue_limit = svc.queue_limit
+            ofconn.set_rate_limit(cfg.controller_rate_limit, cfg.controller_burst_limit)
 
     def _destroy_service(self, svc: Service, now: float) -> None:
         for ofconn in svc.ofconns():
@@ -183,10 +204,17 @@ class ConnMgr:
         return out
 
     def run(self, now: float) -> None:
+        self.update_fail_open(now)
+        self.update_in_band(now)
+        if self.in_band is not None and not self.in_band.run(now):
+            self.in_band = None
+        handle = self._handle if self.fail_open is None else self._handle_and_recover
         for svc in list(self.services.values()):
             for ofconn in svc.ofconns():
-                ofconn.run(now, self._handle)
+                ofconn.run(now, handle)
             self._reap(svc, now)
+        if self.fail_open is not None:
+            self.fail_open.run(now)
         for svc in list(self.services.values()):
             self._run_service(svc, now)
         self._run_snoops(now)
@@ -204,7 +232,13 @@ class ConnMgr:
                 self._ofconn_gone(ofconn)
         svc.accepted = alive
 
+    def _handle_and_recover(self, ofconn: OfConn, msg: bytes, now: float) -> None:
+        if self.fail_open is not None:
+            self.fail_open.maybe_recover(now)
+        self._handle(ofconn, msg, now)
+
     def _ofconn_gone(self, ofconn: OfConn) -> None:
+        ofconn.close()
         log.debug("%s: session %s ended", self.bridge, ofconn.name)
 
     def _run_service(self, svc: Service, now: float) -> None:
@@ -228,7 +262,9 @@ class ConnMgr:
         enable_async = svc.config.enable_async_messages
         return OfConn(rconn, svc.conn_type,
                       enable_async=True if enable_async is None else enable_async,
-                      queue_limit=svc.queue_limit)
+                      queue_limit=svc.queue_limit,
+                      rate_limit=svc.config.controller_rate_limit,
+                      burst_limit=svc.config.controller_burst_limit)
 
     def _run_snoops(self, now: float) -> None:
         for listener in self.snoop_listeners.values():
@@ -260,6 +296,10 @@ class ConnMgr:
             vconn.close()
 
     def wait(self, poller, now: float) -> None:
+        if self.in_band is not None:
+            self.in_band.wait(poller, now)
+        if self.fail_open is not None:
+            self.fail_open.wait(poller, now)
         for svc in self.services.values():
             for ofconn in svc.ofconns():
                 ofconn.wait(poller, now)
@@ -306,7 +346,73 @@ class ConnMgr:
                         other.send(RoleStatus(ROLE_SLAVE, ROLE_STATUS_MASTER_REQUEST, gen))
         ofconn.role = role
 
+    # --- fail-open and in-band ---------------------------------------------------------
+    def update_fail_open(self, now: float) -> None:
+        """Fail-open exists while fail_mode is standalone and a primary controller is
+        configured (OVS update_fail_open); destroying it ends fail-open mode."""
+        ofproto = self.ofproto
+        want = (ofproto is not None and ofproto.fail_mode != "secure"
+                and self.has_primary_controllers())
+        if want and self.fail_open is None:
+            self.fail_open = FailOpen(ofproto, self, self.send_packet_in)
+        elif not want and self.fail_open is not None:
+            self.fail_open.destroy(now)
+            self.fail_open = None
+
+    def update_in_band(self, now: float) -> None:
+        """In-band exists while some active controller is in-band (OVS
+        update_in_band_remotes); without remotes it lingers until its rules are gone."""
+        if self.ofproto is None:
+            return
+        remotes = []
+        if not self.in_band_disabled:
+            for svc in self.services.values():
+                if svc.rconn is not None and svc.in_band:
+                    addr = parse_remote(svc.target)
+                    if addr is not None:
+                        remotes.append(addr)
+        if remotes and self.in_band is None:
+            self.in_band = InBand(self.ofproto, self.in_band_lookup, self.in_band_queue)
+        if self.in_band is not None:
+            self.in_band.set_remotes(remotes)
+            self.in_band.set_queue(self.in_band_queue)
+
+    def flushed(self, now: float) -> None:
+        """The tables were flushed: fail-open and in-band put their hidden flows back."""
+        if self.fail_open is not None:
+            self.fail_open.flushed(now)
+        if self.in_band is not None:
+            self.in_band.flushed()
+
+    def failure_duration(self, now: float) -> float:
+        """Seconds since some primary controller was last admitted (0 while one is)."""
+        durations = [s.rconn.failure_duration(now) for s in self.services.values()
+                     if s.conn_type is ConnType.PRIMARY and s.rconn is not None]
+        return min(durations) if durations else 0
+
+    def max_probe_interval_s(self) -> int:
+        """The largest configured probe interval of the primary controllers, seconds."""
+        out = 0
+        for svc in self.services.values():
+            if svc.conn_type is ConnType.PRIMARY and svc.rconn is not None:
+                ms = svc.probe_interval_ms
+                out = max(out, max(1, ms // 1000) if ms else 0)
+        return out
+
+    def is_any_primary_connected(self) -> bool:
+        return any(s.ofconn is not None and s.rconn.is_connected()
+                   for s in self.services.values()
+                   if s.conn_type is ConnType.PRIMARY and s.rconn is not None)
+
+    def is_any_primary_admitted(self) -> bool:
+        return any(s.rconn.is_admitted() for s in self.services.values()
+                   if s.conn_type is ConnType.PRIMARY and s.rconn is not None)
+
     # --- asynchronous messages --------------------------------------------------------
+    def send_packet_in(self, pin, frame: bytes, now: float) -> int:
+        """Offer one packet-in to the sessions (``packet_in.dispatch``)."""
+        return packet_in.dispatch(self, pin, frame, now)
+
     def send_async(self, kind: str, reason: int, msg: Message | Callable[[OfConn], Message],
                    *, skip: OfConn | None = None, controller_id: int | None = None) -> int:
         """Offer an async message to every session that takes (kind, reason).

@@ -5,11 +5,16 @@ What this module owns
 The per-session state Open vSwitch keeps and resets on every reconnect: connection type
 (primary or service), role, asynchronous-message masks, miss_send_len, controller id,
 packet-in format, the OF1.0 flow format (standard or NXM) and table-id extension, the
-reply counter that throttles request processing, and the packet-in counter that caps the
-packet-ins waiting in the transmit queue (``controller_queue_size``).
+reply counter that throttles request processing, and the packet-in path's last stage:
+the two packet-in schedulers (``conn.pinsched``; ``schedulers[0]`` "action",
+``schedulers[1]`` "miss") that exist while the controller has ``controller_rate_limit``,
+and the packet-in counter that caps the packet-ins waiting in the transmit queue
+(``controller_queue_size``, excess dropped).  Queued packet-ins die with the session.
 
-``run`` receives at most 50 messages per pass and only while fewer than 100 replies are
-queued (OVS ``ofconn_run``), and hands each one to the ofproto handler.
+``run`` first releases what the schedulers allow, then runs the rconn, then receives at
+most 50 messages per pass and only while fewer than 100 replies are queued (OVS
+``ofconn_run``), handing each one to the ofproto handler.  ``wait`` also wakes for the
+schedulers' next token.
 
 Time model: ``now`` in milliseconds is a parameter.  Must not import ``vswitchd``.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import enum
 from typing import Callable
 
+from pyvswitch.conn.pinsched import PinSched
 from pyvswitch.conn.rconn import PacketCounter, Rconn
 from pyvswitch.openflow import codec
 from pyvswitch.openflow.errors import OFPError
@@ -32,6 +38,8 @@ log = Logger("ofconn")
 MAX_RECV_PER_RUN = 50
 REPLY_MAX = 100
 DEFAULT_MISS_SEND_LEN = 128
+#: "dropping packet-in due to queue overflow" is logged at most this often (OVS 5/5 s).
+OVERFLOW_LOG_INTERVAL_MS = 1000
 
 # Reason bits per async message kind (bit n set = reason n enabled).
 _PIN_NO_MATCH, _PIN_ACTION, _PIN_INVALID_TTL, _PIN_ACTION_SET, _PIN_GROUP, \
@@ -70,7 +78,8 @@ class OfConn:
     """One session; created when its rconn connects, destroyed when it drops."""
 
     def __init__(self, rconn: Rconn, conn_type: ConnType, *, enable_async: bool = True,
-                 queue_limit: int = 100, band_in: bool = False) -> None:
+                 queue_limit: int = 100, band_in: bool = False,
+                 rate_limit: int | None = None, burst_limit: int | None = None) -> None:
         self.rconn = rconn
         self.type = conn_type
         self.enable_async = enable_async
@@ -87,7 +96,10 @@ class OfConn:
         self.packet_in_counter = PacketCounter()
         self.queue_limit = queue_limit
         self.connection_seqno = rconn.connection_seqno
-        self.n_async_dropped = 0
+        self.n_async_dropped = 0      # packet-ins refused by the transmit-queue cap
+        self.schedulers: list[PinSched | None] = [None, None]   # [action, miss]
+        self._next_overflow_log = float("-inf")
+        self.set_rate_limit(rate_limit, burst_limit)
 
     # --- identity ---------------------------------------------------------------------
     @property
@@ -161,8 +173,55 @@ class OfConn:
                  _type_name(request))
         self.send(ErrorMsg.for_request(error.name, data), xid)
 
+    # --- packet-ins -------------------------------------------------------------------
+    def set_rate_limit(self, rate: int | None, burst: int | None) -> None:
+        """Create, adjust or (rate unset/0) remove both packet-in schedulers."""
+        if not rate or rate <= 0:
+            for sched in self.schedulers:
+                if sched is not None:
+                    sched.clear()
+            self.schedulers = [None, None]
+            return
+        for i, sched in enumerate(self.schedulers):
+            if sched is None:
+                self.schedulers[i] = PinSched(rate, burst)
+            else:
+                sched.set_limits(rate, burst)
+
+    def send_packet_in(self, encoded: bytes, in_port: int, miss: bool, now: float) -> None:
+        """Schedule (rate limit) or queue one encoded packet-in for this session."""
+        sched = self.schedulers[1 if miss else 0]
+        if sched is None:
+            self._send_packet_in_now(encoded, now)
+        else:
+            for msg in sched.send(in_port, encoded, now):
+                self._send_packet_in_now(msg, now)
+
+    def _send_packet_in_now(self, msg: bytes, now: float) -> None:
+        rconn = self.rconn
+        if rconn.send_with_limit(msg, self.packet_in_counter, self.queue_limit):
+            return
+        if rconn.is_connected():
+            self.n_async_dropped += 1
+            if now >= self._next_overflow_log:
+                self._next_overflow_log = now + OVERFLOW_LOG_INTERVAL_MS
+                log.info("%s: dropping packet-in due to queue overflow", self.name)
+
+    def packet_in_backlog(self) -> int:
+        return sum(s.n_queued for s in self.schedulers if s is not None)
+
+    def close(self) -> None:
+        """The session is over: packet-ins still scheduled are discarded."""
+        for sched in self.schedulers:
+            if sched is not None:
+                sched.clear()
+
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float, handle: Callable[["OfConn", bytes, float], None]) -> None:
+        for sched in self.schedulers:
+            if sched is not None and sched.n_queued:
+                for msg in sched.run(now):
+                    self._send_packet_in_now(msg, now)
         self.rconn.run(now)
         for _ in range(MAX_RECV_PER_RUN):
             if self.reply_counter.n_packets >= REPLY_MAX:
@@ -176,6 +235,9 @@ class OfConn:
         return self.reply_counter.n_packets < REPLY_MAX
 
     def wait(self, poller, now: float) -> None:
+        for sched in self.schedulers:
+            if sched is not None:
+                sched.wait(poller, now)
         self.rconn.wait(poller, now, want_recv=self.may_recv())
 
 

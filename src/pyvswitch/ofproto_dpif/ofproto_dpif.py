@@ -4,9 +4,11 @@ What this module owns
 ---------------------
 The glue between one bridge's OpenFlow switch (``ofproto.Ofproto``) and a datapath
 (``datapath.dpif``): the OpenFlow <-> datapath port maps, the MAC table NORMAL uses, the
-upcall handler and its revalidation, PACKET_OUT execution, and PACKET_IN delivery to
-connmgr (respecting each session's role, async masks, controller id, miss_send_len and
-its packet-in queue limit ``controller_queue_size``).
+upcall handler and its revalidation, PACKET_OUT execution, and the gathering of
+packet-ins: every packet-in the datapath hands up joins the bridge's bounded
+``packet_ins`` queue (``ofproto/packet_in.py``, 1024 at most, excess dropped and counted)
+and ``run`` hands the queue to connmgr once the datapath work of the pass is done (OVS
+ofproto_dpif_send_async_msg; flow-restore-wait is not honoured yet).
 
 It implements ``ofproto.provider.OfprotoProvider``; the bridge layer creates it and sets
 ``ofproto.provider``.  Time model: ``now`` (ms) is a parameter.
@@ -16,23 +18,19 @@ Must not import: ``vswitchd``.
 from __future__ import annotations
 
 from pyvswitch.datapath.dpif_netdev import DpifNetdev
-from pyvswitch.openflow import codec
-from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import ofpacts as of
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.packet.extract import extract
-from pyvswitch.packet.fields import Match, Slot
+from pyvswitch.packet.fields import Slot
+from pyvswitch.ofproto import packet_in
 from pyvswitch.ofproto_dpif.mac_learning import MacTable
 from pyvswitch.ofproto_dpif.upcall import UpcallHandler
-from pyvswitch.ofproto_dpif.xlate import (
-    PIN_EXPLICIT_MISS, PIN_IMPLICIT_MISS, PIN_NO_MATCH, PacketInCookie, translate_actions,
-)
+from pyvswitch.ofproto_dpif.xlate import PIN_IMPLICIT_MISS, PacketInCookie, translate_actions
 from pyvswitch.util.vlog import Logger
 
 log = Logger("ofproto_dpif")
 
 MAC_EXPIRE_INTERVAL_MS = 1000
-_MISS_REASONS = (PIN_NO_MATCH, PIN_EXPLICIT_MISS, PIN_IMPLICIT_MISS)
 
 
 class OfprotoDpif:
@@ -50,9 +48,10 @@ class OfprotoDpif:
         self.upcalls = UpcallHandler(self, self.dpif)
         self.need_revalidate = False
         self.next_mac_expire = 0.0
-        self.n_packet_ins = 0
-        self.n_packet_ins_dropped = 0
+        self.packet_ins = packet_in.PacketInQueue()
+        self.n_packet_ins = 0            # packet-ins at least one session took
         ofproto.provider = self
+        ofproto.packet_in_formats = packet_in.SUPPORTED_FORMATS
         for port in list(ofproto.ports.values()):
             self.port_added(port)
 
@@ -122,6 +121,8 @@ class OfprotoDpif:
         if self.mac_table.changed:        # learned from this batch's misses
             self.mac_table.changed = False
             self.upcalls.revalidate(now)
+        if len(self.packet_ins):
+            self.deliver_packet_ins(now)
         if now >= self.upcalls.next_stats:
             self.upcalls.push_stats(now)
 
@@ -131,7 +132,7 @@ class OfprotoDpif:
             poller.timer_wait_until(self.upcalls.next_stats)
         if len(self.mac_table):
             poller.timer_wait_until(self.next_mac_expire)
-        if self.need_revalidate:
+        if self.need_revalidate or len(self.packet_ins):
             poller.immediate_wake()
 
     def close(self) -> None:
@@ -148,38 +149,12 @@ class OfprotoDpif:
 
     # --- packet-ins -------------------------------------------------------------------
     def send_packet_in(self, pin: PacketInCookie, frame: bytes, now: float) -> None:
-        """Offer a packet-in to every session that takes it (OVS connmgr_send_async_msg)."""
-        metadata = None
-        if pin.pipeline:
-            metadata = Match()
-            for slot, value in pin.pipeline:
-                metadata.set_slot(slot, value, (1 << 64) - 1 if slot == Slot.METADATA
-                                  else 0xFFFFFFFF)
-        sent = False
-        for ofconn in self.ofproto.connmgr.all_ofconns():
-            if ofconn.controller_id != pin.controller_id:
-                continue
-            if not ofconn.receives_async("packet_in", pin.reason):
-                continue
-            if pin.reason == PIN_IMPLICIT_MISS or (
-                    pin.reason in _MISS_REASONS and pin.max_len == of.OFPCML_NO_BUFFER
-                    and ofconn.version < 0x04):
-                max_len = ofconn.miss_send_len
-            else:
-                max_len = pin.max_len
-            data = frame if max_len >= len(frame) else frame[:max_len]
-            wire_reason = m.OFPR_NO_MATCH if pin.reason in _MISS_REASONS else pin.reason
-            msg = m.PacketIn(data=bytes(data), in_port=pin.in_port, reason=wire_reason,
-                             table_id=pin.table_id if pin.table_id < 0xFF else 0,
-                             cookie=pin.cookie, total_len=len(frame), metadata=metadata)
-            try:
-                encoded = codec.encode(msg, ofconn.version, 0)
-            except ValueError:
-                continue
-            if ofconn.rconn.send_with_limit(encoded, ofconn.packet_in_counter,
-                                            ofconn.queue_limit):
-                sent = True
-            else:
-                self.n_packet_ins_dropped += 1
-        if sent:
-            self.n_packet_ins += 1
+        """Gather one packet-in from translation (delivered later in this pass)."""
+        self.packet_ins.put(pin, frame)
+
+    def deliver_packet_ins(self, now: float) -> None:
+        """Hand every gathered packet-in, in order, to connmgr (connmgr_send_async_msg)."""
+        connmgr = self.ofproto.connmgr
+        for pin, frame in self.packet_ins.drain():
+            if connmgr.send_packet_in(pin, frame, now):
+                self.n_packet_ins += 1

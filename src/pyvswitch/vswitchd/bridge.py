@@ -29,6 +29,7 @@ from pyvswitch.config.model import (
     BridgeConfig, ControllerConfig, InterfaceConfig, Problem, SwitchConfig, parse_datapath_id,
 )
 from pyvswitch.netdev.base import NetdevError, open_netdev
+from pyvswitch.ofproto import packet_in
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
 from pyvswitch.util.vlog import Logger
@@ -77,6 +78,7 @@ class Bridges:
         self.rundir = rundir
         self.bridges: dict[str, Bridge] = {}
         self.problems: list[Problem] = []
+        packet_in.register_unixctl(self)    # ofproto/packet-in-stats
 
     # --- reconfiguration --------------------------------------------------------------
     def reconfigure(self, cfg: SwitchConfig, now: float) -> list[Problem]:
@@ -168,7 +170,11 @@ class Bridges:
                                 inactivity_probe=MGMT_PROBE_MS,
                                 connection_mode="out-of-band")
         controllers = [c for c in cfg.controllers if c.target != "none"] + [mgmt]
-        flipped = br.ofproto.connmgr.set_controllers(controllers, cfg.allowed_versions, now)
+        connmgr = br.ofproto.connmgr
+        connmgr.in_band_disabled = cfg.other_config.get("disable-in-band") == "true"
+        queue = cfg.other_config.get("in-band-queue", "")
+        connmgr.in_band_queue = int(queue) if queue.isdigit() else None
+        flipped = connmgr.set_controllers(controllers, cfg.allowed_versions, now)
         br.ofproto.connmgr.set_snoops([f"punix:{self.snoop_path(br.name)}"])
         if created:
             br.ofproto.fail_mode = cfg.fail_mode or "standalone"
