@@ -104,16 +104,30 @@ class OvsdbSwitch:
         self.log = self.dir / "pyvswitchd.log"
         self.env = dict(os.environ, OVS_RUNDIR=str(self.rundir))
         self.proc: subprocess.Popen | None = None
+        self.detached_pid: int | None = None
+
+    def _command(self) -> list[str]:
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return prefix + [sys.executable, "-m", "pyvswitch.vswitchd.main", self.server.remote,
+                         "--rundir", str(self.rundir), f"--log-file={self.log}",
+                         "-vfile:dbg", "-vconsole:off"]
 
     def start(self) -> "OvsdbSwitch":
-        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        self.proc = subprocess.Popen(
-            prefix + [sys.executable, "-m", "pyvswitch.vswitchd.main", self.server.remote,
-                      "--rundir", str(self.rundir), f"--log-file={self.log}",
-                      "-vfile:dbg", "-vconsole:off"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(self._command(), env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(lambda: self._started(), 15, what="pyvswitchd to start")
         return self
+
+    def start_detached(self, timeout: float = 20) -> subprocess.CompletedProcess:
+        """``pyvswitchd --detach``: returns when the parent process exits."""
+        pidfile = self.rundir / "pyvswitchd.pid"
+        try:
+            return subprocess.run(self._command() + ["--detach", f"--pidfile={pidfile}"],
+                                  env=self.env, capture_output=True, text=True,
+                                  timeout=timeout)
+        finally:
+            if pidfile.exists():
+                self.detached_pid = int(pidfile.read_text().split()[0])
 
     def _started(self) -> bool:
         if self.proc.poll() is not None:
@@ -136,6 +150,14 @@ class OvsdbSwitch:
         return self.log.read_text() if self.log.exists() else ""
 
     def stop(self) -> int | None:
+        if self.detached_pid is not None:
+            try:
+                os.kill(self.detached_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            wait_for(lambda: not Path(f"/proc/{self.detached_pid}").exists(), 10,
+                     what="the detached pyvswitchd to exit")
+            self.detached_pid = None
         _stop(self.proc)
         return self.proc.returncode if self.proc else None
 

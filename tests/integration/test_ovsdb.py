@@ -218,6 +218,24 @@ def test_bad_interface_is_reported_and_the_rest_applies(ovsdb, vswitchd):
     assert set(ports_of(sw)) == {"p1", "bad"}
 
 
+def test_detach_completes_once_the_first_configuration_is_in_the_database(ovsdb):
+    db = ovsdb()
+    db.vsctl("--no-wait", "add-br", "br0", "--", "set", "Bridge", "br0",
+             "datapath_type=dummy", "--", "add-port", "br0", "p1", "--", "set", "Interface",
+             "p1", "type=dummy", "ofport_request=4")
+    db.vsctl("--no-wait", "set", "Open_vSwitch", ".", "next_cfg=5")
+    sw = OvsdbSwitch(db, name="detached")
+    try:
+        r = sw.start_detached()
+        assert r.returncode == 0, r.stderr + sw.log_text()
+        # Nothing waited for the switch: the parent exited only after the commit.
+        assert db.get("Open_vSwitch", ".", "cur_cfg") == "5"
+        assert db.get("Interface", "p1", "ofport") == "4"
+        assert sw.answers("br0")
+    finally:
+        sw.cleanup()
+
+
 def test_second_daemon_waits_for_the_lock(ovsdb, vswitchd):
     db = ovsdb()
     first = vswitchd(db, name="first")
@@ -230,6 +248,8 @@ def test_second_daemon_waits_for_the_lock(ovsdb, vswitchd):
     db.vsctl("add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy")
     assert ports_of(first) == {"p1": 1}
     assert not (second.rundir / "br0.mgmt").exists()
+    time.sleep(2)                       # the complaint is logged at most once a second
+    assert second.log_text().count("another ovs-vswitchd process is running") <= 4
 
     first.stop()
     wait_for(lambda: second.answers("br0"), 10, what="the second daemon to take over")

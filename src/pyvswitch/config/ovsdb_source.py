@@ -26,7 +26,8 @@ Time model: ``run(daemon, now)`` and ``wait(poller)`` are called by the daemon's
 ``now`` (ms, ``ovs.timeval.msec``) is the only clock used.
 
 Must not import: ``vswitchd`` (the daemon is passed in; this module only uses
-``daemon.bridges``, duck-typed as ``vswitchd.bridge.Bridges``).
+``daemon.bridges``, duck-typed as ``vswitchd.bridge.Bridges``, and ``daemon.args`` for
+the SSL options given on the command line).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import ovs.poller
 from pyvswitch.config.model import SwitchConfig
 from pyvswitch.config.ovsdb_rows import read_config
 from pyvswitch.config.ovsdb_status import StatsUpdater, StatusUpdater, write_config_results
+from pyvswitch.io.ssl_stream import SslConfig
 from pyvswitch.util.vlog import Logger
 
 log = Logger("ovsdb")
@@ -163,7 +165,7 @@ class OvsdbSource:
         self._poll_config_txn(now)
         if (self.idl.config_seqno != self.applied_seqno
                 or (self.retry_at is not None and now >= self.retry_at)):
-            self._reconfigure(bridges, now)
+            self._reconfigure(daemon, now)
         self.status.run(self.idl, bridges, now)
         self.stats.run(self.idl, bridges, now)
 
@@ -195,13 +197,24 @@ class OvsdbSource:
         self.config_txn = None
         self.status.force()
 
-    def _reconfigure(self, bridges: Any, now: float) -> None:
+    @staticmethod
+    def _configure_ssl(daemon: Any, ssl: Any) -> None:
+        """The SSL row's files, before controllers connect; command-line options
+        (--private-key, --certificate, --ca-cert) take precedence, as in OVS."""
+        args = getattr(daemon, "args", None)
+        ssl = ssl or {}
+        SslConfig.configure(*(getattr(args, key, None) or ssl.get(key)
+                              for key in ("private_key", "certificate", "ca_cert")))
+
+    def _reconfigure(self, daemon: Any, now: float) -> None:
+        bridges = daemon.bridges
         self.applied_seqno = self.idl.config_seqno
         self.retry_at = None
         ovs_row = next(iter(self.idl.tables["Open_vSwitch"].rows.values()), None)
         rows = read_config(ovs_row)
         for p in rows.problems:
             log.error("%s", p)
+        self._configure_ssl(daemon, rows.config.ssl)
         bridges.reconfigure(rows.config, now)
         self.stats.set_interval(rows.config.other_config, now)
         txn = Txn(self.idl)
