@@ -361,12 +361,14 @@ class PyvsSwitch:
 
 class OvsSwitch:
     """Debian's ovsdb-server + ovs-vswitchd (userspace datapath) in a namespace with a
-    private rundir, one bridge with dpid 2 and x1..x3 on ports 1..3."""
+    private rundir: one secure-mode bridge, ``ports`` on OpenFlow ports 1, 2, 3."""
 
-    def __init__(self, workdir: Path, ns: str, protocol: str, controller: str) -> None:
-        self.dir = workdir / "ovs"
+    def __init__(self, workdir: Path, name: str, ns: str, bridge: str, dpid: str,
+                 ports: list[str], protocol: str, controller: str) -> None:
+        self.dir = workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ns = ns
+        self.bridge, self.dpid, self.ports = bridge, dpid, ports
         self.protocol = protocol
         self.controller = controller
         d = str(self.dir)
@@ -390,15 +392,16 @@ class OvsSwitch:
         sh("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
            f"--log-file={self.log}", f"--unixctl={d}/ovs-vswitchd.ctl", "--detach",
            ns=self.ns, env=self.env)
-        args = ["add-br", "brx", "--", "set", "bridge", "brx", "datapath_type=netdev",
+        br = self.bridge
+        args = ["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev",
                 "fail_mode=secure", f"protocols={self.protocol}",
-                f"other-config:datapath-id={TESTER_DPID}"]
-        for i in (1, 2, 3):
-            args += ["--", "add-port", "brx", f"x{i}", "--", "set", "interface", f"x{i}",
+                f"other-config:datapath-id={self.dpid}"]
+        for i, port in enumerate(self.ports, 1):
+            args += ["--", "add-port", br, port, "--", "set", "interface", port,
                      f"ofport_request={i}"]
-        args += ["--", "set-controller", "brx", self.controller]
+        args += ["--", "set-controller", br, self.controller]
         self.vsctl(*args)
-        self.vsctl("set", "controller", "brx", "connection-mode=out-of-band",
+        self.vsctl("set", "controller", br, "connection-mode=out-of-band",
                    "max_backoff=1000")
         return self
 
@@ -411,7 +414,7 @@ class OvsSwitch:
             return False
 
     def restart(self) -> None:
-        raise RuntimeError("the tester Open vSwitch exited; see " + str(self.log))
+        raise RuntimeError("Open vSwitch exited; see " + str(self.log))
 
     def stop(self) -> None:
         for pf in self.pidfiles:
@@ -485,7 +488,8 @@ class Runner:
         self.topo.up()
         ctl = f"tcp:{CTL_TARGET_IP}:{CTL_PORT}"
         if self.args.tester_switch == "ovs":
-            self.tester_sw = OvsSwitch(self.workdir, self.topo.tester_ns, "OpenFlow13", ctl)
+            self.tester_sw = OvsSwitch(self.workdir, "tester", self.topo.tester_ns, "brx",
+                                       TESTER_DPID, ["x1", "x2", "x3"], "OpenFlow13", ctl)
         else:
             self.tester_sw = PyvsSwitch(self.workdir, "tester", self.topo.tester_ns,
                                         pyvswitchd_toml("brx", TESTER_DPID, "OpenFlow13",
@@ -512,9 +516,13 @@ class Runner:
         for i, f in enumerate(suite.files):   # the tool takes one directory: link the files
             (cases / f"{i:03d}-{f.path.name}").symlink_to(f.path)
         ofname, ofproto = OF_NAMES[suite.version]
-        target = PyvsSwitch(sdir, "target", self.topo.target_ns,
-                            pyvswitchd_toml("brt", TARGET_DPID, ofproto,
-                                            ["t1", "t2", "t3"], f"tcp:127.0.0.1:{CTL_PORT}"))
+        ports, ctl = ["t1", "t2", "t3"], f"tcp:127.0.0.1:{CTL_PORT}"
+        if self.args.target_switch == "ovs":    # to measure Open vSwitch itself
+            target = OvsSwitch(sdir, "target", self.topo.target_ns, "brt", TARGET_DPID,
+                               ports, ofproto, ctl)
+        else:
+            target = PyvsSwitch(sdir, "target", self.topo.target_ns,
+                                pyvswitchd_toml("brt", TARGET_DPID, ofproto, ports, ctl))
         out_path = sdir / "tester.out"
         notes: list[str] = []
         tester = None
@@ -535,7 +543,7 @@ class Runner:
             target.stop()
         text = out_path.read_text(errors="replace")
         results, summary = parse_output(text, suite.files)
-        if target.restarts:
+        if getattr(target, "restarts", 0):
             notes.append(f"target pyvswitchd exited and was restarted {target.restarts} "
                          f"time(s); stderr tail: "
                          + target.stderr.read_text(errors="replace")[-600:].strip())
@@ -564,8 +572,8 @@ class Runner:
                     if self.args.progress:
                         self.log(f"{suite.key}: {n}/{total} cases")
             if not target.alive():
-                notes.append(f"target pyvswitchd exited ({target.proc.returncode}) after "
-                             f"{done_lines} case(s)")
+                code = target.proc.returncode if getattr(target, "proc", None) else "?"
+                notes.append(f"the target switch exited ({code}) after {done_lines} case(s)")
                 self.log(notes[-1] + "; restarting it")
                 target.restart()
             if not self.tester_sw.alive():
@@ -669,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="of10|of13|of14, a suite (of13/match), a sub-directory or a JSON file")
     p.add_argument("--subset", choices=["ci"], help="the CI subset (CI_SUBSET in this file)")
     p.add_argument("--tester-switch", choices=["ovs", "pyvswitchd"], default="ovs")
+    p.add_argument("--target-switch", choices=["pyvswitchd", "ovs"], default="pyvswitchd",
+                   help="the switch under test (ovs: measure Open vSwitch the same way)")
     p.add_argument("--json", metavar="FILE", help="write every case's result as JSON")
     p.add_argument("--write-pass-list", metavar="FILE")
     p.add_argument("--compare", metavar="FILE",
