@@ -36,5 +36,12 @@ integration: setup
 bench: setup
 	$(PY) bench/run_all.py
 
+# os-ken's switch test tool against pyvswitchd (needs root). Everything by default (about an
+# hour); ARGS picks: make conformance ARGS=of13/group, ARGS=of13/action/00_OUTPUT.json,
+# ARGS="--subset ci --compare tests/conformance/pass_list.json". See docs/conformance.md.
+.PHONY: conformance
+conformance: setup
+	$(PY) tools/conformance.py $(or $(ARGS),of10 of13 of14)
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info
