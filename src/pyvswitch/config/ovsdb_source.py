@@ -11,15 +11,15 @@ the ``ovs_vswitchd`` lock, and on every pass of the daemon's loop (OVS bridge_ru
 2. while another daemon holds the lock: gives every bridge up and logs that, at most
    once per second; does nothing while it does not hold the lock or has never loaded the
    database;
-3. when the IDL's change seqno moved: reads a ``SwitchConfig`` (``config.ovsdb_rows``),
-   applies it with ``Bridges.reconfigure(cfg, now)``, and in **one** transaction writes
-   the results (``config.ovsdb_status.write_config_results``) and ``cur_cfg = next_cfg``,
-   which is what ``ovs-vsctl`` (without ``--no-wait``) waits for.  The first such
-   transaction holds back ``daemonize_complete`` until it is committed;
+3. when the configuration changed: reads a ``SwitchConfig`` (``config.ovsdb_rows``),
+   sets the SSL row's files, applies it with ``Bridges.reconfigure(cfg, now)``, and in
+   **one** transaction writes the results (``config.ovsdb_status.write_config_results``)
+   and ``cur_cfg = next_cfg``, which is what ``ovs-vsctl`` (without ``--no-wait``) waits
+   for.  The first such transaction holds back ``daemonize_complete`` until committed;
 4. keeps the status and statistics columns up to date (``config.ovsdb_status``).
 
-Columns this daemon writes are replicated without alerts, so its own writes are not seen
-as configuration changes.  A failed reconfiguration transaction (connection lost, lock
+Columns this daemon writes are replicated without alerts, and ``SwitchIdl`` counts only
+changes outside them, so its own writes are not seen as configuration changes.  A failed reconfiguration transaction (connection lost, lock
 lost) makes the next pass reconfigure and write again.
 
 Time model: ``run(daemon, now)`` and ``wait(poller)`` are called by the daemon's loop;

@@ -158,7 +158,7 @@ class StatusUpdater(_OneTxn):
         super().__init__()
         self.retry = True            # write everything at the next chance
         self.retry_at: float | None = None
-        self._seen: dict[tuple[str, str], tuple[int, int]] = {}   # -> (id, change_seq)
+        self._seen = -1                  # sum of the devices' change_seq last written
 
     def force(self) -> None:
         """Rewrite every interface's status at the next run (after a reconfiguration)."""
@@ -169,10 +169,14 @@ class StatusUpdater(_OneTxn):
         self.run_poll(now)
         if self.txn is not None or (self.retry_at is not None and now < self.retry_at):
             return
-        current = {}
-        for irow, br, netdev in interfaces(idl, bridges):
-            if netdev is not None:
-                current[(br.name, irow.name)] = (id(netdev), netdev.change_seq)
+        # Checked on every pass of the loop (per received batch under traffic), so read
+        # the devices, not the IDL rows.  Each change_seq only grows and a change in the
+        # set of devices comes with a reconfiguration (force()), so a sum tells.
+        current = 0
+        for br in bridges.bridges.values():
+            current += br.local_netdev.change_seq
+            for netdev in br.netdevs.values():
+                current += netdev.change_seq
         if not self.retry and current == self._seen:
             return
         def fill() -> None:
