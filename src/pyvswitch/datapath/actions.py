@@ -3,14 +3,16 @@
 What this module owns
 ---------------------
 * The action values (frozen dataclasses): ``Output``, ``SetField``, ``PushVlan``,
-  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``.  They are already
+  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``, ``Meter``.  They are already
   concrete: no OpenFlow port numbers, tables or groups; ports are datapath (odp) ports.
 * ``compile_actions``: the executable form.  A list made only of ``Output`` becomes a tuple
   of ports (the hit path just appends the unchanged frame to those ports' transmit
   batches); anything else runs through ``apply_actions``.
-* ``apply_actions(frame, actions, output, upcall)``: the interpreter.  Frame edits call
-  ``pyvswitch.packet.edit`` and produce new bytes; each ``Output`` hands the current frame
-  to ``output(port, frame)``; each ``Userspace`` hands it to ``upcall(frame, cookie)``.
+* ``apply_actions(frame, actions, output, upcall, meter)``: the interpreter.  Frame edits
+  call ``pyvswitch.packet.edit`` and produce new bytes; each ``Output`` hands the current
+  frame to ``output(port, frame)``; each ``Userspace`` hands it to ``upcall(frame,
+  cookie)``; each ``Meter`` asks ``meter(meter_id, frame)``, which returns the frame to go
+  on with (possibly remarked) or None: the meter dropped it and the actions stop there.
 
 Semantics
 ---------
@@ -82,13 +84,21 @@ class Truncate:
 
 
 @dataclass(frozen=True, slots=True)
+class Meter:
+    """Police the packet with datapath meter ``meter_id`` (``datapath/meter.py``)."""
+
+    meter_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Userspace:
     """Send the packet up to the layer above (``Upcall`` of kind ACTION) with ``cookie``."""
 
     cookie: Any = None
 
 
-Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, Truncate, Userspace]
+Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, Truncate, Userspace,
+               Meter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +113,7 @@ def compile_actions(actions: Sequence[Action]) -> CompiledActions:
     acts = tuple(actions)
     for a in acts:
         if not isinstance(a, (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls,
-                              Truncate, Userspace)):
+                              Truncate, Userspace, Meter)):
             raise TypeError(f"not a datapath action: {a!r}")
     if all(type(a) is Output for a in acts):
         return CompiledActions(acts, tuple(a.port for a in acts))
@@ -117,8 +127,10 @@ def _edit():
 
 def apply_actions(frame: bytes, actions: Sequence[Action],
                   output: Callable[[int, bytes], None],
-                  upcall: Callable[[bytes, Any], None]) -> None:
-    """Run ``actions`` on ``frame``; raises ``ActionError`` if an edit does not apply."""
+                  upcall: Callable[[bytes, Any], None],
+                  meter: Callable[[int, bytes], bytes | None] | None = None) -> None:
+    """Run ``actions`` on ``frame``; raises ``ActionError`` if an edit does not apply.
+    Without a ``meter`` callback, ``Meter`` actions let every packet through."""
     edit = None
     trunc = -1
     for a in actions:
@@ -136,6 +148,12 @@ def apply_actions(frame: bytes, actions: Sequence[Action],
             continue
         if t is Truncate:
             trunc = a.max_len
+            continue
+        if t is Meter:
+            if meter is not None:
+                frame = meter(a.meter_id, frame)
+                if frame is None:
+                    return
             continue
         if edit is None:
             edit = _edit()
@@ -182,4 +200,6 @@ def format_actions(actions: Sequence[Action]) -> str:
             parts.append(f"trunc({a.max_len})")
         elif t is Userspace:
             parts.append(f"userspace(cookie={a.cookie!r})")
+        elif t is Meter:
+            parts.append(f"meter({a.meter_id})")
     return ",".join(parts)

@@ -18,6 +18,9 @@ Invariants
   a megaflow remembers up to ``EMC_REFS_MAX`` of its cache keys so that deleting it costs
   that many dict operations, not a scan of every cache).
 * At most ``max_upcalls`` upcalls are queued between two ``run`` calls; the rest are lost.
+* Meters (``datapath/meter.py``) police packets wherever a ``Meter`` action runs: on the
+  upcall's ``execute`` and on every cached hit alike (a megaflow with a meter takes the
+  interpreter path).  ``meter_set`` / ``meter_del`` / ``meter_stats`` manage them.
 
 Time model: ``now`` (ms) is a parameter; it stamps megaflow ``used``.
 Must not import: ofproto/, openflow/, ofproto_dpif/.
@@ -32,6 +35,7 @@ from pyvswitch.datapath.actions import (Action, ActionError, apply_actions,
 from pyvswitch.datapath.dpif import DpFlow, DpifStats, Upcall, UpcallKind
 from pyvswitch.datapath.emc import FAST_KEY_LEN, Emc
 from pyvswitch.datapath.megaflow import Megaflow, MegaflowTable
+from pyvswitch.datapath.meter import MeterConfig, MeterStats, MeterTable
 from pyvswitch.netdev.base import Netdev
 from pyvswitch.packet.fields import Slot
 
@@ -84,6 +88,8 @@ class DpifNetdev:
         self.n_action_errors = 0
         self.n_tx_no_port = 0
         self._current_in_port = 0   # odp port of the batch being processed
+        self._now = 0.0             # ``now`` of the run / execute in progress (meters)
+        self.meters = MeterTable()
 
     # -- ports ---------------------------------------------------------------------------
     def port_add(self, netdev: Netdev, odp_port: int | None = None) -> int:
@@ -184,6 +190,7 @@ class DpifNetdev:
     # -- packets -------------------------------------------------------------------------
     def run(self, now: float) -> list[Upcall]:
         batch = self.batch
+        self._now = now
         for port in self._port_list:
             recv = port.netdev.recv_batch
             for _ in range(self.rounds):     # full batches: keep going, up to a budget
@@ -280,9 +287,13 @@ class DpifNetdev:
     def _run_actions(self, frame: bytes, actions: Sequence[Action]) -> None:
         """The general interpreter path; the packet's odp in_port is ``_current_in_port``."""
         try:
-            apply_actions(frame, actions, self._output, self._upcall_action)
+            apply_actions(frame, actions, self._output, self._upcall_action,
+                          self._meter)
         except ActionError:
             self.n_action_errors += 1
+
+    def _meter(self, meter_id: int, frame: bytes) -> bytes | None:
+        return self.meters.apply(meter_id, frame, self._now)
 
     def _output(self, odp_port: int, frame: bytes) -> None:
         p = self._ports.get(odp_port)
@@ -305,6 +316,7 @@ class DpifNetdev:
         compiled = compile_actions(actions)           # TypeError on a non-action
         saved = self._current_in_port
         self._current_in_port = in_odp_port
+        self._now = now
         try:
             self._run_actions(bytes(frame), compiled.actions)
         finally:
@@ -323,6 +335,19 @@ class DpifNetdev:
             poller.immediate_wake()
         for p in self._port_list:
             p.netdev.wait(poller)
+
+    # -- meters --------------------------------------------------------------------------
+    def meter_set(self, meter_id: int, config: MeterConfig, now: float = 0) -> None:
+        """Create or replace datapath meter ``meter_id`` (counters restart); raises
+        ``meter.MeterError`` for a configuration this datapath cannot hold."""
+        self.meters.set(meter_id, config, now)
+
+    def meter_del(self, meter_id: int) -> MeterStats | None:
+        """Remove a meter; returns its final statistics (None if it did not exist)."""
+        return self.meters.delete(meter_id)
+
+    def meter_stats(self, meter_id: int) -> MeterStats | None:
+        return self.meters.stats(meter_id)
 
     # -- statistics ----------------------------------------------------------------------
     def stats(self) -> DpifStats:

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 from pyvswitch.ofproto.connmgr import ConnMgr
 from pyvswitch.ofproto import flow_handlers  # noqa: F401  (registers handlers)
+from pyvswitch.ofproto import group_handlers  # noqa: F401  (registers handlers)
+from pyvswitch.ofproto.groups import GroupTable
+from pyvswitch.ofproto.meters import MeterTable
 from pyvswitch.ofproto.tables import FlowTables
 from pyvswitch.ofproto.ofconn import OfConn
 from pyvswitch.openflow import codec
@@ -120,6 +123,8 @@ class Ofproto:
         self.provider = None         # ofproto.provider.OfprotoProvider, set by the bridge
         self.fail_mode = "standalone"
         self.flows = FlowTables(self)  # the OpenFlow tables (ofproto/tables.py)
+        self.groups = GroupTable(self)   # ofproto/groups.py
+        self.meters = MeterTable(self)   # ofproto/meters.py
         self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
         self.last_crash = ""
 
@@ -199,8 +204,11 @@ class Ofproto:
             self.flush(now)
 
     def flush(self, now: float) -> None:
-        """Delete every flow (OVS ofproto_flush), then re-add what the switch itself owns."""
+        """Delete every flow, group and meter (OVS ofproto_flush), then re-add what the
+        switch itself owns."""
         self.flows.flush(now)
+        self.groups.delete_all(now)
+        self.meters.delete_all(now)
         self.flushed(now)
 
     def flushed(self, now: float) -> None:

@@ -67,6 +67,8 @@ def _rule_text(rule) -> str:
 
 
 def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
+    if ins.meter_id is not None:
+        meter(ctx, ins.meter_id)
     if ins.apply:
         run_actions(ctx, ins.apply)
         if ctx.stop:
@@ -190,7 +192,9 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         ctx.stop = True
     elif isinstance(act, of.Clone):
         clone(ctx, act.actions)
-    elif isinstance(act, (of.Note, of.SetQueue, of.MeterAction, of.CopyTtlIn,
+    elif isinstance(act, of.MeterAction):
+        meter(ctx, act.meter_id)
+    elif isinstance(act, (of.Note, of.SetQueue, of.CopyTtlIn,
                           of.CopyTtlOut, of.PushPbb, of.PopPbb, of.Experimenter)):
         ctx.note(f"    {type(act).__name__} (no datapath effect)")
     else:
@@ -388,6 +392,19 @@ def resubmit(ctx: Ctx, in_port: int, table_id: int) -> None:
 def group(ctx: Ctx, group_id: int) -> None:
     from pyvswitch.ofproto_dpif.xlate_group import run_group
     run_group(ctx, group_id)
+
+
+def meter(ctx: Ctx, meter_id: int) -> None:
+    """A meter instruction or action: the datapath polices the packet here, and only the
+    packets the meter lets through run the datapath actions that follow (OVS
+    xlate_meter_action).  A meter the switch does not know polices nothing."""
+    meters = getattr(ctx.bridge.ofproto, "meters", None)
+    m = meters.get(meter_id) if meters is not None else None
+    if m is None:
+        ctx.note(f"    meter:{meter_id} (no such meter)")
+        return
+    ctx.note(f"    meter:{meter_id}")
+    ctx.emit(dp.Meter(m.dp_id))
 
 
 def clone(ctx: Ctx, actions) -> None:

@@ -10,6 +10,15 @@ exist drops the packet.  Groups are read from ``ctx.bridge.ofproto.groups`` (a m
 group id -> object with ``type`` and ``buckets``; each bucket has ``actions``, ``weight``,
 ``watch_port``, ``watch_group``).
 
+Statistics: a group and each bucket that ran (when they have ``add_stats``, as
+``ofproto/groups.py``'s do) join ``ctx.out.rules``, so the provider credits them with the
+datapath's hits like the rules traversed.
+
+Loops: group chains may loop (OVS accepts them).  Going deeper than ``MAX_GROUP_DEPTH``
+or running more than ``MAX_GROUP_RUNS`` groups in one translation is a translation
+error, as OVS's resource check: the whole translation then yields no datapath action
+(the packet, and the cached flow, drop).
+
 Must not import: ``vswitchd``, ``datapath.dpif``.
 """
 
@@ -22,8 +31,10 @@ from pyvswitch.ofproto_dpif.xlate import Ctx
 
 GROUP_ALL, GROUP_SELECT, GROUP_INDIRECT, GROUP_FF = 0, 1, 2, 3
 MAX_GROUP_DEPTH = 32
+MAX_GROUP_RUNS = 4096          # groups executed in one translation (OVS MAX_RESUBMITS)
 OFPP_ANY = 0xFFFFFFFF
 OFPG_ANY = 0xFFFFFFFF
+OFPP_CONTROLLER = 0xFFFFFFFD
 _HASH_SLOTS = (Slot.ETH_SRC, Slot.ETH_DST, Slot.ETH_TYPE, Slot.VLAN_TCI, Slot.NW_SRC,
                Slot.NW_DST, Slot.IPV6_SRC, Slot.IPV6_DST, Slot.NW_PROTO, Slot.TP_SRC,
                Slot.TP_DST)
@@ -33,43 +44,78 @@ def _groups(ctx: Ctx):
     return getattr(ctx.bridge.ofproto, "groups", None) or {}
 
 
-def bucket_is_live(ctx: Ctx, bucket, depth: int = 0) -> bool:
-    if bucket.watch_port not in (None, OFPP_ANY):
-        port = ctx.bridge.ofproto.ports.get(bucket.watch_port)
-        if port is None or not port.desc().state & 4:  # OFPPS_LIVE
-            return False
-    if bucket.watch_group not in (None, OFPG_ANY):
-        grp = _groups(ctx).get(bucket.watch_group)
-        if grp is None or depth > MAX_GROUP_DEPTH:
-            return False
-        return any(bucket_is_live(ctx, b, depth + 1) for b in grp.buckets)
-    return True
+def bucket_is_live(ctx: Ctx, bucket, depth: int = 0, _path: tuple = ()) -> bool:
+    """As OVS bucket_is_alive: a bucket that watches nothing is live; otherwise it is live
+    if its watch port is live or its watch group has a live bucket.  A group watched
+    from within its own watch chain counts as dead (a cycle)."""
+    port_no = getattr(bucket, "watch_port", OFPP_ANY)
+    gid = getattr(bucket, "watch_group", OFPG_ANY)
+    watches_port = port_no not in (None, OFPP_ANY)
+    watches_group = gid not in (None, OFPG_ANY)
+    if not watches_port and not watches_group:
+        return True
+    if watches_port and port_no != OFPP_CONTROLLER:
+        port = ctx.bridge.ofproto.ports.get(port_no)
+        if port is not None and port.desc().state & 4:  # OFPPS_LIVE
+            return True
+    if watches_group:
+        grp = _groups(ctx).get(gid)
+        if grp is not None and depth <= MAX_GROUP_DEPTH and gid not in _path:
+            return any(bucket_is_live(ctx, b, depth + 1, _path + (gid,))
+                       for b in grp.buckets)
+    return False
+
+
+class _Failed(list):
+    """The action list of a translation that failed: whatever is emitted afterwards is
+    discarded, so the result is a drop."""
+
+    def append(self, action) -> None:
+        pass
+
+
+def _fail(ctx: Ctx, why: str) -> None:
+    ctx.note(f"    {why}: translation failed, dropping")
+    ctx.out.actions = _Failed()
+    ctx.stop = True
+
+
+def _credit(ctx: Ctx, obj) -> None:
+    if hasattr(obj, "add_stats"):
+        ctx.out.rules.append(obj)     # groups and buckets count packets like rules do
 
 
 def run_group(ctx: Ctx, group_id: int) -> None:
     from pyvswitch.ofproto_dpif.xlate_actions import clone
+    if isinstance(ctx.out.actions, _Failed):
+        return
     grp = _groups(ctx).get(group_id)
     if grp is None:
         ctx.note(f"    group:{group_id} does not exist, dropping")
         return
     if ctx.depth >= MAX_GROUP_DEPTH:
-        ctx.stop = True
+        _fail(ctx, f"group:{group_id} over the maximum depth {MAX_GROUP_DEPTH}")
         return
-    if hasattr(grp, "add_stats"):
-        ctx.out.rules.append(grp)     # groups count packets like rules do
+    if len(ctx.out.rules) >= MAX_GROUP_RUNS:
+        _fail(ctx, f"group:{group_id} over {MAX_GROUP_RUNS} rules and groups")
+        return
+    _credit(ctx, grp)
     saved_in_group = ctx.in_group
     ctx.in_group = True
     ctx.depth += 1
     ctx.note(f"    group:{group_id}")
     if grp.type == GROUP_ALL:
         for bucket in grp.buckets:
+            _credit(ctx, bucket)
             clone(ctx, bucket.actions)
     elif grp.type == GROUP_INDIRECT:
         if grp.buckets:
+            _credit(ctx, grp.buckets[0])
             clone(ctx, grp.buckets[0].actions)
     elif grp.type == GROUP_FF:
         for bucket in grp.buckets:
             if bucket_is_live(ctx, bucket):
+                _credit(ctx, bucket)
                 clone(ctx, bucket.actions)
                 break
     elif grp.type == GROUP_SELECT:
@@ -82,6 +128,7 @@ def run_group(ctx: Ctx, group_id: int) -> None:
             for bucket in live:
                 point -= bucket.weight
                 if point < 0:
+                    _credit(ctx, bucket)
                     clone(ctx, bucket.actions)
                     break
     ctx.depth -= 1
