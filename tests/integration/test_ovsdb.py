@@ -135,6 +135,13 @@ def test_vsctl_commands_take_effect_at_once(ovsdb, vswitchd, hosts, tmp_path):
     assert "priority=0 actions=NORMAL" in sw.ofctl("dump-flows", "br0").stdout
     assert h.ping(1, 2, count=2), sw.log_text()[-3000:]
 
+    # VLAN settings change on ports that stay.
+    db.vsctl("set", "Port", "veth1", "tag=10")
+    assert not h.ping(1, 2, count=1, wait=0.5)
+    db.vsctl("set", "Port", "veth2", "tag=10")
+    assert h.ping(1, 2, count=2)
+    db.vsctl("clear", "Port", "veth1", "tag", "--", "clear", "Port", "veth2", "tag")
+
     db.vsctl("set", "Interface", "veth2", "ofport_request=7")
     assert ports_of(sw) == {"veth1": 1, "veth2": 7}
     assert db.get("Interface", "veth2", "ofport") == "7"
@@ -216,6 +223,24 @@ def test_bad_interface_is_reported_and_the_rest_applies(ovsdb, vswitchd):
     db.vsctl("set", "Interface", "bad", "type=dummy")
     assert db.get("Interface", "bad", "error") == "[]"
     assert set(ports_of(sw)) == {"p1", "bad"}
+
+
+def test_bridge_and_interface_settings_follow_the_database(ovsdb, vswitchd, hosts):
+    db = ovsdb()
+    sw = vswitchd(db, netns=hosts(0).switch_ns)    # the netdev bridge makes a tap device
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=dummy",
+             "--", "add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy")
+    db.vsctl("set", "Bridge", "br0", "other_config:datapath-id=0000000000000abc")
+    assert "dpid:0000000000000abc" in sw.ofctl("show", "br0").stdout
+    assert db.get("Bridge", "br0", "datapath_id") == '"0000000000000abc"'
+
+    db.vsctl("set", "Interface", "p1", "mtu_request=1400")
+    wait_for(lambda: db.get("Interface", "p1", "mtu") == "1400", 5, what="Interface.mtu")
+
+    db.vsctl("set", "Bridge", "br0", "datapath_type=netdev")
+    assert sw.answers("br0")
+    assert db.get("Interface", "br0", "ofport") == "65534"
+    assert db.get("Interface", "p1", "ofport") == "1"
 
 
 def test_detach_completes_once_the_first_configuration_is_in_the_database(ovsdb):

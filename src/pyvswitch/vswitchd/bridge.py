@@ -90,11 +90,19 @@ class Bridges:
                 log.info("%s: bridge removed", name)
         for name, bcfg in cfg.bridges.items():
             br = self.bridges.get(name)
+            if br is not None and br.cfg.datapath_type != bcfg.datapath_type:
+                # Another datapath type is another datapath: start over, as OVS does.
+                self._destroy(self.bridges.pop(name), now)
+                log.info("%s: datapath type changed to %s", name, bcfg.datapath_type)
+                br = None
             if br is None:
                 br = self._create(bcfg, problems, now)
                 if br is None:
                     continue
                 self.bridges[name] = br
+            elif bcfg.datapath_id != br.cfg.datapath_id:
+                br.ofproto.datapath_id = pick_datapath_id(bcfg, _hash_mac(name))
+                log.info("%s: datapath id changed to %016x", name, br.ofproto.datapath_id)
             self._reconfigure_ports(br, bcfg, problems, now)
             created = not br.started
             self._reconfigure_controllers(br, bcfg, now, created)
@@ -154,15 +162,25 @@ class Bridges:
                 br.iface_errors[name] = message
                 problems.append(Problem(f"bridge {br.name}: interface {name}", message))
                 continue
+            if iface.mtu_request is not None and hasattr(netdev, "set_mtu"):
+                try:
+                    netdev.set_mtu(iface.mtu_request)
+                except (NetdevError, OSError, ValueError) as e:
+                    log.warning("%s: %s: cannot set MTU %d (%s)", br.name, name,
+                                iface.mtu_request, e)
             port = br.ofproto.add_port(name, netdev, iface.ofport_request, now=now)
-            pcfg = next(p for p in cfg.ports.values() if iface in p.interfaces)
-            br.provider.set_port_vlan(port.ofp_port, pcfg.vlan_mode, pcfg.tag, pcfg.trunks)
             if iface.ofport_request is not None and port.ofp_port != iface.ofport_request:
                 log.warning("%s: port %s: requested OpenFlow port %d is taken, using %d",
                             br.name, name, iface.ofport_request, port.ofp_port)
             br.netdevs[name] = netdev
             br.iface_cfgs[name] = iface
             log.info("%s: added interface %s on port %d", br.name, name, port.ofp_port)
+        for pcfg in cfg.ports.values():       # VLAN settings may change on a kept port
+            for iface in pcfg.interfaces:
+                port = br.ofproto.ports_by_name.get(iface.name)
+                if port is not None and iface.name in br.netdevs:
+                    br.provider.set_port_vlan(port.ofp_port, pcfg.vlan_mode, pcfg.tag,
+                                              pcfg.trunks)
 
     def _reconfigure_controllers(self, br: Bridge, cfg: BridgeConfig, now: float,
                                  created: bool) -> None:
