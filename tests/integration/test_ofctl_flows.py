@@ -260,3 +260,17 @@ def test_timeouts_expire_flows_and_send_flow_removed(make_switch, version):
     removed = [line for line in (out + err).splitlines() if "FLOW_REMOVED" in line]
     assert len(removed) == 1, out             # only the flow with send_flow_rem reports
     assert "reason=hard" in removed[0] and "in_port=1" in removed[0]
+
+
+def test_flows_must_name_existing_groups_and_meters(make_switch):
+    sw = make_switch(bridge_toml(ports=2))
+    r = sw.ofctl("-O", "OpenFlow13", "add-flow", "br0", "in_port=1,actions=group:5",
+                 check=False)
+    assert r.returncode != 0 and "OFPBAC_BAD_OUT_GROUP" in r.stderr
+    r = sw.ofctl("-O", "OpenFlow13", "add-flow", "br0", "in_port=1,actions=meter:3,output:2",
+                 check=False)
+    assert r.returncode != 0 and "OFPMMFC_INVALID_METER" in r.stderr
+    assert dump(sw, "OpenFlow13") == set()
+    sw.ofctl("-O", "OpenFlow13", "add-group", "br0", "group_id=5,type=all,bucket=output:2")
+    sw.ofctl("-O", "OpenFlow13", "add-flow", "br0", "in_port=1,actions=group:5")
+    assert dump(sw, "OpenFlow13") == {"in_port=1 actions=group:5"}
