@@ -237,6 +237,16 @@ def test_bridge_and_interface_settings_follow_the_database(ovsdb, vswitchd, host
     db.vsctl("set", "Interface", "p1", "mtu_request=1400")
     wait_for(lambda: db.get("Interface", "p1", "mtu") == "1400", 5, what="Interface.mtu")
 
+    db.vsctl("set-fail-mode", "br0", "secure", "--", "--id=@ft", "create", "Flow_Table",
+             "flow_limit=2", "overflow_policy=refuse", "--", "set", "Bridge", "br0",
+             "flow_tables:0=@ft")
+    sw.ofctl("add-flow", "br0", "priority=1,in_port=1,actions=drop")
+    sw.ofctl("add-flow", "br0", "priority=2,in_port=1,actions=drop")
+    r = sw.ofctl("add-flow", "br0", "priority=3,in_port=1,actions=drop", check=False)
+    assert r.returncode != 0 and "TABLE_FULL" in r.stderr, r.stderr
+    db.vsctl("clear", "Bridge", "br0", "flow_tables")
+    sw.ofctl("add-flow", "br0", "priority=3,in_port=1,actions=drop")
+
     db.vsctl("set", "Bridge", "br0", "datapath_type=netdev")
     assert sw.answers("br0")
     assert db.get("Interface", "br0", "ofport") == "65534"

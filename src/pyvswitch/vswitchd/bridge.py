@@ -106,6 +106,9 @@ class Bridges:
             self._reconfigure_ports(br, bcfg, problems, now)
             created = not br.started
             self._reconfigure_controllers(br, bcfg, now, created)
+            if created or bcfg.flow_tables != br.cfg.flow_tables:
+                self._configure_tables(br, br.cfg if not created else None, bcfg, problems,
+                                       now)
             if created:
                 self._add_startup_flows(br, bcfg, problems, now)
                 br.started = True
@@ -203,6 +206,29 @@ class Bridges:
             br.ofproto.flush(now)
         else:
             br.ofproto.set_fail_mode(cfg.fail_mode, now)
+
+    def _configure_tables(self, br: Bridge, old: BridgeConfig | None, cfg: BridgeConfig,
+                          problems: list[Problem], now: float) -> None:
+        """Flow_Table settings (OVS bridge_configure_tables): name, flow limit, overflow
+        policy and eviction groups; a table that lost its settings gets the defaults."""
+        from pyvswitch.ofproto.eviction import parse_fields
+        table_ids = set(cfg.flow_tables) | set(old.flow_tables if old else ())
+        for table_id in sorted(table_ids):
+            if table_id >= br.ofproto.flows.n_tables:
+                continue
+            tcfg = cfg.flow_tables.get(table_id)
+            if tcfg is None:
+                br.ofproto.flows.configure_table(table_id, now)
+                continue
+            try:
+                fields = parse_fields(tcfg.groups)
+            except ValueError as e:
+                problems.append(Problem(f"bridge {br.name}: flow table {table_id}",
+                                        f"ignoring eviction groups ({e})"))
+                fields = ()
+            br.ofproto.flows.configure_table(
+                table_id, now, name=tcfg.name, max_flows=tcfg.flow_limit,
+                evict=tcfg.overflow_policy == "evict", eviction_fields=fields)
 
     def _add_startup_flows(self, br: Bridge, cfg: BridgeConfig, problems: list[Problem],
                            now: float) -> None:
