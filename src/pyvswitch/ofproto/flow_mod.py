@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyvswitch.classifier.subtable import NEVER
 from pyvswitch.ofproto.rule import Rule
 from pyvswitch.ofproto.tables import OFPTT_ALL, VERSION_MAX, FlowTables, OfTable
 from pyvswitch.openflow.action_check import check_actions
@@ -163,20 +162,6 @@ def _overlaps(table: OfTable, rule: Rule) -> bool:
         else:
             return True
     return False
-
-
-def _restore_visibility(table: OfTable, rule: Rule) -> None:
-    """Undo ``Classifier.remove`` for a rule removed by an aborted transaction.
-
-    The classifier has no public call for this (OVS cls_rule_restore_visibility); until
-    it has one, its entry's removal mark is reset here."""
-    restore = getattr(table.cls, "restore", None)
-    if restore is not None:
-        restore(rule)
-        return
-    entry = table.cls._entries[id(rule)]   # noqa: SLF001  (see docstring)
-    entry.remove_version = NEVER
-    table.cls._n_live += 1                 # noqa: SLF001
 
 
 class FlowModTxn:
@@ -332,25 +317,39 @@ class FlowModTxn:
 
     # --- the end ----------------------------------------------------------------------
     def abort(self) -> None:
-        """Undo everything staged; the tables are as before the transaction."""
+        """Undo everything staged; the tables are as before the transaction.
+
+        A rule this transaction removed cannot be made visible again through the
+        classifier's API, so it is *revived*: an identical copy (same counters,
+        timestamps, cookie) is inserted at the staged version, which was never
+        published, and the removed rule forwards its statistics to the copy.  Lookups
+        therefore see the same flows before and after."""
         if self._done:
             return
         self._done = True
+        alias: dict[int, Rule] = {}       # removed rule -> its revived copy
         for kind, table, rule, other in reversed(self._undo):
             if kind == "insert":
+                rule = alias.get(id(rule), rule)
                 table.cls.remove(rule, self.version)   # never visible: add == remove
                 table.unlink(rule)
-            elif kind == "remove":
-                _restore_visibility(table, rule)
-                table.n_dead -= 1
-                table.link(rule)
             else:
-                table.cls.remove(other, self.version)
-                table.unlink(other)
-                _restore_visibility(table, rule)
-                table.n_dead -= 1
-                table.link(rule)
+                if kind == "replace":
+                    new = alias.get(id(other), other)
+                    table.cls.remove(new, self.version)
+                    table.unlink(new)
+                self._revive(table, rule, alias)
         self._undo.clear()
+
+    def _revive(self, table: OfTable, rule: Rule, alias: dict[int, Rule]) -> None:
+        twin = rule.copy()
+        table.cls.insert(twin, self.version)
+        table.link(twin)
+        rule.successor, rule.forward_counts = twin, True
+        alias[id(rule)] = twin
+        expirable = self.tables.expirable
+        if expirable.pop(id(rule), None) is not None:
+            expirable[id(twin)] = twin
 
     def commit(self) -> FlowModResult:
         """Publish the staged version (even if nothing changed, as OVS bumps it)."""

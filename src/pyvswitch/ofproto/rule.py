@@ -66,6 +66,19 @@ class Rule:
         self.successor: Rule | None = None
         self.forward_counts = False
 
+    def copy(self) -> "Rule":
+        """A rule equal to this one in every respect but identity (same match object,
+        counters and timestamps), not in any table yet."""
+        twin = Rule(self.table_id, self.match, self.priority, self.instructions,
+                    cookie=self.cookie, idle_timeout=self.idle_timeout,
+                    hard_timeout=self.hard_timeout, flags=self.flags,
+                    importance=self.importance, now=self.created_ms)
+        twin.modified_ms = self.modified_ms
+        twin.used_ms = self.used_ms
+        twin.packet_count = self.packet_count
+        twin.byte_count = self.byte_count
+        return twin
+
     @property
     def hidden(self) -> bool:
         return self.priority > MAX_VISIBLE_PRIORITY
