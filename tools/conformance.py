@@ -631,18 +631,37 @@ def results_json(runs: list[SuiteRun], tester_switch: str) -> dict:
                            "detail": x.detail} for x in r.results]} for r in runs}}
 
 
+THROUGHPUT_MISS = "Received unexpected throughput"
+
+
+def level(x: CaseResult) -> int:
+    """2: OK; 1: a throughput case whose traffic flowed at a rate outside the tool's 10 %
+    band (the rate the tool's own packet stream reaches depends on the machine's load);
+    0: anything else."""
+    if x.status == "OK":
+        return 2
+    return 1 if x.status == "ERROR" and x.detail.startswith(THROUGHPUT_MISS) else 0
+
+
 def pass_list(runs: list[SuiteRun], tester_switch: str) -> dict:
-    return {"about": "cases of os-ken's switch test tool that pyvswitchd passes; "
-                     "written by tools/conformance.py --write-pass-list",
+    return {"about": "cases of os-ken's switch test tool that pyvswitchd passes ('pass') "
+                     "and throughput cases whose traffic flows but off the tool's rate "
+                     "('flows'); written by tools/conformance.py --write-pass-list",
             "tester_switch": tester_switch,
             "suites": {r.suite.key: {
                 "files": [f.rel for f in r.suite.files],
-                "pass": sorted(x.key for x in r.results if x.status == "OK")}
+                "pass": sorted(x.key for x in r.results if level(x) == 2),
+                "flows": sorted(x.key for x in r.results if level(x) == 1)}
                 for r in runs}}
 
 
 def compare(runs: list[SuiteRun], reference: dict) -> tuple[list[str], list[str]]:
-    """(regressions, new passes) against a pass list, over the files that ran."""
+    """(regressions, improvements) against a pass list, over the files that ran.
+
+    A case listed under 'pass' regresses when it no longer passes, except that a
+    throughput case which still flows (level 1) is not held to the tool's rate band, which
+    the tool's own sender misses on a loaded machine; a case listed under 'flows' regresses
+    when its traffic no longer flows or its group/meter is refused."""
     regressions, gains = [], []
     for r in runs:
         ref = reference.get("suites", {}).get(r.suite.key)
@@ -650,20 +669,23 @@ def compare(runs: list[SuiteRun], reference: dict) -> tuple[list[str], list[str]
             continue
         ran_files = {f.description for f in r.suite.files}
         ref_files = set(ref.get("files", []))
-        ref_pass = set(ref.get("pass", []))
+        want = {k: 2 for k in ref.get("pass", [])}
+        want.update({k: 1 for k in ref.get("flows", [])})
         now = {x.key: x for x in r.results}
-        for key in sorted(ref_pass):
-            fdesc = key.split(" :: ", 1)[0]
-            if fdesc not in ran_files:
+        for key in sorted(want):
+            if key.split(" :: ", 1)[0] not in ran_files:
                 continue
             x = now.get(key)
-            if x is None or x.status != "OK":
-                detail = f" ({x.status}: {x.detail})" if x else " (case no longer exists)"
-                regressions.append(f"{r.suite.key}: {key}{detail}")
+            got = level(x) if x else -1
+            if got >= want[key] or (got == 1 and want[key] == 2):
+                continue
+            detail = f" ({x.status}: {x.detail})" if x else " (case no longer exists)"
+            regressions.append(f"{r.suite.key}: {key}{detail}")
         for x in r.results:
             f = next(f for f in r.suite.files if f.description == x.file)
-            if x.status == "OK" and x.key not in ref_pass and f.rel in ref_files:
-                gains.append(f"{r.suite.key}: {x.key}")
+            if f.rel in ref_files and level(x) > want.get(x.key, 0):
+                gains.append(f"{r.suite.key}: {x.key}" + ("" if level(x) == 2 else
+                                                         " (flows, rate off)"))
     return regressions, gains
 
 

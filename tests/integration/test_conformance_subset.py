@@ -68,6 +68,22 @@ def test_output_parsing_and_regression_check():
     assert len(regressions) == 1 and "action: 00_OUTPUT :: c" in regressions[0]
     assert gains == []
 
+    # Throughput cases: one that flows off the tool's rate band is held as "flows"; a
+    # case listed as flowing regresses when its group/meter is refused.
+    g = tool.CaseFile(Path("g.json"), "of13/group/g.json", "group: 00_ALL", ["t1", "t2"])
+    rate = "Received unexpected throughput: {'in_port': 2} 1656.99kbps"
+    refused = "Failed to add groups: OFPErrorMsg[type=0x06, code=0x00]"
+    now = [tool.CaseResult("group: 00_ALL", "t1", "ERROR", rate),
+           tool.CaseResult("group: 00_ALL", "t2", "ERROR", refused)]
+    run = tool.SuiteRun(tool.Suite("of13", "group", [g]), now, None, 1.0, [])
+    ref = {"suites": {"of13/group": {"files": ["of13/group/g.json"],
+                                     "pass": ["group: 00_ALL :: t1"],
+                                     "flows": ["group: 00_ALL :: t2"]}}}
+    regressions, _ = tool.compare([run], ref)
+    assert len(regressions) == 1 and "group: 00_ALL :: t2" in regressions[0]
+    written = tool.pass_list([run], "ovs")["suites"]["of13/group"]
+    assert written["flows"] == ["group: 00_ALL :: t1"] and written["pass"] == []
+
 
 def test_ci_subset_has_no_regression():
     r = subprocess.run([sys.executable, str(TOOL), "--subset", "ci", "--compare",
