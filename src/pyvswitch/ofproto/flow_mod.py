@@ -7,16 +7,18 @@ What this module owns
 ``FlowModTxn``: a transaction over ``tables.FlowTables``.  ``add(fm, version)`` stages one
 FlowMod at version N+1 (N = the published version); ``commit()`` publishes N+1, sends
 FLOW_REMOVED for deleted and evicted rules, and tells the provider; ``abort()`` undoes every
-staged change.  Each ``add`` either stages all of its FlowMod or nothing: every check that
-can fail runs before the first change.  A single flow_mod is a transaction of one; a bundle
+staged change (a rule it had removed comes back as an identical copy, since the classifier
+cannot make a removed rule visible again).  Each ``add`` either stages all of its FlowMod
+or nothing: every check that can fail runs before the first change.  A single flow_mod is a transaction of one; a bundle
 is a transaction of many (all at one version).
 
 Semantics (Open vSwitch's, see OVS-BEHAVIOUR.md 2.5-2.6)
 ---------------------------------------------------------
 * Reading the message (OVS ofputil_decode_flow_mod): OpenFlow 1.1+ ADD sets the new cookie,
   MODIFY/DELETE filter on cookie/cookie_mask and never change the cookie nor add a flow
-  (except OpenFlow 1.1's MODIFY without cookie mask); OpenFlow 1.0 (and NXT_FLOW_MOD) never
-  filters on the cookie, and a MODIFY there sets the cookie and may add a flow.  Table 0xff
+  (except OpenFlow 1.1's MODIFY without cookie mask); OpenFlow 1.0 filters on a cookie only
+  through NXT_FLOW_MOD's cookie match (a codec reports it with ``new_cookie``), and a MODIFY
+  there sets the cookie and may add a flow.  Table 0xff
   is OFPFMFC_BAD_TABLE_ID except for DELETE (any command in OF1.1); in OF1.0 it means table
   0.  Flag bits the version does not define are OFPFMFC_BAD_FLAGS; OF1.0's EMERG is refused
   (OFPFMFC_BAD_EMERG_TIMEOUT with timeouts, else OFPFMFC_TABLE_FULL).  ADD in OF1.0/1.1
@@ -228,9 +230,8 @@ class FlowModTxn:
             elif isinstance(act, A.Clone):
                 stack.extend(act.actions)
 
-    def _new_rule(self, table: OfTable, m: _Mod, match=None, priority=None) -> Rule:
-        return Rule(table.table_id, table.own_match(m.match if match is None else match),
-                    m.priority if priority is None else priority, m.instructions,
+    def _new_rule(self, table: OfTable, m: _Mod) -> Rule:
+        return Rule(table.table_id, table.own_match(m.match), m.priority, m.instructions,
                     cookie=m.new_cookie, idle_timeout=m.idle_timeout,
                     hard_timeout=m.hard_timeout, flags=m.flags, importance=m.importance,
                     now=self.now)
