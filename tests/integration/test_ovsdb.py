@@ -293,6 +293,34 @@ def test_second_daemon_waits_for_the_lock(ovsdb, vswitchd):
     assert ports_of(second) == {"p1": 1, "p2": 2}
 
 
+@pytest.mark.filterwarnings(r"ignore:\s*Eventlet is deprecated")  # from ovs.poller
+def test_a_daemon_that_loses_the_lock_gives_its_bridges_up(ovsdb, vswitchd):
+    import ovs.jsonrpc
+    import ovs.stream
+    db = ovsdb()
+    sw = vswitchd(db)
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=dummy",
+             "--", "add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy")
+    assert sw.answers("br0")
+    # Another client steals the lock (the OVSDB "steal" method), as a second
+    # ovs-vswitchd could.
+    error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(db.remote))
+    assert not error
+    thief = ovs.jsonrpc.Connection(stream)
+    try:
+        error, reply = thief.transact_block(
+            ovs.jsonrpc.Message.create_request("steal", ["ovs_vswitchd"]))
+        assert not error and reply.result == {"locked": True}
+        wait_for(lambda: not sw.answers("br0"), 5, what="the bridge to be given up")
+        assert "another ovs-vswitchd process is running" in sw.log_text()
+    finally:
+        thief.close()
+    wait_for(lambda: sw.answers("br0"), 5, what="the daemon to take the lock back")
+    assert ports_of(sw) == {"p1": 1}
+    db.vsctl("add-port", "br0", "p2", "--", "set", "Interface", "p2", "type=dummy")
+    assert ports_of(sw) == {"p1": 1, "p2": 2}
+
+
 def test_database_restart_keeps_forwarding_and_picks_up_changes(ovsdb, vswitchd, hosts):
     h = hosts(2)
     db = ovsdb()
