@@ -1,0 +1,340 @@
+"""Groups and meters with Open vSwitch's own ovs-ofctl against a real pyvswitchd (OpenFlow
+1.3 and 1.5), then with hosts in namespaces: a 3-table pipeline ending in a group, a select
+group spreading flows over two ports, a fast-failover group switching when the watched
+port goes down, and a meter rate-limiting a ping flood while unmetered traffic passes."""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import time
+
+import pytest
+
+from harness import Switch, bridge_toml, wait_for
+from test_forwarding import netdev_bridge
+from topology import Hosts, run
+
+VERSIONS = ["OpenFlow13", "OpenFlow15"]
+
+
+def groups_text(sw, version) -> str:
+    out = sw.ofctl("-O", version, "dump-groups", "br0").stdout
+    return "\n".join(sorted(line.strip() for line in out.splitlines()[1:] if line.strip()))
+
+
+def refused(sw, version, error, *args):
+    """``ovs-ofctl -O version args`` fails with OFPT_ERROR ``error`` (decoded by ovs-ofctl
+    from the type/code on the wire)."""
+    r = sw.ofctl("-O", version, *args, check=False)
+    assert r.returncode != 0 and "OFPT_ERROR" in r.stderr and error in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def dummy_switch():
+    sw = Switch(bridge_toml(ports=3))
+    try:
+        sw.start()
+    except BaseException:
+        sw.cleanup()
+        raise
+    yield sw
+    sw.cleanup()
+
+
+@pytest.fixture
+def sw(dummy_switch):
+    for cmd in ("del-flows", "del-groups", "del-meters"):
+        dummy_switch.ofctl("-O", "OpenFlow13", cmd, "br0")
+    return dummy_switch
+
+
+# --- ovs-ofctl against the switch ----------------------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_add_mod_dump_and_delete_groups(sw, version):
+    ofctl = lambda *a: sw.ofctl("-O", version, *a)  # noqa: E731
+    ofctl("add-group", "br0", "group_id=1,type=all,bucket=output:1,bucket=output:2")
+    ofctl("add-group", "br0", "group_id=2,type=select,bucket=weight:3,output:1,"
+                              "bucket=weight:5,output:3")
+    ofctl("add-group", "br0", "group_id=3,type=fast_failover,bucket=watch_port:2,output:2,"
+                              "bucket=watch_port:3,output:3")
+    ofctl("add-group", "br0", "group_id=4,type=indirect,bucket=set_field:02:00:00:00:00:09->eth_dst,output:2")
+    text = groups_text(sw, version)
+    assert re.search(r"group_id=1,type=all,bucket=(bucket_id:0,)?actions=output:1,"
+                     r"bucket=(bucket_id:1,)?actions=output:2", text), text
+    assert "type=select" in text and "weight:5" in text
+    assert re.search(r"group_id=3,type=ff,bucket=(bucket_id:0,)?watch_port:2,", text), text
+    assert "group_id=4,type=indirect" in text and "set_field:" in text
+    ofctl("mod-group", "br0", "group_id=1,type=all,bucket=output:3")
+    text = groups_text(sw, version)
+    assert re.search(r"group_id=1,type=all,bucket=(bucket_id:0,)?actions=output:3\n", text), text
+    ofctl("add-flow", "br0", "in_port=1,actions=group:2")
+    ofctl("add-flow", "br0", "in_port=2,actions=group:2")
+    stats = ofctl("dump-group-stats", "br0").stdout
+    assert re.search(r"group_id=2,duration=[\d.]+s,ref_count=2,packet_count=0,byte_count=0,"
+                     r"bucket0:packet_count=0,byte_count=0,bucket1:packet_count=0", stats), stats
+    ofctl("del-groups", "br0", "group_id=2")
+    assert "group_id=2" not in groups_text(sw, version)
+    # Deleting the group deleted the flows that used it.
+    assert "group:2" not in ofctl("dump-flows", "br0").stdout
+    ofctl("del-groups", "br0")
+    assert groups_text(sw, version) == ""
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_group_features_as_open_vswitch(sw, version):
+    out = sw.ofctl("-O", version, "dump-group-features", "br0").stdout
+    assert "Types:  0xf" in out and "Capabilities:  0x7" in out
+    assert out.count("max_groups=0xffffff00") == 4
+    assert out.count("actions: output group set_field strip_vlan push_vlan mod_nw_ttl "
+                     "dec_ttl set_mpls_ttl dec_mpls_ttl push_mpls pop_mpls set_queue") == 4
+
+
+def test_of15_insert_and_remove_buckets(sw):
+    ofctl = lambda *a: sw.ofctl("-O", "OpenFlow15", *a)  # noqa: E731
+    ofctl("add-group", "br0", "group_id=1,type=all,bucket=bucket_id:10,output:1")
+    ofctl("insert-buckets", "br0", "group_id=1,command_bucket_id=last,"
+                                   "bucket=bucket_id:20,output:2")
+    ofctl("insert-buckets", "br0", "group_id=1,command_bucket_id=first,"
+                                   "bucket=bucket_id:5,output:3")
+    assert re.findall(r"bucket_id:(\d+)", groups_text(sw, "OpenFlow15")) == ["5", "10", "20"]
+    ofctl("remove-buckets", "br0", "group_id=1,command_bucket_id=10")
+    assert re.findall(r"bucket_id:(\d+)", groups_text(sw, "OpenFlow15")) == ["5", "20"]
+    refused(sw, "OpenFlow15", "OFPGMFC_UNKNOWN_BUCKET", "remove-buckets", "br0",
+            "group_id=1,command_bucket_id=77")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_refused_group_mods_and_flows_leave_the_tables_unchanged(sw, version):
+    ofctl = lambda *a: sw.ofctl("-O", version, *a)  # noqa: E731
+    ofctl("add-group", "br0", "group_id=1,type=all,bucket=output:1")
+    ofctl("add-flow", "br0", "in_port=1,actions=group:1")
+    before = groups_text(sw, version), ofctl("dump-flows", "br0", "--no-stats").stdout
+    refused(sw, version, "OFPGMFC_GROUP_EXISTS", "add-group", "br0",
+            "group_id=1,type=all,bucket=output:2")
+    refused(sw, version, "OFPGMFC_UNKNOWN_GROUP", "mod-group", "br0",
+            "group_id=9,type=all,bucket=output:2")
+    # (ovs-ofctl itself refuses malformed groups such as an indirect group with two
+    # buckets before sending them: those checks are in tests/unit/test_groups.py.)
+    refused(sw, version, "OFPBAC_BAD_OUT_GROUP", "add-flow", "br0",
+            "in_port=2,actions=group:9")
+    after = groups_text(sw, version), ofctl("dump-flows", "br0", "--no-stats").stdout
+    assert after == before
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_group_loop_is_accepted_as_by_open_vswitch(sw, version):
+    """OVS checks group references only in flows: a chain that loops is accepted (and
+    translation drops the packets); the switch keeps answering."""
+    ofctl = lambda *a: sw.ofctl("-O", version, *a)  # noqa: E731
+    ofctl("add-group", "br0", "group_id=1,type=all,bucket=actions=group:2")
+    ofctl("add-group", "br0", "group_id=2,type=all,bucket=actions=group:1,bucket=output:3")
+    ofctl("add-flow", "br0", "in_port=1,actions=group:1")
+    ofctl("packet-out", "br0", "1", "group:1", "ffffffffffff02000000000108004500001400"
+          "00000040ff00000a0000010a000002")
+    text = groups_text(sw, version)
+    assert "group_id=1" in text and "group_id=2" in text
+    assert sw.ofctl("-O", version, "show", "br0").returncode == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_add_dump_stats_and_delete_meters(sw, version):
+    ofctl = lambda *a: sw.ofctl("-O", version, *a)  # noqa: E731
+    ofctl("add-meter", "br0", "meter=1,pktps,burst,stats,bands=type=drop,rate=10,burst_size=5")
+    ofctl("add-meter", "br0", "meter=2,kbps,bands=type=drop,rate=1000")
+    dump = ofctl("dump-meters", "br0").stdout
+    assert "meter=1 pktps burst stats bands=\ntype=drop rate=10 burst_size=5" in dump
+    assert "meter=2 kbps bands=\ntype=drop rate=1000" in dump
+    ofctl("add-flow", "br0", "in_port=1,actions=meter:1,output:2")
+    stats = ofctl("meter-stats", "br0").stdout
+    assert re.search(r"meter:1 flow_count:1 packet_in_count:0 byte_in_count:0 "
+                     r"duration:[\d.]+s bands:\n0: packet_count:0 byte_count:0", stats), stats
+    ofctl("mod-meter", "br0", "meter=2,kbps,bands=type=drop,rate=2000")
+    assert "rate=2000" in ofctl("dump-meter", "br0", "meter=2").stdout
+    ofctl("del-meter", "br0", "meter=1")
+    assert "meter=1" not in ofctl("dump-meters", "br0").stdout
+    assert "meter:1" not in ofctl("dump-flows", "br0").stdout     # its flow went with it
+    ofctl("del-meters", "br0")
+    assert "meter=" not in ofctl("dump-meters", "br0").stdout
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_meter_features_and_refused_meter_mods(sw, version):
+    out = sw.ofctl("-O", version, "meter-features", "br0").stdout
+    assert "max_meter:262144 max_bands:8 max_color:0" in out
+    assert "capabilities: kbps pktps burst stats" in out
+    sw.ofctl("-O", version, "add-meter", "br0", "meter=1,pktps,bands=type=drop,rate=10")
+    before = sw.ofctl("-O", version, "dump-meters", "br0").stdout
+    refused(sw, version, "OFPMMFC_METER_EXISTS", "add-meter", "br0",
+            "meter=1,pktps,bands=type=drop,rate=5")
+    refused(sw, version, "OFPMMFC_UNKNOWN_METER", "mod-meter", "br0",
+            "meter=7,pktps,bands=type=drop,rate=5")
+    refused(sw, version, "OFPMMFC_BAD_FLAGS", "add-meter", "br0",
+            "meter=3,kbps,pktps,bands=type=drop,rate=5")
+    refused(sw, version, "OFPMMFC_INVALID_METER", "add-flow", "br0",
+            "in_port=1,actions=meter:8,output:2")
+    assert sw.ofctl("-O", version, "dump-meters", "br0").stdout == before
+
+
+def _recv_msg(sock) -> bytes:
+    head = b""
+    while len(head) < 8:
+        chunk = sock.recv(8 - len(head))
+        assert chunk, "connection closed"
+        head += chunk
+    length = struct.unpack("!H", head[2:4])[0]
+    body = b""
+    while len(body) < length - 8:
+        chunk = sock.recv(length - 8 - len(body))
+        assert chunk, "connection closed"
+        body += chunk
+    return head + body
+
+
+def _reply_to(sock, xid) -> bytes:
+    while True:
+        msg = _recv_msg(sock)
+        if struct.unpack("!I", msg[4:8])[0] == xid:
+            return msg
+
+
+def test_slave_may_not_change_groups_or_meters(sw):
+    """A controller that made itself slave gets OFPBRC_IS_SLAVE (type 1, code 10) for
+    GROUP_MOD and METER_MOD, and nothing changes."""
+    from pyvswitch.openflow import codec, messages as m
+    from pyvswitch.openflow import messages_gm as gm
+    from pyvswitch.openflow.ofpacts import Output
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(sw.rundir / "br0.mgmt"))
+        s.sendall(struct.pack("!BBHI", 4, 0, 8, 1))              # HELLO, OpenFlow 1.3
+        assert _recv_msg(s)[1] == 0
+        s.sendall(codec.encode(m.RoleRequest(m.ROLE_SLAVE, 1), 4, 2))
+        assert _reply_to(s, 2)[1] == 25                          # ROLE_REPLY
+        for xid, msg in ((3, gm.GroupMod(gm.OFPGC_ADD, gm.OFPGT_ALL, 1,
+                                         (gm.Bucket((Output(1),)),))),
+                         (4, gm.MeterMod(gm.OFPMC_ADD, gm.OFPMF_PKTPS, 1,
+                                         (gm.MeterBand(gm.OFPMBT_DROP, 10),)))):
+            s.sendall(codec.encode(msg, 4, xid))
+            err = _reply_to(s, xid)
+            assert err[1] == 1 and struct.unpack("!HH", err[8:12]) == (1, 10)
+    assert groups_text(sw, "OpenFlow13") == ""
+    assert "meter=" not in sw.ofctl("-O", "OpenFlow13", "dump-meters", "br0").stdout
+
+
+# --- forwarding with hosts in namespaces ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def net():
+    h = Hosts(3).up()
+    sw = Switch(netdev_bridge(h, 3, fail_mode="secure"), netns=h.switch_ns)
+    try:
+        sw.start()
+    except BaseException:
+        sw.cleanup()
+        h.cleanup()
+        raise
+    yield h, sw
+    sw.cleanup()
+    h.cleanup()
+
+
+@pytest.fixture
+def lab(net):
+    h, sw = net
+    for cmd in ("del-flows", "del-groups", "del-meters"):
+        sw.ofctl("-O", "OpenFlow13", cmd, "br0")
+    return h, sw
+
+
+def tx_packets(sw, port: int) -> int:
+    out = sw.ofctl("dump-ports", "br0", str(port)).stdout
+    return int(re.search(r"tx pkts=(\d+)", out).group(1))
+
+
+def test_three_table_pipeline_with_groups_forwards_pings(lab):
+    h, sw = lab
+    of13 = lambda *a: sw.ofctl("-O", "OpenFlow13", *a)  # noqa: E731
+    of13("add-group", "br0", "group_id=1,type=indirect,bucket=output:2")
+    of13("add-group", "br0", "group_id=2,type=all,bucket=output:1")
+    of13("add-flow", "br0", "table=0,actions=goto_table:1")
+    of13("add-flow", "br0", "table=1,actions=goto_table:2")
+    of13("add-flow", "br0", "table=2,in_port=1,actions=write_actions(group:1)")
+    of13("add-flow", "br0", "table=2,in_port=2,actions=group:2")
+    assert h.ping(1, 2, count=3), sw.log_text()[-3000:]
+    stats = of13("dump-group-stats", "br0").stdout
+    counts = dict(re.findall(r"group_id=(\d+),[^\n]*?ref_count=1,packet_count=(\d+)", stats))
+    assert int(counts["1"]) >= 3 and int(counts["2"]) >= 3, stats
+
+
+def test_select_group_spreads_flows_over_two_ports(lab):
+    h, sw = lab
+    of13 = lambda *a: sw.ofctl("-O", "OpenFlow13", *a)  # noqa: E731
+    of13("add-group", "br0", "group_id=1,type=select,bucket=output:2,bucket=output:3")
+    of13("add-flow", "br0", "in_port=1,udp,actions=group:1")
+    before = tx_packets(sw, 2), tx_packets(sw, 3)
+    # 64 UDP flows (source ports 20000..20063) from h1 towards 10.0.0.2.
+    h.exec(1, "ip", "neigh", "replace", "10.0.0.2", "lladdr", h.mac(2), "dev", "eth0")
+    h.exec(1, "python3", "-c",
+           "import socket\n"
+           "for p in range(20000, 20064):\n"
+           "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+           "    s.bind(('10.0.0.1', p)); s.sendto(b'x' * 32, ('10.0.0.2', 9)); s.close()\n")
+    got = wait_for(lambda: (lambda a, b: (a, b) if a + b >= 64 else None)(
+        tx_packets(sw, 2) - before[0], tx_packets(sw, 3) - before[1]), 10,
+        what="64 datagrams out of ports 2 and 3")
+    assert got[0] >= 8 and got[1] >= 8, got          # both ports carry a share
+    stats = of13("dump-group-stats", "br0").stdout
+    b0, b1 = (int(x) for x in re.findall(r"bucket\d:packet_count=(\d+)", stats))
+    assert b0 + b1 == 64 and b0 >= 8 and b1 >= 8, stats
+
+
+def test_fast_failover_switches_when_the_watched_port_goes_down(lab):
+    h, sw = lab
+    of13 = lambda *a: sw.ofctl("-O", "OpenFlow13", *a)  # noqa: E731
+    # h3 stands in for h2 (same MAC and address) behind the backup port.
+    h.exec(3, "ip", "link", "set", "eth0", "address", h.mac(2))
+    h.exec(3, "ip", "addr", "add", "10.0.0.2/24", "dev", "eth0")
+    try:
+        of13("add-group", "br0", "group_id=1,type=fast_failover,"
+                                 "bucket=watch_port:2,output:2,bucket=watch_port:3,output:3")
+        of13("add-flow", "br0", "in_port=1,actions=group:1")
+        of13("add-flow", "br0", "in_port=2,actions=output:1")
+        of13("add-flow", "br0", "in_port=3,actions=output:1")
+        assert h.ping(1, 2, count=2), sw.log_text()[-3000:]
+        via3 = tx_packets(sw, 3)
+        run("ip", "link", "set", h.port(2), "down", ns=h.switch_ns)
+        wait_for(lambda: "LINK_DOWN" in of13("dump-ports-desc", "br0").stdout, 10,
+                 what="port 2 down")
+        assert h.ping(1, 2, count=2, wait=2), sw.log_text()[-3000:]
+        assert tx_packets(sw, 3) >= via3 + 2          # the replies' requests went via h3
+    finally:
+        run("ip", "link", "set", h.port(2), "up", ns=h.switch_ns)
+        h.exec(3, "ip", "addr", "del", "10.0.0.2/24", "dev", "eth0", check=False)
+        h.exec(3, "ip", "link", "set", "eth0", "address", h.mac(3))
+        h.exec(1, "ip", "neigh", "flush", "dev", "eth0", check=False)
+
+
+def _received(result) -> int:
+    m = re.search(r"(\d+) (packets )?received", result.stdout)
+    return int(m.group(1)) if m else 0
+
+
+def test_meter_rate_limits_a_ping_flood_while_unmetered_traffic_passes(lab):
+    h, sw = lab
+    of13 = lambda *a: sw.ofctl("-O", "OpenFlow13", *a)  # noqa: E731
+    of13("add-meter", "br0", "meter=1,pktps,bands=type=drop,rate=5")
+    of13("add-flow", "br0", "priority=10,icmp,in_port=1,actions=meter:1,NORMAL")
+    of13("add-flow", "br0", "priority=0,actions=NORMAL")
+    assert h.ping(3, 2, count=1) and h.ping(1, 2, count=1)      # ARP and MACs learned
+    time.sleep(1.2)                                             # the bucket refills
+    flood = ["ping", "-q", "-c", "60", "-i", "0.01", "-W", "2"]
+    metered = run(*flood, "10.0.0.2", ns=h.hosts[0], check=False)
+    free = run(*flood, "10.0.0.2", ns=h.hosts[2], check=False)
+    assert 1 <= _received(metered) <= 30, metered.stdout
+    assert _received(free) >= 57, free.stdout
+    stats = of13("meter-stats", "br0").stdout
+    dropped = int(re.search(r"0: packet_count:(\d+)", stats).group(1))
+    assert dropped >= 30, stats
