@@ -9,8 +9,8 @@ FlowMod at version N+1 (N = the published version); ``commit()`` publishes N+1, 
 FLOW_REMOVED for deleted and evicted rules, and tells the provider; ``abort()`` undoes every
 staged change (a rule it had removed comes back as an identical copy, since the classifier
 cannot make a removed rule visible again).  Each ``add`` either stages all of its FlowMod
-or nothing: every check that can fail runs before the first change.  A single flow_mod is a transaction of one; a bundle
-is a transaction of many (all at one version).
+or nothing: every check that can fail runs before the first change.  A single flow_mod is
+a transaction of one; a bundle is a transaction of many (all at one version).
 
 Semantics (Open vSwitch's, see OVS-BEHAVIOUR.md 2.5-2.6)
 ---------------------------------------------------------

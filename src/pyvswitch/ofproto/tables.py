@@ -37,15 +37,15 @@ from pyvswitch.classifier.classifier import Classifier
 from pyvswitch.ofproto.eviction import EvictionGroups, Subfield
 from pyvswitch.ofproto.rule import MAX_VISIBLE_PRIORITY, Rule
 from pyvswitch.openflow.errors import OFPError
-from pyvswitch.openflow.messages import OFPFF_SEND_FLOW_REM, FlowRemoved
+from pyvswitch.openflow.messages import (
+    OFPFF_SEND_FLOW_REM, OFPRR_DELETE, OFPRR_EVICTION, OFPRR_GROUP_DELETE, OFPRR_HARD_TIMEOUT,
+    OFPRR_IDLE_TIMEOUT, OFPRR_METER_DELETE, FlowRemoved,
+)
 from pyvswitch.openflow.messages_stats import TableStats
 from pyvswitch.openflow.ofpacts import (
     OFPG_ANY, OFPP_ANY, Clone, MeterAction, outputs_to_group, outputs_to_port,
 )
 from pyvswitch.packet.fields import Match
-from pyvswitch.util.vlog import Logger
-
-log = Logger("ofproto_tables")
 
 N_TABLES = 254            #: tables a controller sees (0..253)
 TABLE_INTERNAL = 254      #: OVS ofproto-dpif's hidden read-only table
@@ -273,7 +273,6 @@ class FlowTables:
     def expire(self, now: float) -> list[Rule]:
         """Remove the rules whose hard or idle timeout passed (hard checked first, as
         OVS: a rule due for both goes with HARD_TIMEOUT).  Returns the removed rules."""
-        from pyvswitch.openflow.messages import OFPRR_HARD_TIMEOUT, OFPRR_IDLE_TIMEOUT
         self._last_scan = now
         if now <= self.next_expiry:
             return []
@@ -295,7 +294,6 @@ class FlowTables:
     def delete_group_users(self, group_id: int, now: float) -> list[Rule]:
         """Delete the rules whose actions use group ``group_id`` (a GROUP_MOD deleted it;
         OVS reason GROUP_DELETE)."""
-        from pyvswitch.openflow.messages import OFPRR_GROUP_DELETE
         victims = [(r, OFPRR_GROUP_DELETE) for r in self.rules()
                    if outputs_to_group(r.instructions, group_id)]
         self.remove_rules(victims, now)
@@ -304,7 +302,6 @@ class FlowTables:
     def delete_meter_users(self, meter_id: int, now: float) -> list[Rule]:
         """Delete the rules that use meter ``meter_id`` (a METER_MOD deleted it; OVS
         reason METER_DELETE)."""
-        from pyvswitch.openflow.messages import OFPRR_METER_DELETE
         victims = [(r, OFPRR_METER_DELETE) for r in self.rules()
                    if _uses_meter(r.instructions, meter_id)]
         self.remove_rules(victims, now)
@@ -313,7 +310,6 @@ class FlowTables:
     def flush(self, now: float) -> list[Rule]:
         """Delete every flow of every table, hidden ones too (OVS ofproto_flush__: reason
         DELETE, so rules with SEND_FLOW_REM do report FLOW_REMOVED)."""
-        from pyvswitch.openflow.messages import OFPRR_DELETE
         victims = [(rule, OFPRR_DELETE) for table in self.tables for rule in table.cls]
         self.remove_rules(victims, now)
         return [rule for rule, _ in victims]
@@ -349,7 +345,6 @@ class FlowTables:
                 table.rebuild_eviction()
 
     def trim(self, table: OfTable, now: float) -> None:
-        from pyvswitch.openflow.messages import OFPRR_EVICTION
         victims: list[tuple[Rule, int]] = []
         excess = table.n_flows - table.max_flows
         while excess > 0 and table.evgroups is not None:
