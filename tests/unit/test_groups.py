@@ -461,3 +461,16 @@ def test_group_modify_revalidates_cached_flows():
     ports[1].inject(udp_frame())
     provider.run(20)
     assert counts(ports)[2] == 1 and counts(ports)[3] == 1
+
+
+def test_a_group_loop_is_a_failed_translation():
+    from pyvswitch.ofproto_dpif.xlate import translate
+    from pyvswitch.ofproto_dpif.xlate_group import translation_failed
+    from pyvswitch.packet.extract import extract
+    ofproto, provider, ports, conn = make_bridge()
+    send(ofproto, conn, group(gm.OFPGC_ADD, gm.OFPGT_ALL, 1, Bucket(out(2)),
+                              Bucket((of.GroupAction(1),)), Bucket((of.GroupAction(1),))))
+    send(ofproto, conn, flow(Match(), to_group(1)))
+    xout = translate(provider, extract(udp_frame(), 1), trace=True)
+    assert translation_failed(xout) and list(xout.actions) == []
+    assert any("translation failed" in line for line in xout.trace)

@@ -10,6 +10,7 @@ from pyvswitch.datapath import actions as dp
 from pyvswitch.datapath.meter import (BAND_DROP, BAND_DSCP_REMARK, BandConfig, MeterConfig,
                                       MeterError, MeterTable as DpMeterTable, remark_dscp)
 from pyvswitch.netdev.base import open_netdev
+from pyvswitch.ofproto.meters import BAND_TYPES_ALL
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
 from pyvswitch.ofproto_dpif.xlate import translate
@@ -96,6 +97,7 @@ def ofp():
 @pytest.mark.parametrize("version", [V13, 0x05, V15])
 def test_add_then_config_stats_features(ofp, version):
     conn = FakeOfConn(version)
+    ofp.meters.band_types = BAND_TYPES_ALL       # this switch can remark DSCP too
     assert send(ofp, conn, meter(gm.OFPMC_ADD, 1, KBPS | gm.OFPMF_BURST | gm.OFPMF_STATS,
                                  drop(1000, 100)), now=0) == []
     assert send(ofp, conn, meter(gm.OFPMC_ADD, 2, PKTPS, drop(10),
@@ -111,6 +113,17 @@ def test_add_then_config_stats_features(ofp, version):
     assert (feat.max_meter, feat.capabilities, feat.max_bands, feat.max_color) == \
         (1 << 18, 0xF, 8, 0)
     assert feat.band_types == (1 << gm.OFPMBT_DROP) | (1 << gm.OFPMBT_DSCP_REMARK)
+
+
+def test_by_default_meters_are_open_vswitch_userspace_ones(ofp):
+    """Only drop bands (OVS 3.1 with the netdev datapath refuses dscp_remark)."""
+    conn = FakeOfConn(V13)
+    (feat,) = send(ofp, conn, gm.MeterFeaturesRequest())
+    assert feat.band_types == 1 << gm.OFPMBT_DROP
+    expect_error(ofp, conn, meter(gm.OFPMC_ADD, 1, PKTPS,
+                                  MeterBand(gm.OFPMBT_DSCP_REMARK, 5, prec_level=1)),
+                 "OFPMMFC_BAD_BAND")
+    assert len(ofp.meters) == 0
 
 
 @pytest.mark.parametrize("msg, error", [
@@ -332,3 +345,20 @@ def test_modify_meter_restarts_the_datapath_meter():
         ports[1].inject(compose_ip())
     provider.run(20)
     assert len(ports[2].captured) == 6
+
+
+def test_dscp_remark_band_through_the_switch_when_offered():
+    ofproto, provider, ports = make_bridge()
+    ofproto.meters.band_types = BAND_TYPES_ALL
+    conn = FakeOfConn(V13)
+    assert send(ofproto, conn, meter(gm.OFPMC_ADD, 1, PKTPS | gm.OFPMF_BURST, MeterBand(
+        gm.OFPMBT_DSCP_REMARK, 1, 2, prec_level=1)), now=0) == []
+    send(ofproto, conn, metered_flow(1))
+    ports[1].inject(compose_ip(tos=0x28))
+    provider.run(0)                              # an upcall, executed with the meter
+    for _ in range(4):
+        ports[1].inject(compose_ip(tos=0x28))
+    provider.run(0)                              # cached hits
+    assert provider.dpif.stats().n_hit == 4
+    tos = [extract(f, 0)[Slot.NW_TOS] for f in ports[2].captured]
+    assert tos == [0x28, 0x28, 0x30, 0x30, 0x30]   # the burst of 2 unchanged, then AF12

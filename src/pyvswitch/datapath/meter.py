@@ -20,8 +20,8 @@ that cannot, the one with the highest rate fires (counted in that band's statist
 drop band drops the packet, a DSCP remark band rewrites its DSCP and lets it pass.  A
 burst size of 0 means "as much as the rate" (one second's worth).
 
-Deviation from Open vSwitch: its userspace datapath refuses DSCP remark bands; this one
-implements them (the OpenFlow layer advertises both band types accordingly).
+Open vSwitch's userspace datapath refuses DSCP remark bands; this one implements them,
+and the OpenFlow layer (``ofproto/meters.py``) decides whether to offer them.
 
 Time model: ``now`` (milliseconds) is a parameter; nothing here reads a clock.
 Must not import: ofproto/, openflow/ (the datapath knows nothing of OpenFlow).

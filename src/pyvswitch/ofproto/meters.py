@@ -20,14 +20,17 @@ Semantics (Open vSwitch's with its userspace datapath, checks in its order)
   ADD of an existing meter is OFPMMFC_METER_EXISTS, MODIFY of an unknown one
   OFPMMFC_UNKNOWN_METER.  Then the datapath's rules: neither or both of KBPS/PKTPS, or a
   flag beyond KBPS|PKTPS|BURST|STATS, OFPMMFC_BAD_FLAGS; no band OFPMMFC_OUT_OF_BANDS;
-  a zero rate OFPMMFC_BAD_RATE.  MODIFY restarts the datapath meter (full buckets, zero
-  counters) but keeps the creation time.
+  a zero rate OFPMMFC_BAD_RATE; a band type not in ``band_types`` OFPMMFC_BAD_BAND.
+  MODIFY restarts the datapath meter (full buckets, zero counters) but keeps the
+  creation time.
 * DELETE: meter 0 does nothing, OFPM_ALL deletes every meter, an unknown id nothing; the
   flows that use a deleted meter are deleted too (FLOW_REMOVED reason METER_DELETE).
 * Statistics / configuration of an unknown meter: OFPMMFC_UNKNOWN_METER.
-* Features: 262144 meters, 8 bands, no colors, KBPS|PKTPS|BURST|STATS - and band types
-  drop *and* dscp_remark: this switch's datapath implements DSCP remarking, which Open
-  vSwitch's userspace datapath refuses (there a dscp_remark band is OFPMMFC_BAD_BAND).
+* Features: 262144 meters, 8 bands, no colors, KBPS|PKTPS|BURST|STATS, band types as
+  ``band_types``.  By default that is drop only, as Open vSwitch's userspace datapath
+  (checked against ovs-vswitchd 3.1: a dscp_remark band is OFPMMFC_BAD_BAND).  This
+  switch's datapath does implement DSCP remarking: setting ``band_types`` to
+  ``BAND_TYPES_ALL`` accepts and advertises dscp_remark bands too.
 * Every change calls the provider's ``tables_changed()``.
 
 The datapath is reached through the provider: its ``meter_set`` / ``meter_del`` /
@@ -57,7 +60,8 @@ OFPM_MAX = 0xFFFF0000
 OFPM_SLOWPATH = 0xFFFFFFFD
 OFPM_CONTROLLER = 0xFFFFFFFE
 SUPPORTED_FLAGS = OFPMF_KBPS | OFPMF_PKTPS | OFPMF_BURST | OFPMF_STATS
-FEATURE_BAND_TYPES = (1 << OFPMBT_DROP) | (1 << OFPMBT_DSCP_REMARK)
+BAND_TYPES_OVS = 1 << OFPMBT_DROP
+BAND_TYPES_ALL = (1 << OFPMBT_DROP) | (1 << OFPMBT_DSCP_REMARK)
 _DP_BAND = {OFPMBT_DROP: BAND_DROP, OFPMBT_DSCP_REMARK: BAND_DSCP_REMARK}
 _DP_ERRORS = {"id": "OFPMMFC_OUT_OF_METERS", "unit": "OFPMMFC_BAD_FLAGS",
               "bands": "OFPMMFC_OUT_OF_BANDS", "band_type": "OFPMMFC_BAD_BAND",
@@ -117,7 +121,7 @@ def check_meter_mod(mm: MeterMod) -> None:
         raise OFPError("OFPMMFC_OUT_OF_BANDS", f"{len(mm.bands)} bands")
 
 
-def check_datapath_config(mm: MeterMod) -> None:
+def check_datapath_config(mm: MeterMod, band_types: int = BAND_TYPES_OVS) -> None:
     """The datapath's own rules (OVS dpif_meter_set, dpif_netdev_meter_set)."""
     unit = mm.flags & (OFPMF_KBPS | OFPMF_PKTPS)
     if unit not in (OFPMF_KBPS, OFPMF_PKTPS):
@@ -128,6 +132,9 @@ def check_datapath_config(mm: MeterMod) -> None:
         raise OFPError("OFPMMFC_BAD_RATE", "band rate 0")
     if mm.flags & ~SUPPORTED_FLAGS:
         raise OFPError("OFPMMFC_BAD_FLAGS", f"flags {mm.flags:#x}")
+    for band in mm.bands:
+        if not band_types & (1 << band.type):
+            raise OFPError("OFPMMFC_BAD_BAND", f"band type {band.type} not supported")
 
 
 class MeterTable:
@@ -138,6 +145,8 @@ class MeterTable:
         self._meters: dict[int, Meter] = {}
         self._dp_ids: set[int] = set()
         self.n_meter_mods = 0
+        #: Band types accepted and advertised (bit 1 << OFPMBT_*); see the docstring.
+        self.band_types = BAND_TYPES_OVS
 
     # --- the mapping ------------------------------------------------------------------
     def get(self, meter_id: int, default=None) -> Meter | None:
@@ -196,7 +205,7 @@ class MeterTable:
         if mm.command == OFPMC_ADD:
             if mm.meter_id in self._meters:
                 raise OFPError("OFPMMFC_METER_EXISTS", f"meter {mm.meter_id}")
-            check_datapath_config(mm)
+            check_datapath_config(mm, self.band_types)
             meter = Meter(mm.meter_id, mm.flags, tuple(mm.bands), now, self._alloc_dp_id())
             self._dp_set(meter, now)
             self._meters[mm.meter_id] = meter
@@ -205,7 +214,7 @@ class MeterTable:
             old = self._meters.get(mm.meter_id)
             if old is None:
                 raise OFPError("OFPMMFC_UNKNOWN_METER", f"meter {mm.meter_id}")
-            check_datapath_config(mm)
+            check_datapath_config(mm, self.band_types)
             meter = Meter(mm.meter_id, mm.flags, tuple(mm.bands), old.created_ms, old.dp_id)
             self._dp_set(meter, now)
             self._meters[mm.meter_id] = meter
@@ -289,6 +298,6 @@ class MeterTable:
         return [MeterConfig(m.flags, m.meter_id, m.bands) for m in self.select(meter_id)]
 
     def features(self) -> MeterFeaturesReply:
-        return MeterFeaturesReply(max_meter=MAX_METERS, band_types=FEATURE_BAND_TYPES,
+        return MeterFeaturesReply(max_meter=MAX_METERS, band_types=self.band_types,
                                   capabilities=SUPPORTED_FLAGS, max_bands=MAX_BANDS,
                                   max_color=0)

@@ -74,6 +74,12 @@ class _Failed(list):
         pass
 
 
+def translation_failed(xout) -> bool:
+    """Did the translation that produced ``xout`` fail (a group loop)?  OVS answers a
+    PACKET_OUT whose translation failed with OFPFMFC_UNKNOWN."""
+    return isinstance(xout.actions, _Failed)
+
+
 def _fail(ctx: Ctx, why: str) -> None:
     ctx.note(f"    {why}: translation failed, dropping")
     ctx.out.actions = _Failed()
