@@ -344,3 +344,149 @@ def test_meter_rate_limits_a_ping_flood_while_unmetered_traffic_passes(lab):
     stats = of13("meter-stats", "br0").stdout
     dropped = int(re.search(r"0: packet_count:(\d+)", stats).group(1))
     assert dropped >= 30, stats
+
+
+# --- differential: the same ovs-ofctl session against Open vSwitch itself ------------------
+
+class RealOvs:
+    """ovsdb-server + ovs-vswitchd (userspace datapath) with a private rundir, the daemon
+    in a network namespace of its own, bridge br0 with veth ports 1..3."""
+
+    def __init__(self) -> None:
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="pvs-realovs-")
+        self.ns = f"pvsovs{__import__('os').getpid() % 10000}"
+        self.env = dict(__import__("os").environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir,
+                        OVS_DBDIR=self.dir, OVS_SYSCONFDIR=self.dir)
+        self.pids: list[str] = []
+
+    def _run(self, *cmd: str, ns: bool = False) -> None:
+        import subprocess
+        full = (["ip", "netns", "exec", self.ns] if ns else []) + list(cmd)
+        subprocess.run(full, check=True, env=self.env, capture_output=True, timeout=30)
+
+    def start(self) -> "RealOvs":
+        d = self.dir
+        run("ip", "netns", "add", self.ns)
+        self._run("ovsdb-tool", "create", f"{d}/conf.db",
+                  "/usr/share/openvswitch/vswitch.ovsschema")
+        self._run("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
+                  f"--pidfile={d}/ovsdb-server.pid", f"--log-file={d}/ovsdb-server.log",
+                  "--detach")
+        self.pids.append(f"{d}/ovsdb-server.pid")
+        self._run("ovs-vsctl", f"--db=unix:{d}/db.sock", "--no-wait", "init")
+        self._run("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
+                  f"--log-file={d}/ovs-vswitchd.log", "--detach", ns=True)
+        self.pids.append(f"{d}/ovs-vswitchd.pid")
+        self._run("ovs-vsctl", f"--db=unix:{d}/db.sock", "add-br", "br0", "--", "set",
+                  "bridge", "br0", "datapath_type=netdev", "fail_mode=secure",
+                  "protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15")
+        for i in (1, 2, 3):
+            run("ip", "-n", self.ns, "link", "add", f"p{i}", "type", "veth", "peer", "name",
+                f"q{i}")
+            self._run("ovs-vsctl", f"--db=unix:{d}/db.sock", "add-port", "br0", f"p{i}",
+                      "--", "set", "interface", f"p{i}", f"ofport_request={i}")
+        wait_for(lambda: self.ofctl("-O", "OpenFlow13", "show", "br0").returncode == 0, 15,
+                 what="ovs-vswitchd to answer")
+        return self
+
+    def ofctl(self, *args: str, check: bool = False):
+        import subprocess
+        return subprocess.run(["ovs-ofctl", *args], env=self.env, capture_output=True,
+                              text=True, timeout=30)
+
+    def cleanup(self) -> None:
+        import os
+        import shutil
+        for pidfile in self.pids:
+            try:
+                with open(pidfile) as f:
+                    os.kill(int(f.read().strip()), 15)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.3)
+        run("ip", "netns", "del", self.ns, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _session(version: str) -> list[tuple[str, ...]]:
+    g = [("add-group", "br0", "group_id=1,type=all,bucket=output:1,bucket=output:2"),
+         ("add-group", "br0", "group_id=1,type=all,bucket=output:3"),
+         ("add-group", "br0", "group_id=2,type=select,bucket=weight:2,output:1,"
+                              "bucket=weight:3,output:2"),
+         ("add-group", "br0", "group_id=3,type=fast_failover,bucket=watch_port:1,output:1,"
+                              "bucket=watch_port:2,output:2"),
+         ("add-group", "br0", "group_id=4,type=all,bucket=actions=group:5"),
+         ("add-group", "br0", "group_id=5,type=all,bucket=actions=group:4,bucket=output:3"),
+         ("mod-group", "br0", "group_id=9,type=all,bucket=output:1"),
+         ("mod-group", "br0", "group_id=2,type=select,bucket=output:3"),
+         ("add-flow", "br0", "in_port=1,actions=group:9"),
+         ("add-flow", "br0", "in_port=1,actions=group:1"),
+         ("add-flow", "br0", "in_port=2,actions=group:2"),
+         ("dump-groups", "br0"),
+         ("dump-group-stats", "br0"),
+         ("dump-group-stats", "br0", "1"),
+         ("dump-group-features", "br0"),
+         ("add-meter", "br0", "meter=1,pktps,burst,stats,bands=type=drop,rate=10,burst_size=5"),
+         ("add-meter", "br0", "meter=1,pktps,bands=type=drop,rate=10"),
+         ("add-meter", "br0", "meter=2,kbps,pktps,bands=type=drop,rate=10"),
+         ("add-meter", "br0", "meter=3,pktps,bands=type=dscp_remark,rate=5,prec_level=1"),
+         ("add-meter", "br0", "meter=4,kbps,bands=type=drop,rate=1000,type=drop,rate=2000"),
+         ("mod-meter", "br0", "meter=7,pktps,bands=type=drop,rate=10"),
+         ("add-flow", "br0", "in_port=3,actions=meter:8,output:1"),
+         ("add-flow", "br0", "in_port=3,actions=meter:1,output:1"),
+         ("dump-meters", "br0"),
+         ("meter-stats", "br0"),
+         ("meter-stats", "br0", "meter=9"),
+         ("meter-features", "br0"),
+         ("dump-flows", "br0", "--no-stats"),
+         ("del-groups", "br0", "group_id=1"),
+         ("del-meter", "br0", "meter=1"),
+         ("dump-flows", "br0", "--no-stats"),
+         ("dump-groups", "br0")]
+    if version == "OpenFlow15":
+        g += [("insert-buckets", "br0", "group_id=2,command_bucket_id=last,"
+                                        "bucket=bucket_id:7,weight:1,output:1"),
+              ("insert-buckets", "br0", "group_id=2,command_bucket_id=first,"
+                                        "bucket=bucket_id:7,weight:1,output:2"),
+              ("insert-buckets", "br0", "group_id=2,command_bucket_id=99,"
+                                        "bucket=bucket_id:8,weight:1,output:2"),
+              ("remove-buckets", "br0", "group_id=2,command_bucket_id=99"),
+              ("remove-buckets", "br0", "group_id=2,command_bucket_id=first"),
+              ("dump-groups", "br0")]
+    return g + [("del-groups", "br0"), ("del-meters", "br0"), ("dump-groups", "br0"),
+                ("dump-meters", "br0")]
+
+
+def _observed(result) -> tuple:
+    """What a user sees, without what legitimately differs (xids, durations, order)."""
+    err = re.search(r"OFPT_ERROR \(OF1\.\d\) \(xid=0x[0-9a-f]+\): (\S+)", result.stderr)
+    out = re.sub(r"\(xid=0x[0-9a-f]+\)", "", result.stdout)
+    out = re.sub(r"duration[=:][\d.]+s", "duration", out)
+    return result.returncode, err.group(1) if err else None, sorted(out.splitlines())
+
+
+@pytest.fixture(scope="module")
+def real_ovs():
+    ovs = RealOvs()
+    try:
+        ovs.start()
+    except BaseException:
+        ovs.cleanup()
+        raise
+    yield ovs
+    ovs.cleanup()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_same_session_same_answers_as_open_vswitch(sw, real_ovs, version):
+    for cmd in ("del-flows", "del-groups", "del-meters"):
+        real_ovs.ofctl("-O", "OpenFlow13", cmd, "br0")
+    diffs = []
+    for args in _session(version):
+        ours = _observed(sw.ofctl("-O", version, *args, check=False))
+        theirs = _observed(real_ovs.ofctl("-O", version, *args))
+        if ours != theirs:
+            diffs.append(f"ovs-ofctl {' '.join(args)}:\n  pyvswitch: {ours}\n  OVS:       "
+                         f"{theirs}")
+    assert not diffs, "\n".join(diffs)
