@@ -121,6 +121,10 @@ class Suite:
     version: str                  # of10, of13, of14
     name: str                     # action, match, group, meter
     files: list[CaseFile] = field(default_factory=list)
+    # Files the tool never runs: it keys files by their description, so of two files
+    # that share one only one runs (of10 has two such pairs).  We run the first in name
+    # order and report the other as skipped, which also makes the tool's count ours.
+    skipped: list[CaseFile] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -152,7 +156,11 @@ def select(specs: list[str], root: Path) -> list[Suite]:
         if len(parts) < 3 or parts[0] not in OF_NAMES:
             sys.exit(f"{rel}: expected <version>/<suite>/...json")
         s = suites.setdefault(f"{parts[0]}/{parts[1]}", Suite(parts[0], parts[1]))
-        s.files.append(read_case_file(chosen[rel], root))
+        cf = read_case_file(chosen[rel], root)
+        if any(f.description == cf.description for f in s.files):
+            s.skipped.append(cf)
+        else:
+            s.files.append(cf)
     return list(suites.values())
 
 
@@ -547,6 +555,10 @@ class Runner:
             notes.append(f"target pyvswitchd exited and was restarted {target.restarts} "
                          f"time(s); stderr tail: "
                          + target.stderr.read_text(errors="replace")[-600:].strip())
+        for f in suite.skipped:
+            twin = next(g.rel for g in suite.files if g.description == f.description)
+            notes.append(f"{f.rel} ({len(f.cases)} cases) not run: the tool keys files by "
+                         f"description and {twin} has the same one")
         res = complete(results, suite.files, why or "no verdict from the tool")
         return SuiteRun(suite, res, summary, time.monotonic() - t0, notes)
 
