@@ -48,8 +48,7 @@ from pyvswitch.openflow.messages_gm import (
     OFPGC_REMOVE_BUCKET, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT, Bucket,
     GroupDesc, GroupFeaturesReply, GroupMod, GroupStats,
 )
-from pyvswitch.openflow.ofpacts import OFPG_ALL, OFPG_ANY, OFPP_ANY
-from pyvswitch.packet.fields import Match
+from pyvswitch.openflow.ofpacts import OFPG_ALL, OFPG_ANY, OFPP_ANY, Clone, GroupAction
 
 OFPG_MAX = 0xFFFFFF00
 OFPGC_ADD_OR_MOD = 0x8000                    # OVS extension
@@ -131,6 +130,20 @@ class Group:
 
     def __repr__(self) -> str:
         return f"Group({self.group_id}, type={self.type}, {len(self.buckets)} buckets)"
+
+
+def groups_of(instructions) -> set[int]:
+    """The groups an instruction set's actions name (apply and write, inside clones too;
+    OVS OFPACT_FOR_EACH_TYPE_FLATTENED over GROUP)."""
+    out: set[int] = set()
+    stack = list(instructions.all_actions())
+    while stack:
+        act = stack.pop()
+        if isinstance(act, GroupAction):
+            out.add(act.group_id)
+        elif isinstance(act, Clone):
+            stack.extend(act.actions)
+    return out
 
 
 def _wrap(buckets: tuple[Bucket, ...], version: int) -> list[GroupBucket]:
@@ -313,13 +326,12 @@ class GroupTable:
             return
         flows = getattr(self.ofproto, "flows", None)
         if flows is not None:
-            victims: dict[int, Any] = {}
-            for gid in gone:
-                for rule in flows.collect(0xFF, Match(), out_group=gid):
-                    victims[id(rule)] = rule
+            gone_set = set(gone)
+            victims = [(rule, OFPRR_GROUP_DELETE) for rule in flows.rules()
+                       if not gone_set.isdisjoint(groups_of(rule.instructions))]
             if victims:
                 # remove_rules publishes a version and tells the provider.
-                flows.remove_rules([(r, OFPRR_GROUP_DELETE) for r in victims.values()], now)
+                flows.remove_rules(victims, now)
                 return
         self._changed()
 
@@ -342,23 +354,12 @@ class GroupTable:
 
     def ref_counts(self) -> dict[int, int]:
         """Group id -> number of flows whose actions name it (group stats ref_count)."""
-        from pyvswitch.openflow.ofpacts import Clone, GroupAction
         counts: dict[int, int] = {}
         flows = getattr(self.ofproto, "flows", None)
         if flows is None or not self._groups:
             return counts
         for rule in flows.rules():
-            if rule.hidden:
-                continue
-            seen = set()
-            stack = list(rule.instructions.all_actions())
-            while stack:
-                act = stack.pop()
-                if isinstance(act, GroupAction):
-                    seen.add(act.group_id)
-                elif isinstance(act, Clone):
-                    stack.extend(act.actions)
-            for gid in seen:
+            for gid in groups_of(rule.instructions):
                 counts[gid] = counts.get(gid, 0) + 1
         return counts
 
