@@ -188,6 +188,9 @@ def parse_output(text: str, files: list[CaseFile]) -> tuple[list[CaseResult], tu
     seen: dict[str, int] = {}
     summary = None
     for line in text.splitlines():
+        # The tool prints a dot per second of a packet stream on stdout, without a
+        # newline, so a dot run can sit in front of a result line.
+        line = line.lstrip(".")
         stripped = line.strip()
         if not line.startswith(" ") and stripped in by_desc:
             current = by_desc[stripped]
@@ -488,6 +491,7 @@ class Runner:
         self.workdir = Path(tempfile.mkdtemp(prefix="pyvs-conformance-"))
         self.topo = Topology(args.prefix or f"pvc{os.getpid() % 10000}")
         self.tester_sw = None
+        self.count = 0
 
     def log(self, msg: str) -> None:
         print(f"[conformance] {msg}", file=sys.stderr, flush=True)
@@ -517,8 +521,8 @@ class Runner:
 
     def run_suite(self, suite: Suite) -> SuiteRun:
         t0 = time.monotonic()
-        tag = suite.key.replace("/", "-")
-        sdir = self.workdir / tag
+        self.count += 1
+        sdir = self.workdir / f"{self.count:02d}-{suite.key.replace('/', '-')}"
         cases = sdir / "cases"
         cases.mkdir(parents=True)
         for i, f in enumerate(suite.files):   # the tool takes one directory: link the files
@@ -542,7 +546,7 @@ class Runner:
                      str(Path(__file__).resolve()), "--launch-tester", "--dir", str(cases),
                      "--target-version", ofname, "--log", str(sdir / "osken.log")],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env=dict(os.environ, OSKEN_HUB_TYPE="eventlet"))
+                    env=dict(os.environ, OSKEN_HUB_TYPE="eventlet", PYTHONUNBUFFERED="1"))
             why = self._supervise(tester, target, out_path, suite, notes)
         finally:
             if tester is not None and tester.poll() is None:
@@ -573,12 +577,8 @@ class Runner:
             now = time.monotonic()
             if size != last_size:
                 last_size, last_change = size, now
-                if self.args.verbose:
-                    pass
                 text = out_path.read_text(errors="replace")
-                n = sum(1 for ln in text.splitlines()
-                        if ln.startswith("    ") and not ln.startswith("        ")
-                        and (ln.rstrip().endswith(" OK") or ln.rstrip().endswith(" ERROR")))
+                n = len(parse_output(text, suite.files)[0])
                 if n != done_lines:
                     done_lines = n
                     if self.args.progress:
@@ -667,8 +667,9 @@ def pass_list(runs: list[SuiteRun], tester_switch: str) -> dict:
                 for r in runs}}
 
 
-def compare(runs: list[SuiteRun], reference: dict) -> tuple[list[str], list[str]]:
-    """(regressions, improvements) against a pass list, over the files that ran.
+def compare(runs: list[SuiteRun], reference: dict) -> tuple[list[tuple], list[str]]:
+    """(regressions as (suite, case key, what happened), improvements) against a pass
+    list, over the files that ran.
 
     A case listed under 'pass' regresses when it no longer passes, except that a
     throughput case which still flows (level 1) is not held to the tool's rate band, which
@@ -691,14 +692,32 @@ def compare(runs: list[SuiteRun], reference: dict) -> tuple[list[str], list[str]
             got = level(x) if x else -1
             if got >= want[key] or (got == 1 and want[key] == 2):
                 continue
-            detail = f" ({x.status}: {x.detail})" if x else " (case no longer exists)"
-            regressions.append(f"{r.suite.key}: {key}{detail}")
+            detail = f"{x.status}: {x.detail}" if x else "the case no longer exists"
+            regressions.append((r.suite.key, key, detail))
         for x in r.results:
             f = next(f for f in r.suite.files if f.description == x.file)
             if f.rel in ref_files and level(x) > want.get(x.key, 0):
                 gains.append(f"{r.suite.key}: {x.key}" + ("" if level(x) == 2 else
                                                          " (flows, rate off)"))
     return regressions, gains
+
+
+def retry_again(runner: Runner, runs: list[SuiteRun], regressions: list[tuple]) -> None:
+    """Run the files holding regressed cases once more and keep each case's better
+    result (timing cases, e.g. table statistics read while a busy machine is still
+    crediting the previous case's packets, can fail once)."""
+    for r in runs:
+        bad_files = {key.split(" :: ", 1)[0] for sk, key, _ in regressions if sk == r.suite.key}
+        files = [f for f in r.suite.files if f.description in bad_files]
+        if not files:
+            continue
+        runner.log(f"{r.suite.key}: running {len(files)} file(s) again for "
+                   f"{sum(1 for sk, *_ in regressions if sk == r.suite.key)} regressed case(s)")
+        again = runner.run_suite(Suite(r.suite.version, r.suite.name, files))
+        better = {x.key: x for x in again.results}
+        r.results = [better[x.key] if x.key in better and level(better[x.key]) > level(x)
+                     else x for x in r.results]
+        r.notes.append(f"ran {', '.join(f.rel for f in files)} again (best result kept)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -717,12 +736,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-pass-list", metavar="FILE")
     p.add_argument("--compare", metavar="FILE",
                    help="pass list to compare with: exit 1 on any regression")
+    p.add_argument("--retries", type=int, default=1,
+                   help="with --compare: run the files holding regressed cases again, up "
+                        "to this many times; a case regresses only if it fails every time")
     p.add_argument("--stall", type=float, default=150.0,
                    help="seconds without output after which the tool is stopped")
     p.add_argument("--keep-logs", action="store_true", help="keep the run directory")
     p.add_argument("--prefix", default="", help="namespace name prefix")
     p.add_argument("--progress", action="store_true", help="report each case's completion")
-    p.add_argument("--verbose", action="store_true")
     p.add_argument("--list", action="store_true", help="list the selected files and stop")
     args = p.parse_args(argv)
     root = suites_root()
@@ -745,12 +766,18 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
     runs: list[SuiteRun] = []
+    reference = json.loads(Path(args.compare).read_text()) if args.compare else None
     try:
         runner.setup()
         for s in suites:
             n = sum(len(f.cases) for f in s.files)
             runner.log(f"{s.key}: {len(s.files)} file(s), {n} case(s)")
             runs.append(runner.run_suite(s))
+        for _ in range(args.retries if reference else 0):
+            regressions = compare(runs, reference)[0]
+            if not regressions:
+                break
+            retry_again(runner, runs, regressions)
     except KeyboardInterrupt:
         runner.log("interrupted; cleaning up")
         return 130
@@ -764,8 +791,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.write_pass_list).parent.mkdir(parents=True, exist_ok=True)
         Path(args.write_pass_list).write_text(
             json.dumps(pass_list(runs, args.tester_switch), indent=1) + "\n")
-    if args.compare:
-        reference = json.loads(Path(args.compare).read_text())
+    if reference is not None:
         regressions, gains = compare(runs, reference)
         if gains:
             print(f"\n{len(gains)} case(s) pass that the pass list does not have "
@@ -774,8 +800,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  + {g}")
         if regressions:
             print(f"\n{len(regressions)} REGRESSION(S) against {args.compare}:")
-            for g in regressions:
-                print(f"  - {g}")
+            for suite_key, key, detail in regressions:
+                print(f"  - {suite_key}: {key}\n      {detail[:300]}")
             return 1
         print(f"\nno regression against {args.compare}")
     return 0

@@ -50,7 +50,7 @@ def test_output_parsing_and_regression_check():
     text = "\n".join([
         "--- Test start ---", "waiting for switches connection...", "action: 00_OUTPUT",
         "    " + "a-->'actions=output:2'".ljust(100) + " OK",
-        "    " + "b-->'actions=output:2'".ljust(100) + " ERROR",
+        "......    " + "b-->'actions=output:2'".ljust(100) + " ERROR",
         "        Received incorrect packet: ipv4(ttl=64)",
         "---  Test end  ---", "", "OK(1) / ERROR(1)"])
     results, summary = tool.parse_output(text, [f])
