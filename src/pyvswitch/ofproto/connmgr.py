@@ -15,12 +15,15 @@ What this module owns
 * **Async fan-out**: ``send_async`` offers one message to every session whose role and
   masks accept it; packet-ins go through ``send_packet_in`` (``ofproto/packet_in.py``:
   per-session encoding, rate limiting by ``conn/pinsched.py``).
+* **Flow monitors**: ``monitors`` (``ofproto/monitors.MonitorHub``) reports flow changes
+  to the sessions' monitors and resumes paused sessions in ``run``.  Bundles belong to
+  the sessions; ``set_bundle_idle_timeout`` sets their idle timeout.
 * **Fail-open** (``ofproto/fail_open.py``) while fail_mode is standalone and there is a
   primary controller, and **in-band** rules (``ofproto/in_band.py``) while some
   controller is in-band; both are reconciled with the configuration on every ``run``.
 
 Order of work in ``run`` follows OVS connmgr_run: in-band, ofconns (scheduled packet-ins,
-receive and handle - each received message may end fail-open), fail-open, then services
+receive and handle - each received message may end fail-open), monitor resumes, fail-open, then services
 (accept, connect), then snoops.  ``now`` is a parameter (milliseconds).
 
 Must not import: ``vswitchd``.  I/O happens through ``io.vconn``/``io.listener`` objects.
@@ -41,6 +44,8 @@ from pyvswitch.openflow.messages import (
 )
 from pyvswitch.openflow.framing import SUPPORTED_VERSIONS
 from pyvswitch.ofproto import packet_in
+from pyvswitch.ofproto.bundles import IDLE_TIMEOUT_MS
+from pyvswitch.ofproto.monitors import MonitorHub
 from pyvswitch.ofproto.fail_open import FailOpen
 from pyvswitch.ofproto.in_band import InBand, parse_remote
 from pyvswitch.ofproto.ofconn import ConnType, OfConn
@@ -113,6 +118,18 @@ class ConnMgr:
         self.in_band_queue: int | None = None   # Bridge other_config:in-band-queue
         self.in_band_lookup = None          # next-hop MAC lookup override (tests)
         self.n_async_unsent = 0             # packet-ins no session took
+        self.monitors = MonitorHub(self.all_ofconns, self._flows)
+        self.bundle_idle_timeout_ms = IDLE_TIMEOUT_MS
+
+    def _flows(self):
+        return getattr(self.ofproto, "flows", None)
+
+    def set_bundle_idle_timeout(self, seconds: int | None) -> None:
+        """other_config:bundle-idle-timeout (seconds; unset or 0: the 10 s default),
+        applied to every session's bundles (OVS connmgr_set_bundle_idle_timeout)."""
+        self.bundle_idle_timeout_ms = seconds * 1000 if seconds else IDLE_TIMEOUT_MS
+        for ofconn in self.all_ofconns():
+            ofconn.bundles.idle_timeout_ms = self.bundle_idle_timeout_ms
 
     # --- configuration ----------------------------------------------------------------
     def has_primary_controllers(self) -> bool:
@@ -213,6 +230,7 @@ class ConnMgr:
             for ofconn in svc.ofconns():
                 ofconn.run(now, handle)
             self._reap(svc, now)
+        self.monitors.run(now)
         if self.fail_open is not None:
             self.fail_open.run(now)
         for svc in list(self.services.values()):
@@ -260,11 +278,13 @@ class ConnMgr:
 
     def _new_ofconn(self, svc: Service, rconn: Rconn) -> OfConn:
         enable_async = svc.config.enable_async_messages
-        return OfConn(rconn, svc.conn_type,
-                      enable_async=True if enable_async is None else enable_async,
-                      queue_limit=svc.queue_limit,
-                      rate_limit=svc.config.controller_rate_limit,
-                      burst_limit=svc.config.controller_burst_limit)
+        ofconn = OfConn(rconn, svc.conn_type,
+                        enable_async=True if enable_async is None else enable_async,
+                        queue_limit=svc.queue_limit,
+                        rate_limit=svc.config.controller_rate_limit,
+                        burst_limit=svc.config.controller_burst_limit)
+        ofconn.bundles.idle_timeout_ms = self.bundle_idle_timeout_ms
+        return ofconn
 
     def _run_snoops(self, now: float) -> None:
         for listener in self.snoop_listeners.values():
@@ -300,6 +320,7 @@ class ConnMgr:
             self.in_band.wait(poller, now)
         if self.fail_open is not None:
             self.fail_open.wait(poller, now)
+        self.monitors.wait(poller)
         for svc in self.services.values():
             for ofconn in svc.ofconns():
                 ofconn.wait(poller, now)

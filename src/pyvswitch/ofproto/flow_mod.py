@@ -66,14 +66,16 @@ _VALID_FLAGS_13 = 0x1F
 
 class FlowModResult:
     """What a committed transaction did: ``added`` new rules (replacements included),
-    ``removed`` ``(rule, reason)`` pairs (reason None for a replaced rule), and the
-    ``version`` at which it became visible."""
+    ``removed`` ``(rule, reason)`` pairs (reason None for a replaced rule), ``modified``
+    ``(old, new)`` pairs of the rules a MODIFY replaced, and the ``version`` at which it
+    became visible."""
 
-    __slots__ = ("added", "removed", "version")
+    __slots__ = ("added", "removed", "modified", "version")
 
     def __init__(self, version: int) -> None:
         self.added: list[Rule] = []
         self.removed: list[tuple[Rule, int | None]] = []
+        self.modified: list[tuple[Rule, Rule]] = []
         self.version = version
 
     def __repr__(self) -> str:
@@ -302,6 +304,7 @@ class FlowModTxn:
             new.importance = old.importance
             new.flags = old.flags
             new.created_ms = old.created_ms
+            self.result.modified.append((old, new))
         if not (modify_cookie and new.cookie != ALL_ONES_64 and new.cookie != old.cookie):
             new.cookie = old.cookie
         new.used_ms = old.used_ms          # the idle timer is not restarted
@@ -364,5 +367,5 @@ class FlowModTxn:
             if kind == "replace":
                 old.successor = new
         if self._undo:
-            tables.committed(self.result.added, self.result.removed, self.now)
+            tables.committed(self.result.added, self.result.removed, self.now, self)
         return self.result

@@ -9,12 +9,14 @@ reply counter that throttles request processing, and the packet-in path's last s
 the two packet-in schedulers (``conn.pinsched``; ``schedulers[0]`` "action",
 ``schedulers[1]`` "miss") that exist while the controller has ``controller_rate_limit``,
 and the packet-in counter that caps the packet-ins waiting in the transmit queue
-(``controller_queue_size``, excess dropped).  Queued packet-ins die with the session.
+(``controller_queue_size``, excess dropped).  Queued packet-ins die with the session, and
+so do its bundles (``ofproto.bundles``) and flow monitors (``ofproto.monitors``).
 
 ``run`` first releases what the schedulers allow, then runs the rconn, then receives at
 most 50 messages per pass and only while fewer than 100 replies are queued (OVS
-``ofconn_run``), handing each one to the ofproto handler.  ``wait`` also wakes for the
-schedulers' next token.
+``ofconn_run``), handing each one to the ofproto handler, and every second expires idle
+bundles with an OFPBFC_TIMEOUT error.  ``wait`` also wakes for the schedulers' next token
+and the next bundle expiry check.
 
 Time model: ``now`` in milliseconds is a parameter.  Must not import ``vswitchd``.
 """
@@ -26,6 +28,8 @@ from typing import Callable
 
 from pyvswitch.conn.pinsched import PinSched
 from pyvswitch.conn.rconn import PacketCounter, Rconn
+from pyvswitch.ofproto.bundles import SessionBundles
+from pyvswitch.ofproto.monitors import SessionMonitors
 from pyvswitch.openflow import codec
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import (
@@ -100,6 +104,10 @@ class OfConn:
         self.schedulers: list[PinSched | None] = [None, None]   # [action, miss]
         self._next_overflow_log = float("-inf")
         self.set_rate_limit(rate_limit, burst_limit)
+        self.bundles = SessionBundles()        # ofproto/bundles.py
+        self.monitors = SessionMonitors()      # ofproto/monitors.py
+        self.request_raw = b""                 # the request being handled (bundles,
+        self.request_xid = 0                   # monitor ABBREV events)
 
     # --- identity ---------------------------------------------------------------------
     @property
@@ -211,10 +219,13 @@ class OfConn:
         return sum(s.n_queued for s in self.schedulers if s is not None)
 
     def close(self) -> None:
-        """The session is over: packet-ins still scheduled are discarded."""
+        """The session is over: packet-ins still scheduled, bundles and flow monitors
+        are discarded."""
         for sched in self.schedulers:
             if sched is not None:
                 sched.clear()
+        self.bundles.clear()
+        self.monitors.clear()
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float, handle: Callable[["OfConn", bytes, float], None]) -> None:
@@ -230,6 +241,11 @@ class OfConn:
             if msg is None:
                 break
             handle(self, msg, now)
+        if self.bundles.bundles:
+            for bundle in self.bundles.run(now):
+                log.info("%s: bundle %#x expired", self.name, bundle.bundle_id)
+                self.rconn.send(codec.error_reply(OFPError("OFPBFC_TIMEOUT"), bundle.msg),
+                                self.reply_counter)
 
     def may_recv(self) -> bool:
         return self.reply_counter.n_packets < REPLY_MAX
@@ -239,6 +255,8 @@ class OfConn:
             if sched is not None:
                 sched.wait(poller, now)
         self.rconn.wait(poller, now, want_recv=self.may_recv())
+        if self.bundles.bundles:
+            poller.timer_wait_until(self.bundles.next_wakeup())
 
 
 def _type_name(request: bytes) -> str:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pyvswitch.ofproto.connmgr import ConnMgr
 from pyvswitch.ofproto import flow_handlers  # noqa: F401  (registers handlers)
 from pyvswitch.ofproto import group_handlers  # noqa: F401  (registers handlers)
+from pyvswitch.ofproto import bundle_handlers  # noqa: F401  (registers handlers)
+from pyvswitch.ofproto import monitor_handlers  # noqa: F401  (registers handlers)
 from pyvswitch.ofproto.groups import GroupTable
 from pyvswitch.ofproto.meters import MeterTable
 from pyvswitch.ofproto.tables import FlowTables
@@ -123,6 +125,7 @@ class Ofproto:
         self.provider = None         # ofproto.provider.OfprotoProvider, set by the bridge
         self.fail_mode = "standalone"
         self.flows = FlowTables(self)  # the OpenFlow tables (ofproto/tables.py)
+        self.flows.observers.append(self.connmgr.monitors.report)   # flow monitors
         self.groups = GroupTable(self)   # ofproto/groups.py
         self.meters = MeterTable(self)   # ofproto/meters.py
         self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
@@ -235,6 +238,8 @@ class Ofproto:
             pieces = assembler.feed(raw, now)
             if not pieces:
                 return
+            ofconn.request_raw = pieces[0]
+            ofconn.request_xid = int.from_bytes(pieces[0][4:8], "big")
             msgs = [codec.decode(p, ofconn.decode_options()) for p in pieces]
             handlers.dispatch(self, ofconn, msgs, pieces[0], now)
         except OFPError as err:

@@ -170,6 +170,10 @@ class FlowTables:
         self._last_scan: float = float("-inf")
         self.n_flow_mods = 0
         self._features_cache = None   # table_features.py
+        #: Called as ``observer(added, removed, now, txn)`` after every committed change
+        #: (flow monitors); ``txn`` is the FlowModTxn, or None for expiry, eviction by a
+        #: table limit, group/meter deletion and flushes.
+        self.observers: list = []
 
     # --- lookup (the translator's view) -----------------------------------------------
     def lookup(self, table_id: int, flow: tuple[int, ...],
@@ -225,8 +229,8 @@ class FlowTables:
 
     # --- after a commit ---------------------------------------------------------------
     def committed(self, new_rules: list[Rule], removed: list[tuple[Rule, int | None]],
-                  now: float) -> None:
-        """Called by a transaction once its version is published."""
+                  now: float, txn: Any = None) -> None:
+        """Called by a transaction (``txn``) once its version is published."""
         for rule, reason in removed:
             self.expirable.pop(id(rule), None)
             if reason is not None:
@@ -238,6 +242,8 @@ class FlowTables:
                 if expiry < self.next_expiry:
                     self.next_expiry = expiry
         self.tables_changed()
+        for observer in self.observers:
+            observer(new_rules, removed, now, txn)
 
     def tables_changed(self) -> None:
         provider = getattr(self.ofproto, "provider", None)

@@ -1,0 +1,128 @@
+"""OpenFlow handlers for bundles: BUNDLE_CONTROL and BUNDLE_ADD_MESSAGE (OF1.4+; ONF 2300 /
+2301 for OpenFlow 1.3) (OVS ofproto.c handle_bundle_control, handle_bundle_add,
+do_bundle_commit).
+
+What this module owns
+---------------------
+The glue between the bundle messages, the session's ``bundles.SessionBundles`` and the
+switch:
+
+* BUNDLE_CONTROL OPEN / CLOSE / DISCARD change the session's bundles and are answered
+  with the matching *_REPLY; a reply type as request is OFPBFC_BAD_TYPE.
+* BUNDLE_ADD_MESSAGE: the inner message must have the outer xid (OFPBFC_MSG_BAD_XID),
+  decode, and be a FLOW_MOD or PORT_MOD (anything else, or an undecodable type:
+  OFPBFC_MSG_UNSUP).  A decoding error of a FLOW_MOD / PORT_MOD is the error itself.  A
+  failing ADD leaves the bundle as it was (ovs-ofctl then discards it).
+* COMMIT applies every FLOW_MOD in one ``FlowModTxn``: all of them become visible at one
+  table version, or - if any fails - none.  The failing entry gets its own error
+  (referencing its BUNDLE_ADD_MESSAGE, whose xid ovs-ofctl uses to name the flow), and
+  the commit fails with OFPBFC_MSG_FAILED.  PORT_MODs are checked with the flow_mods and
+  applied after them (not atomically, as in OVS; refused in an ATOMIC bundle with
+  OFPBFC_MSG_FAILED).  The bundle is gone after a commit whatever its outcome.
+
+A slave is refused before decoding (``ofproto.is_state_changing``: OFPBRC_IS_SLAVE).
+Not supported inside bundles (Open vSwitch accepts them): GROUP_MOD and PACKET_OUT, which
+are answered OFPBFC_MSG_UNSUP.
+
+Must not import: ``vswitchd``.
+"""
+
+from __future__ import annotations
+
+from pyvswitch.ofproto.bundles import BundleEntry
+from pyvswitch.ofproto.handlers import HANDLERS, handles
+from pyvswitch.openflow import codec
+from pyvswitch.openflow import messages as m
+from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.wire_bundle import (
+    OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
+    OFPBCT_DISCARD_REPLY, OFPBCT_DISCARD_REQUEST, OFPBCT_OPEN_REPLY, OFPBCT_OPEN_REQUEST,
+    OFPBF_ATOMIC, BundleAdd, BundleControl,
+)
+
+#: Decoding errors that mean "this is not a message type the switch knows".
+_UNKNOWN_TYPE = {"OFPBRC_BAD_TYPE", "OFPBRC_BAD_SUBTYPE", "OFPBRC_BAD_EXPERIMENTER",
+                 "OFPBRC_BAD_STAT", "OFPBRC_BAD_VERSION"}
+_BUNDLABLE = (m.FlowMod, m.PortMod)
+
+
+@handles(BundleControl)
+def _bundle_control(ofproto, ofconn, msg: BundleControl, xid, now):
+    bundles = ofconn.bundles
+    ctype = msg.type
+    if ctype == OFPBCT_OPEN_REQUEST:
+        bundles.open(msg.bundle_id, msg.flags, ofconn.request_raw, now)
+        reply = OFPBCT_OPEN_REPLY
+    elif ctype == OFPBCT_CLOSE_REQUEST:
+        bundles.close(msg.bundle_id, msg.flags, now)
+        reply = OFPBCT_CLOSE_REPLY
+    elif ctype == OFPBCT_COMMIT_REQUEST:
+        commit(ofproto, ofconn, bundles.take(msg.bundle_id, msg.flags), now)
+        reply = OFPBCT_COMMIT_REPLY
+    elif ctype == OFPBCT_DISCARD_REQUEST:
+        bundles.discard(msg.bundle_id)
+        reply = OFPBCT_DISCARD_REPLY
+    else:
+        raise OFPError("OFPBFC_BAD_TYPE", f"bundle control type {ctype}")
+    ofconn.send(BundleControl(msg.bundle_id, reply, 0), xid)
+
+
+@handles(BundleAdd)
+def _bundle_add(ofproto, ofconn, msg: BundleAdd, xid, now):
+    inner = msg.message
+    if int.from_bytes(inner[4:8], "big") != xid:
+        raise OFPError("OFPBFC_MSG_BAD_XID", "inner xid differs from the bundle message's")
+    try:
+        decoded = codec.decode(inner, ofconn.decode_options())
+    except OFPError as err:
+        if err.name in _UNKNOWN_TYPE:
+            raise OFPError("OFPBFC_MSG_UNSUP", f"inner message: {err.name}") from None
+        raise
+    if not isinstance(decoded, _BUNDLABLE):
+        raise OFPError("OFPBFC_MSG_UNSUP", f"{type(decoded).__name__} in a bundle")
+    ofconn.bundles.add(msg.bundle_id, msg.flags, BundleEntry(decoded, ofconn.request_raw),
+                       now)
+
+
+def _check_port_mod(ofproto, pm: m.PortMod) -> None:
+    """What OVS port_mod_start checks (the change itself is made after the flows)."""
+    port = ofproto.ports.get(pm.port_no)
+    if port is None:
+        raise OFPError("OFPPMFC_BAD_PORT", f"no port {pm.port_no}")
+    if bytes(pm.hw_addr) != port.desc().hw_addr:
+        raise OFPError("OFPPMFC_BAD_HW_ADDR")
+
+
+def commit(ofproto, ofconn, bundle, now: float) -> None:
+    """Apply ``bundle`` (already removed from the session) all-or-nothing."""
+    entries = bundle.entries
+    version = ofconn.version
+    txn = ofproto.flows.begin(now, ofconn)
+    port_mods = []
+    entry = None
+    try:
+        add = txn.add
+        FlowMod = m.FlowMod
+        for entry in entries:
+            inner = entry.msg
+            if type(inner) is FlowMod:
+                add(inner, version)
+            elif bundle.flags & OFPBF_ATOMIC:
+                raise OFPError("OFPBFC_MSG_FAILED", "port mods are not atomic")
+            else:
+                _check_port_mod(ofproto, inner)
+                port_mods.append(entry)
+    except OFPError as err:
+        txn.abort()
+        ofconn.rconn.send(codec.error_reply(err, entry.raw), ofconn.reply_counter)
+        raise OFPError("OFPBFC_MSG_FAILED", f"bundle {bundle.bundle_id:#x}") from None
+    except BaseException:
+        txn.abort()
+        raise
+    if entries:
+        # Monitors abbreviate the session's own changes with this xid.
+        ofconn.request_xid = int.from_bytes(entries[0].raw[4:8], "big")
+    txn.commit()
+    port_mod = HANDLERS[m.PortMod]
+    for entry in port_mods:
+        port_mod(ofproto, ofconn, entry.msg, int.from_bytes(entry.raw[4:8], "big"), now)
