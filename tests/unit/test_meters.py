@@ -362,3 +362,29 @@ def test_dscp_remark_band_through_the_switch_when_offered():
     assert provider.dpif.stats().n_hit == 4
     tos = [extract(f, 0)[Slot.NW_TOS] for f in ports[2].captured]
     assert tos == [0x28, 0x28, 0x30, 0x30, 0x30]   # the burst of 2 unchanged, then AF12
+
+
+def test_controller_meter_limits_packet_ins_only():
+    ofproto, provider, ports = make_bridge()
+    conn = FakeOfConn(V13)
+    pins = []
+    provider.send_packet_in = lambda pin, frame, now: pins.append(frame)
+    assert send(ofproto, conn, meter(gm.OFPMC_ADD, 0xFFFFFFFE, PKTPS | gm.OFPMF_BURST,
+                                     drop(1, 2)), now=0) == []
+    send(ofproto, conn, m.FlowMod(Match().set("in_port", 1), of.Instructions(apply=(
+        of.Output(of.OFPP_CONTROLLER, 128), of.Output(2))), table_id=0, priority=10))
+    ports[1].inject(compose_ip())
+    provider.run(0)
+    for _ in range(9):
+        ports[1].inject(compose_ip())
+    provider.run(0)
+    provider.run(0)                              # the packet-in upcalls of the hits
+    assert len(ports[2].captured) == 10          # forwarding is not metered
+    assert len(pins) == 2                        # packet-ins are: the burst of 2
+    flow = list(extract(compose_ip(), 1))
+    flow[Slot.IN_PORT] = 1
+    (first, out) = translate(provider, tuple(flow)).actions
+    assert isinstance(first, dp.Clone) and type(first.actions[0]) is dp.Meter
+    # Without the controller meter, packet-ins are plain userspace actions again.
+    send(ofproto, conn, meter(gm.OFPMC_DELETE, 0xFFFFFFFE))
+    assert type(translate(provider, tuple(flow)).actions[0]) is dp.Userspace

@@ -3,7 +3,8 @@
 What this module owns
 ---------------------
 * The action values (frozen dataclasses): ``Output``, ``SetField``, ``PushVlan``,
-  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``, ``Meter``.  They are already
+  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``, ``Meter``,
+  ``Clone`` (its actions run on a copy: edits and a meter drop inside stay inside).  They are already
   concrete: no OpenFlow port numbers, tables or groups; ports are datapath (odp) ports.
 * ``compile_actions``: the executable form.  A list made only of ``Output`` becomes a tuple
   of ports (the hit path just appends the unchanged frame to those ports' transmit
@@ -91,6 +92,14 @@ class Meter:
 
 
 @dataclass(frozen=True, slots=True)
+class Clone:
+    """Run ``actions`` on a copy of the packet; the actions after the clone see the packet
+    as it was (OVS ``clone``).  Used to meter packet-ins alone."""
+
+    actions: tuple
+
+
+@dataclass(frozen=True, slots=True)
 class Userspace:
     """Send the packet up to the layer above (``Upcall`` of kind ACTION) with ``cookie``."""
 
@@ -98,7 +107,7 @@ class Userspace:
 
 
 Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, Truncate, Userspace,
-               Meter]
+               Meter, Clone]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +122,10 @@ def compile_actions(actions: Sequence[Action]) -> CompiledActions:
     acts = tuple(actions)
     for a in acts:
         if not isinstance(a, (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls,
-                              Truncate, Userspace, Meter)):
+                              Truncate, Userspace, Meter, Clone)):
             raise TypeError(f"not a datapath action: {a!r}")
+        if type(a) is Clone:
+            compile_actions(a.actions)
     if all(type(a) is Output for a in acts):
         return CompiledActions(acts, tuple(a.port for a in acts))
     return CompiledActions(acts, None)
@@ -148,6 +159,9 @@ def apply_actions(frame: bytes, actions: Sequence[Action],
             continue
         if t is Truncate:
             trunc = a.max_len
+            continue
+        if t is Clone:
+            apply_actions(frame, a.actions, output, upcall, meter)
             continue
         if t is Meter:
             if meter is not None:
@@ -202,4 +216,6 @@ def format_actions(actions: Sequence[Action]) -> str:
             parts.append(f"userspace(cookie={a.cookie!r})")
         elif t is Meter:
             parts.append(f"meter({a.meter_id})")
+        elif t is Clone:
+            parts.append(f"clone({format_actions(a.actions)})")
     return ",".join(parts)

@@ -139,7 +139,7 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         output(ctx, act.port, act.max_len, in_action_set)
     elif isinstance(act, of.Controller):
         reason = act.reason if act.reason != 1 else PIN_ACTION
-        controller(ctx, reason, act.max_len, act.controller_id)
+        controller(ctx, reason, act.max_len, act.controller_id, meter_id=act.meter_id)
     elif isinstance(act, of.Enqueue):
         output(ctx, act.port, 0, in_action_set)
     elif isinstance(act, of.SetField):
@@ -257,8 +257,15 @@ def _is_table_miss(rule) -> bool:
             and rule.match.is_catchall())
 
 
+OFPM_CONTROLLER = 0xFFFFFFFE
+
+
 def controller(ctx: Ctx, reason: int, max_len: int, controller_id: int,
-               cookie: int | None = None) -> None:
+               cookie: int | None = None, meter_id: int | None = None) -> None:
+    """Send the packet to the controller.  A packet-in is policed by the meter its
+    controller action names, or else by the special CONTROLLER meter, if that meter
+    exists (OVS ofproto_fix_controller_action); the meter then runs in a datapath clone
+    so that it limits only the packet-in."""
     rule = ctx.rule
     pipeline = tuple((slot, ctx.flow[slot]) for slot in sorted(_PIPELINE)
                      if ctx.flow[slot])
@@ -268,7 +275,12 @@ def controller(ctx: Ctx, reason: int, max_len: int, controller_id: int,
                          max_len=max_len, controller_id=controller_id,
                          pipeline=pipeline, in_port=ctx.flow[Slot.IN_PORT])
     ctx.note(f"    controller(reason={reason}, max_len={max_len})")
-    ctx.emit(dp.Userspace(pin))
+    meters = getattr(ctx.bridge.ofproto, "meters", None)
+    m = meters.get(OFPM_CONTROLLER if meter_id is None else meter_id) if meters else None
+    if m is None:
+        ctx.emit(dp.Userspace(pin))
+    else:
+        ctx.emit(dp.Clone((dp.Meter(m.dp_id), dp.Userspace(pin))))
     ctx.out.has_userspace = True
 
 
