@@ -409,6 +409,9 @@ class RealOvs:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+_FRAME = "ffffffffffff0200000000010800450000140000000040ff00000a0000010a000002"
+
+
 def _session(version: str) -> list[tuple[str, ...]]:
     g = [("add-group", "br0", "group_id=1,type=all,bucket=output:1,bucket=output:2"),
          ("add-group", "br0", "group_id=1,type=all,bucket=output:3"),
@@ -425,6 +428,7 @@ def _session(version: str) -> list[tuple[str, ...]]:
          ("add-flow", "br0", "in_port=2,actions=group:2"),
          ("dump-groups", "br0"),
          ("dump-group-stats", "br0"),
+         ("packet-out", "br0", "CONTROLLER", "group:1", _FRAME),
          ("dump-group-stats", "br0", "1"),
          ("dump-groups", "br0", "2"),
          ("dump-group-stats", "br0", "77"),
