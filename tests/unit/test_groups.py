@@ -474,3 +474,18 @@ def test_a_group_loop_is_a_failed_translation():
     xout = translate(provider, extract(udp_frame(), 1), trace=True)
     assert translation_failed(xout) and list(xout.actions) == []
     assert any("translation failed" in line for line in xout.trace)
+
+
+def test_snapshot_restore_and_deferred_flow_deletion_for_bundles(ofp):
+    conn = FakeOfConn(V13)
+    send(ofp, conn, group(gm.OFPGC_ADD, gm.OFPGT_ALL, 1, Bucket(out(1))))
+    send(ofp, conn, flow(Match(), to_group(1)))
+    snap = ofp.groups.snapshot()
+    ofp.groups.apply(group(gm.OFPGC_ADD, gm.OFPGT_ALL, 2, Bucket(out(2))), 0)
+    assert ofp.groups.apply(group(gm.OFPGC_DELETE, gm.OFPGT_ALL, 1), 0,
+                            delete_flows=False) == [1]
+    assert list(ofp.groups) == [2] and ofp.flows.n_flows() == 1     # flow left to caller
+    (rule,) = ofp.groups.rules_using([1])
+    assert rule.instructions == to_group(1)
+    ofp.groups.restore(snap)
+    assert list(ofp.groups) == [1] and ofp.groups.rules_using([1]) == [rule]

@@ -227,9 +227,12 @@ class GroupTable:
         return True
 
     # --- GROUP_MOD --------------------------------------------------------------------
-    def apply(self, gm: GroupMod, now: float, version: int = 0x04) -> None:
+    def apply(self, gm: GroupMod, now: float, version: int = 0x04, *,
+              delete_flows: bool = True) -> list[int]:
         """Apply one GROUP_MOD of OpenFlow ``version``; ``OFPError`` (and no change) if
-        Open vSwitch would refuse it."""
+        Open vSwitch would refuse it.  Returns the ids of the groups it deleted; their
+        flows go too unless ``delete_flows`` is False (a bundle commit removes them in
+        its own flow transaction: ``rules_using``)."""
         check_group_mod(gm, version)
         cmd = gm.command
         if cmd == OFPGC_ADD_OR_MOD:
@@ -237,14 +240,34 @@ class GroupTable:
         if cmd == OFPGC_ADD:
             self._add(gm, now, version)
         elif cmd == OFPGC_DELETE:
-            self._delete([gm.group_id] if gm.group_id != OFPG_ALL else list(self._groups),
-                         now)
             self.n_group_mods += 1
-            return
+            return self._delete([gm.group_id] if gm.group_id != OFPG_ALL
+                                else list(self._groups), now, delete_flows)
         else:
             self._modify(gm, cmd, now, version)
         self.n_group_mods += 1
         self._changed()
+        return []
+
+    # --- transactions (bundles) -------------------------------------------------------
+    def snapshot(self) -> tuple:
+        """The table as it is, for ``restore`` (groups are never changed in place, so a
+        shallow copy is enough)."""
+        return dict(self._groups), list(self._n_by_type)
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put the table back as ``snapshot`` found it (an aborted bundle)."""
+        self._groups, self._n_by_type = dict(snapshot[0]), list(snapshot[1])
+        self._changed()
+
+    def rules_using(self, group_ids) -> list:
+        """The flows whose actions name one of ``group_ids``."""
+        flows = getattr(self.ofproto, "flows", None)
+        wanted = set(group_ids)
+        if flows is None or not wanted:
+            return []
+        return [rule for rule in flows.rules()
+                if not wanted.isdisjoint(groups_of(rule.instructions))]
 
     def _check_id(self, group_id: int) -> None:
         if group_id > OFPG_MAX:
@@ -314,8 +337,10 @@ class GroupTable:
                 return kept[:i] + kept[i + 1:]
         raise OFPError("OFPGMFC_UNKNOWN_BUCKET", f"bucket {where}")
 
-    def _delete(self, group_ids: list[int], now: float) -> None:
-        """Delete groups (absent ids are ignored) and the flows that output to them."""
+    def _delete(self, group_ids: list[int], now: float,
+                delete_flows: bool = True) -> list[int]:
+        """Delete groups (absent ids are ignored) and the flows that output to them;
+        returns the ids deleted."""
         gone = []
         for gid in group_ids:
             group = self._groups.pop(gid, None)
@@ -323,17 +348,14 @@ class GroupTable:
                 self._n_by_type[group.type] -= 1
                 gone.append(gid)
         if not gone:
-            return
-        flows = getattr(self.ofproto, "flows", None)
-        if flows is not None:
-            gone_set = set(gone)
-            victims = [(rule, OFPRR_GROUP_DELETE) for rule in flows.rules()
-                       if not gone_set.isdisjoint(groups_of(rule.instructions))]
-            if victims:
-                # remove_rules publishes a version and tells the provider.
-                flows.remove_rules(victims, now)
-                return
-        self._changed()
+            return gone
+        victims = self.rules_using(gone) if delete_flows else []
+        if victims:
+            # remove_rules publishes a version and tells the provider.
+            self.ofproto.flows.remove_rules([(r, OFPRR_GROUP_DELETE) for r in victims], now)
+        else:
+            self._changed()
+        return gone
 
     def delete_all(self, now: float) -> None:
         """Delete every group (and the flows that use them), as a flush does."""
