@@ -25,6 +25,7 @@ from pyvswitch.packet.fields import Slot
 from pyvswitch.ofproto import packet_in
 from pyvswitch.ofproto_dpif.mac_learning import MacTable
 from pyvswitch.ofproto_dpif.upcall import UpcallHandler
+from pyvswitch.ofproto_dpif.xlate_group import translation_failed
 from pyvswitch.ofproto_dpif.xlate import PIN_IMPLICIT_MISS, PacketInCookie, translate_actions
 from pyvswitch.util.vlog import Logger
 
@@ -94,6 +95,8 @@ class OfprotoDpif:
         flow = list(extract(packet, odp_in))
         flow[Slot.IN_PORT] = in_port
         xout = translate_actions(self, tuple(flow), actions, now)
+        if translation_failed(xout):
+            raise OFPError("OFPFMFC_UNKNOWN", "the actions loop through groups")
         for rule in xout.rules:
             rule.add_stats(1, len(packet), now)
         self.dpif.execute(packet, xout.actions, now, odp_in)

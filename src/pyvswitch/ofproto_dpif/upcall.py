@@ -19,6 +19,7 @@ Time model: ``now`` (ms) is a parameter.  Must not import ``vswitchd``.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from pyvswitch.datapath.dpif import Upcall, UpcallKind
@@ -31,6 +32,8 @@ log = Logger("upcall")
 MAX_IDLE_MS = 10_000
 FLOW_LIMIT = 200_000
 STATS_INTERVAL_MS = 500
+UPCALLS_PER_PASS = 64     # misses translated per loop pass (OVS handlers batch 64 too)
+MAX_PENDING = 1024        # upcalls waiting for a later pass; more are dropped and counted
 
 
 @dataclass
@@ -57,6 +60,8 @@ class UpcallHandler:
         self.n_upcalls = 0
         self.n_revalidations = 0
         self.n_flows_evicted = 0
+        self.n_lost = 0
+        self.pending: deque[Upcall] = deque()
 
     # --- misses -----------------------------------------------------------------------
     def handle_miss(self, up: Upcall, now: float) -> None:
@@ -139,7 +144,16 @@ class UpcallHandler:
 
     # --- dispatch ---------------------------------------------------------------------
     def handle(self, upcalls: list[Upcall], now: float) -> None:
-        for up in upcalls:
+        """Queue ``upcalls`` and handle at most UPCALLS_PER_PASS of them now, so a flood of
+        new flows cannot starve the controller connections in the same loop."""
+        pending = self.pending
+        room = MAX_PENDING - len(pending)
+        if len(upcalls) > room:
+            self.n_lost += len(upcalls) - max(room, 0)
+            upcalls = upcalls[:max(room, 0)]
+        pending.extend(upcalls)
+        for _ in range(min(UPCALLS_PER_PASS, len(pending))):
+            up = pending.popleft()
             if up.kind is UpcallKind.MISS:
                 self.handle_miss(up, now)
             else:

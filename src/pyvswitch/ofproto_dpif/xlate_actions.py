@@ -49,7 +49,8 @@ def run_table(ctx: Ctx, table_id: int) -> None:
         ctx.stop = True
     else:
         ctx.out.rules.append(rule)
-        ctx.note(f"{table_id}. {_rule_text(rule)}")
+        if ctx.out.trace is not None:       # formatting a match is costly: only for traces
+            ctx.note(f"{table_id}. {_rule_text(rule)}")
         run_instructions(ctx, rule.instructions)
     ctx.table_id, ctx.rule = old_table, old_rule
 
@@ -244,7 +245,8 @@ def _output_to(ctx: Ctx, ofp_port: int) -> None:
     if p.config & (OFPPC_NO_FWD | OFPPC_PORT_DOWN):
         ctx.note(f"    output:{ofp_port} (port does not forward)")
         return
-    ctx.note(f"    output:{_port_name(ofp_port)}")
+    if ctx.out.trace is not None:
+        ctx.note(f"    output:{_port_name(ofp_port)}")
     ctx.emit(dp.Output(odp))
 
 

@@ -105,13 +105,15 @@ class Bridges:
                 log.info("%s: datapath id changed to %016x", name, br.ofproto.datapath_id)
             self._reconfigure_ports(br, bcfg, problems, now)
             created = not br.started
-            self._reconfigure_controllers(br, bcfg, now, created)
             if created or bcfg.flow_tables != br.cfg.flow_tables:
                 self._configure_tables(br, br.cfg if not created else None, bcfg, problems,
                                        now)
             if created:
+                # Before the controllers: a long list must not eat into their first
+                # connection attempt's timeout.
                 self._add_startup_flows(br, bcfg, problems, now)
-                br.started = True
+            self._reconfigure_controllers(br, bcfg, now, created)
+            br.started = True
             br.cfg = bcfg
         for p in problems:
             log.error("%s", p)
