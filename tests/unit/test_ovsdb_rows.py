@@ -214,3 +214,23 @@ def test_stats_interval_has_a_5_second_floor_and_a_change_applies_at_once():
     assert stats.interval == 20000 and stats.next_at == 10_000
     stats.set_interval({"stats-update-interval": "soon"}, now=11_000)
     assert stats.interval == 5000
+
+
+def test_own_writes_do_not_count_as_configuration_changes():
+    import ovs.db.idl
+    from pyvswitch.config.ovsdb_source import OvsdbSource
+    source = OvsdbSource("unix:/nonexistent/db.sock")     # nothing is opened before run()
+    try:
+        idl = source.idl
+        iface_row = SimpleNamespace(_table=SimpleNamespace(name="Interface"))
+        written = SimpleNamespace(_data={"statistics": {}, "ofport": [], "mac_in_use": []})
+        idl.notify(ovs.db.idl.ROW_UPDATE, iface_row, written)
+        assert idl.config_seqno == 0
+        idl.notify(ovs.db.idl.ROW_UPDATE, iface_row,
+                   SimpleNamespace(_data={"statistics": {}, "options": {}}))
+        assert idl.config_seqno == 1
+        idl.notify(ovs.db.idl.ROW_CREATE, iface_row, None)
+        idl.notify(ovs.db.idl.ROW_DELETE, iface_row, None)
+        assert idl.config_seqno == 3
+    finally:
+        source.close()
