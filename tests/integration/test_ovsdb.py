@@ -154,7 +154,8 @@ def test_vsctl_commands_take_effect_at_once(ovsdb, vswitchd, hosts, tmp_path):
 
     ctl = FakeController(str(tmp_path / "ctl.sock"))
     try:
-        db.vsctl("set-controller", "br0", f"unix:{tmp_path / 'ctl.sock'}")
+        db.vsctl("set-controller", "br0", f"unix:{tmp_path / 'ctl.sock'}", "--", "set",
+                 "Controller", "br0", "controller_rate_limit=100")
         # The first primary controller clears the tables (no more NORMAL flow).
         assert "actions=NORMAL" not in sw.ofctl("dump-flows", "br0").stdout
 
@@ -164,6 +165,7 @@ def test_vsctl_commands_take_effect_at_once(ovsdb, vswitchd, hosts, tmp_path):
         rec = wait_for(connected, 12, interval=0.3, what="Controller.is_connected")
         assert rec["role"] == "other"
         assert "state=ACTIVE" in rec["status"] and "sec_since_connect" in rec["status"]
+        assert 'packet-in-miss-backlog="0"' in rec["status"], rec["status"]
     finally:
         ctl.close()
     db.vsctl("del-controller", "br0")

@@ -199,6 +199,14 @@ def test_controller_status_columns():
     cols = controller_status(SimpleNamespace(rconn=never, ofconn=None), now=0)
     assert cols == {"is_connected": False, "role": [],
                     "status": {"state": "BACKOFF", "last_error": "Connection refused"}}
+    # With rate limiting, the packet-in schedulers' counters under OVS's names.
+    miss = SimpleNamespace(stats=lambda: {"backlog": 1, "bypassed": 2, "queued": 3,
+                                          "dropped": 4})
+    ofconn.schedulers = [None, miss]
+    status = controller_status(SimpleNamespace(rconn=rconn, ofconn=ofconn), 13_500)["status"]
+    assert {k: v for k, v in status.items() if k.startswith("packet-in")} == {
+        "packet-in-miss-backlog": "1", "packet-in-miss-bypassed": "2",
+        "packet-in-miss-queued": "3", "packet-in-miss-dropped": "4"}
     # Listeners (and targets that are not running) report only is_connected=false.
     assert controller_status(SimpleNamespace(rconn=None), 0) == {
         "is_connected": False, "role": [], "status": {}}

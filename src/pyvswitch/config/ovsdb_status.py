@@ -257,6 +257,13 @@ def controller_status(svc: Any, now: float) -> dict[str, Any]:
         status["sec_since_connect"] = str(int((now - rconn.last_connected) // 1000))
     if rconn.last_disconnected is not None:
         status["sec_since_disconnect"] = str(int((now - rconn.last_disconnected) // 1000))
-    role = ROLE_NAMES.get(ofconn.role) if ofconn is not None and ofconn.is_alive() else None
+    alive = ofconn is not None and ofconn.is_alive()
+    role = ROLE_NAMES.get(ofconn.role) if alive else None
+    if alive:       # with controller_rate_limit: the packet-in schedulers' counters
+        schedulers = getattr(ofconn, "schedulers", None) or (None, None)
+        for kind, sched in zip(("action", "miss"), schedulers):
+            if sched is not None:
+                for key, value in sched.stats().items():
+                    status[f"packet-in-{kind}-{key}"] = str(value)
     return {"is_connected": rconn.is_connected(), "role": [role] if role else [],
             "status": status}
