@@ -52,6 +52,9 @@ _PIN_EXPLICIT_MISS = 1 << 6   # OVS-internal reason; travels as NO_MATCH
 _PIN_IMPLICIT_MISS = 1 << 7   # OVS-internal reason; travels as NO_MATCH
 
 
+_TABLE_ID_OPTIONS = codec.DecodeOptions(flow_mod_table_id=True)
+
+
 class ConnType(enum.Enum):
     PRIMARY = "primary"
     SERVICE = "service"
@@ -130,7 +133,10 @@ class OfConn:
         return self.rconn.is_connected()
 
     def decode_options(self) -> codec.DecodeOptions:
-        return codec.DecodeOptions(flow_mod_table_id=self.flow_mod_table_id)
+        opts = codec.DEFAULT_OPTIONS    # one shared object per setting: no per-message
+        if opts.flow_mod_table_id != self.flow_mod_table_id:    # allocation
+            opts = _TABLE_ID_OPTIONS
+        return opts
 
     # --- async configuration ----------------------------------------------------------
     def get_async_config(self) -> AsyncConfig:
