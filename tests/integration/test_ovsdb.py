@@ -207,6 +207,15 @@ def test_interface_status_and_statistics(ovsdb, vswitchd, hosts):
     for key in ("rx_bytes", "tx_bytes", "rx_dropped", "tx_errors"):
         assert f"{key}=" in stats
 
+    # The peer going down takes the carrier away: link_state follows, admin_state not.
+    h.exec(1, "ip", "link", "set", "eth0", "down")
+    wait_for(lambda: db.get("Interface", "veth1", "link_state") == "down", 5,
+             what="link_state down")
+    assert db.get("Interface", "veth1", "admin_state") == "up"
+    h.exec(1, "ip", "link", "set", "eth0", "up")
+    wait_for(lambda: db.get("Interface", "veth1", "link_state") == "up", 5,
+             what="link_state up")
+
 
 def test_bad_interface_is_reported_and_the_rest_applies(ovsdb, vswitchd):
     db = ovsdb()
