@@ -139,8 +139,10 @@ class UpcallHandler:
         for rule in ukey.rules:
             rule.add_stats(dp, db, ukey.used)
         table = self.bridge.mac_table
+        ports = self.bridge.ofproto.ports
         for vlan, mac, port in ukey.learned:   # traffic keeps learned MACs fresh
-            table.learn(vlan, mac, port, ukey.used)
+            if port in ports:                  # never re-learn on a port that is gone
+                table.learn(vlan, mac, port, ukey.used)
 
     # --- dispatch ---------------------------------------------------------------------
     def handle(self, upcalls: list[Upcall], now: float) -> None:
