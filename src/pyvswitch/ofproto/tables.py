@@ -21,6 +21,7 @@ rules made invisible there) and becomes visible all at once when the version is 
 half a bundle.  Rules made invisible stay in the classifier until ``run`` collects them.
 
 After every committed change ``provider.tables_changed()`` is called (if a provider is set),
+then each of ``observers`` (flow monitors, ``ofproto/monitors.py``) with the change,
 and FLOW_REMOVED goes out through ``connmgr.send_async("flow_removed", reason, msg)`` for
 removed rules that have SEND_FLOW_REM and are not hidden (replaced rules send nothing).
 
