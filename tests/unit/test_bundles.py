@@ -6,6 +6,7 @@ ofproto.c do_bundle_commit, connmgr.c bundle expiry)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pyvswitch.conn.rconn import Rconn
 from pyvswitch.netdev.base import open_netdev
@@ -16,6 +17,7 @@ from pyvswitch.openflow import codec, framing
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.ofpacts import GroupAction, Instructions, Output
+from pyvswitch.openflow.wire_monitor import FlowMonitorRequest
 from pyvswitch.openflow.wire_bundle import (
     OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST, OFPBCT_DISCARD_REQUEST,
     OFPBCT_OPEN_REPLY, OFPBCT_OPEN_REQUEST, OFPBF_ATOMIC, OFPBF_ORDERED, BundleAdd,
@@ -262,3 +264,31 @@ def test_session_bundles_unit_errors():
     with pytest.raises(OFPError) as exc:
         b.take(3, 0)
     assert exc.value.name == "OFPBFC_BAD_ID"
+
+
+# --- robustness: corrupted bundle and monitor messages never crash a handler -------------
+
+
+def _seed_messages(version: int) -> list[bytes]:
+    inner = codec.encode(flow(1), version, 9)
+    return [codec.encode(BundleControl(1, OFPBCT_OPEN_REQUEST, FLAGS), version, 8),
+            codec.encode(BundleAdd(1, inner, FLAGS), version, 9),
+            codec.encode(BundleControl(1, OFPBCT_COMMIT_REQUEST, FLAGS), version, 10),
+            codec.encode(FlowMonitorRequest(1, 0x1F, Match()), version, 11)]
+
+
+_FUZZ = {v: Session(v) for v in VERSIONS}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(VERSIONS), st.integers(0, 3), st.lists(
+    st.tuples(st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=4))
+def test_corrupted_bundle_and_monitor_messages_never_crash(version, which, edits):
+    s = _FUZZ[version]
+    raw = bytearray(_seed_messages(version)[which])
+    for pos, byte in edits:
+        if 8 <= pos < len(raw):                # keep the header (length, xid) intact
+            raw[pos] = byte
+    s.send(bytes(raw))
+    s.send(codec.encode(BundleControl(1, OFPBCT_COMMIT_REQUEST, FLAGS), version, 12))
+    assert s.ofproto.n_handler_crashes == 0, s.ofproto.last_crash
