@@ -16,6 +16,7 @@ from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.openflow import codec, framing
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.messages_gm import OFPGC_ADD, OFPGC_DELETE, OFPGT_ALL, Bucket, GroupMod, MeterMod
 from pyvswitch.openflow.ofpacts import GroupAction, Instructions, Output
 from pyvswitch.openflow.wire_monitor import FlowMonitorRequest
 from pyvswitch.openflow.wire_bundle import (
@@ -185,6 +186,8 @@ def test_add_message_checks(version):
     assert errors(s.send(BundleAdd(1, echo, FLAGS), 8)) == ["OFPBFC_MSG_UNSUP"]
     barrier = codec.encode(m.BarrierRequest(), version, 9)
     assert errors(s.send(BundleAdd(1, barrier, FLAGS), 9)) == ["OFPBFC_MSG_UNSUP"]
+    meter = codec.encode(MeterMod(0, 0, 1, ()), version, 10)
+    assert errors(s.send(BundleAdd(1, meter, FLAGS), 10)) == ["OFPBFC_MSG_UNSUP"]
     # A failing ADD does not touch the bundle (OVS: the message is simply not added).
     assert s.ofconn.bundles.get(1) is None
 
@@ -207,6 +210,41 @@ def test_port_mod_in_a_bundle(version):
     s.add(2, pm, flags=0)
     assert controls(s.control(2, OFPBCT_COMMIT_REQUEST, flags=0)) == [OFPBCT_COMMIT_REPLY]
     assert len(s.flows()) == 1 and s.ofproto.ports[1].config & m.OFPPC_PORT_DOWN
+
+
+def group_mod(cmd: int, gid: int, port: int = 1) -> GroupMod:
+    buckets = () if cmd == OFPGC_DELETE else (Bucket((Output(port),)),)
+    return GroupMod(cmd, OFPGT_ALL, gid, buckets)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_group_mods_in_a_bundle(version):
+    s = Session(version)
+    uses_5 = Instructions(apply=(GroupAction(5),))
+    # A flow may use a group the same bundle adds before it.
+    s.add(1, group_mod(OFPGC_ADD, 5))
+    s.add(1, flow(1, instructions=uses_5))
+    assert controls(s.control(1, OFPBCT_COMMIT_REQUEST)) == [OFPBCT_COMMIT_REPLY]
+    assert 5 in s.ofproto.groups and s.flows() == {101}
+    # Deleting a group in a bundle takes its flows with it, at the bundle's version.
+    s.add(2, flow(2))
+    s.add(2, group_mod(OFPGC_DELETE, 5))
+    assert controls(s.control(2, OFPBCT_COMMIT_REQUEST)) == [OFPBCT_COMMIT_REPLY]
+    assert 5 not in s.ofproto.groups and s.flows() == {102}
+    # A failure later in the bundle puts the groups back as they were.
+    s.add(3, group_mod(OFPGC_ADD, 6))
+    s.add(3, group_mod(OFPGC_ADD, 7))
+    s.add(3, group_mod(OFPGC_ADD, 6))                     # GROUP_EXISTS
+    replies = s.control(3, OFPBCT_COMMIT_REQUEST)
+    assert errors(replies) == ["OFPGMFC_GROUP_EXISTS", "OFPBFC_MSG_FAILED"]
+    assert 6 not in s.ofproto.groups and 7 not in s.ofproto.groups
+    s.send(group_mod(OFPGC_ADD, 8))
+    s.send(flow(8, instructions=Instructions(apply=(GroupAction(8),))))
+    s.add(4, group_mod(OFPGC_DELETE, 8))
+    s.add(4, flow(9, instructions=Instructions(apply=(GroupAction(8),))))  # group gone
+    replies = s.control(4, OFPBCT_COMMIT_REQUEST)
+    assert errors(replies) == ["OFPBAC_BAD_OUT_GROUP", "OFPBFC_MSG_FAILED"]
+    assert 8 in s.ofproto.groups and s.flows() == {102, 108}
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -292,3 +330,35 @@ def test_corrupted_bundle_and_monitor_messages_never_crash(version, which, edits
     s.send(bytes(raw))
     s.send(codec.encode(BundleControl(1, OFPBCT_COMMIT_REQUEST, FLAGS), version, 12))
     assert s.ofproto.n_handler_crashes == 0, s.ofproto.last_crash
+
+
+class _RecordingProvider:
+    """Accepts every provider call; records packet-outs with the table version."""
+
+    def __init__(self, ofproto):
+        self.ofproto, self.packet_outs = ofproto, []
+
+    def packet_out(self, in_port, actions, data, now):
+        self.packet_outs.append((data, self.ofproto.flows.version,
+                                 {r.priority for r in self.ofproto.flows.rules()}))
+
+    def __getattr__(self, name):
+        return lambda *args, **kw: None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_packet_out_in_a_bundle_runs_after_the_flows(version):
+    s = Session(version)
+    s.ofproto.provider = provider = _RecordingProvider(s.ofproto)
+    po = m.PacketOut(buffer_id=m.NO_BUFFER, in_port=0xFFFFFFFD, actions=(Output(1),),
+                     data=b"\xff" * 60)
+    s.add(1, po)
+    s.add(1, flow(1))
+    assert controls(s.control(1, OFPBCT_COMMIT_REQUEST)) == [OFPBCT_COMMIT_REPLY]
+    (data, _, visible), = provider.packet_outs
+    assert data == b"\xff" * 60 and visible == {101}
+    # Nothing is sent when the bundle fails.
+    s.add(2, po)
+    s.add(2, flow(2, instructions=Instructions(apply=(GroupAction(42),))))
+    assert errors(s.control(2, OFPBCT_COMMIT_REQUEST))[-1] == "OFPBFC_MSG_FAILED"
+    assert len(provider.packet_outs) == 1

@@ -10,19 +10,22 @@ switch:
 * BUNDLE_CONTROL OPEN / CLOSE / DISCARD change the session's bundles and are answered
   with the matching *_REPLY; a reply type as request is OFPBFC_BAD_TYPE.
 * BUNDLE_ADD_MESSAGE: the inner message must have the outer xid (OFPBFC_MSG_BAD_XID),
-  decode, and be a FLOW_MOD or PORT_MOD (anything else, or an undecodable type:
-  OFPBFC_MSG_UNSUP).  A decoding error of a FLOW_MOD / PORT_MOD is the error itself.  A
-  failing ADD leaves the bundle as it was (ovs-ofctl then discards it).
-* COMMIT applies every FLOW_MOD in one ``FlowModTxn``: all of them become visible at one
-  table version, or - if any fails - none.  The failing entry gets its own error
-  (referencing its BUNDLE_ADD_MESSAGE, whose xid ovs-ofctl uses to name the flow), and
-  the commit fails with OFPBFC_MSG_FAILED.  PORT_MODs are checked with the flow_mods and
-  applied after them (not atomically, as in OVS; refused in an ATOMIC bundle with
-  OFPBFC_MSG_FAILED).  The bundle is gone after a commit whatever its outcome.
+  decode, and be a FLOW_MOD, GROUP_MOD, PORT_MOD or PACKET_OUT (anything else, or an
+  undecodable type: OFPBFC_MSG_UNSUP).  A decoding error of one of those is the error
+  itself.  A failing ADD leaves the bundle as it was (ovs-ofctl then discards it).
+* COMMIT applies the messages in order: every FLOW_MOD in one ``FlowModTxn`` (all of
+  them become visible at one table version), GROUP_MODs on the group table as they come
+  (a group deleted there takes its flows out in the same transaction, reason
+  GROUP_DELETE), so that flows can use groups the bundle adds.  If any message fails,
+  nothing changes: the transaction is aborted and the group table restored.  The failing
+  entry gets its own error (referencing its BUNDLE_ADD_MESSAGE, whose xid ovs-ofctl uses
+  to name the flow) and the commit fails with OFPBFC_MSG_FAILED.  PORT_MODs are checked
+  with the rest and applied after the flows are published (not atomically, as in OVS;
+  refused in an ATOMIC bundle with OFPBFC_MSG_FAILED); PACKET_OUTs run after the flows
+  are published, against the new tables.  The bundle is gone after a commit whatever its
+  outcome.
 
 A slave is refused before decoding (``ofproto.is_state_changing``: OFPBRC_IS_SLAVE).
-Not supported inside bundles (Open vSwitch accepts them): GROUP_MOD and PACKET_OUT, which
-are answered OFPBFC_MSG_UNSUP.
 
 Must not import: ``vswitchd``.
 """
@@ -35,6 +38,7 @@ from pyvswitch.ofproto.bundles import BundleEntry
 from pyvswitch.ofproto.handlers import HANDLERS, handles
 from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
+from pyvswitch.openflow.messages_gm import GroupMod
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.wire_bundle import (
     OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
@@ -45,7 +49,7 @@ from pyvswitch.openflow.wire_bundle import (
 #: Decoding errors that mean "this is not a message type the switch knows".
 _UNKNOWN_TYPE = {"OFPBRC_BAD_TYPE", "OFPBRC_BAD_SUBTYPE", "OFPBRC_BAD_EXPERIMENTER",
                  "OFPBRC_BAD_STAT", "OFPBRC_BAD_VERSION"}
-_BUNDLABLE = (m.FlowMod, m.PortMod)
+_BUNDLABLE = (m.FlowMod, GroupMod, m.PortMod, m.PacketOut)
 
 
 @handles(BundleControl)
@@ -112,32 +116,49 @@ def commit(ofproto, ofconn, bundle, now: float) -> None:
 def _commit(ofproto, ofconn, bundle, now: float) -> None:
     entries = bundle.entries
     version = ofconn.version
+    groups = ofproto.groups
     txn = ofproto.flows.begin(now, ofconn)
-    port_mods = []
+    groups_before = None
+    later = []                      # port mods and packet-outs: after the flows
     entry = None
     try:
         add = txn.add
         FlowMod = m.FlowMod
         for entry in entries:
             inner = entry.msg
-            if type(inner) is FlowMod:
+            kind = type(inner)
+            if kind is FlowMod:
                 add(inner, version)
-            elif bundle.flags & OFPBF_ATOMIC:
-                raise OFPError("OFPBFC_MSG_FAILED", "port mods are not atomic")
-            else:
+            elif kind is GroupMod:
+                if groups_before is None:
+                    groups_before = groups.snapshot()
+                deleted = groups.apply(inner, now, version, delete_flows=False)
+                for rule in groups.rules_using(deleted):
+                    txn.remove(rule, m.OFPRR_GROUP_DELETE)
+            elif kind is m.PortMod:
+                if bundle.flags & OFPBF_ATOMIC:
+                    raise OFPError("OFPBFC_MSG_FAILED", "port mods are not atomic")
                 _check_port_mod(ofproto, inner)
-                port_mods.append(entry)
-    except OFPError as err:
+                later.append(entry)
+            else:
+                if inner.buffer_id != m.NO_BUFFER:
+                    raise OFPError("OFPBRC_BUFFER_UNKNOWN", "this switch buffers no packets")
+                later.append(entry)
+    except BaseException as exc:
         txn.abort()
-        ofconn.rconn.send(codec.error_reply(err, entry.raw), ofconn.reply_counter)
+        if groups_before is not None:
+            groups.restore(groups_before)
+        if not isinstance(exc, OFPError):
+            raise
+        ofconn.rconn.send(codec.error_reply(exc, entry.raw), ofconn.reply_counter)
         raise OFPError("OFPBFC_MSG_FAILED", f"bundle {bundle.bundle_id:#x}") from None
-    except BaseException:
-        txn.abort()
-        raise
     if entries:
         # Monitors abbreviate the session's own changes with this xid.
         ofconn.request_xid = int.from_bytes(entries[0].raw[4:8], "big")
     txn.commit()
-    port_mod = HANDLERS[m.PortMod]
-    for entry in port_mods:
-        port_mod(ofproto, ofconn, entry.msg, int.from_bytes(entry.raw[4:8], "big"), now)
+    for entry in later:
+        try:
+            HANDLERS[type(entry.msg)](ofproto, ofconn, entry.msg,
+                                      int.from_bytes(entry.raw[4:8], "big"), now)
+        except OFPError as err:     # the bundle stays committed, as in OVS
+            ofconn.rconn.send(codec.error_reply(err, entry.raw), ofconn.reply_counter)

@@ -199,6 +199,11 @@ class FlowModTxn:
             self._delete(m, cmd == OFPFC_DELETE_STRICT)
         self.tables.n_flow_mods += 1
 
+    def remove(self, rule: Rule, reason: int) -> None:
+        """Stage the removal of ``rule`` (visible in the newest version) for ``reason``:
+        the flows of a group a bundle deletes (OFPRR_GROUP_DELETE)."""
+        self._remove(self.tables.tables[rule.table_id], rule, reason)
+
     def _table_for_add(self, m: _Mod) -> OfTable:
         tables = self.tables
         if not tables.check_table_id(m.table_id):
