@@ -66,6 +66,17 @@ def test_bundle_mixes_adds_modifies_and_deletes(make_switch, tmp_path, version):
                                  "priority=3,icmp actions=drop"}
 
 
+def test_bundle_group_commands(make_switch):
+    sw = make_switch(bridge_toml(ports=2))
+    sw.ofctl("-O", "OpenFlow14", "--bundle", "add-group", "br0",
+             "group_id=1,type=all,bucket=output:1")
+    assert "group_id=1,type=all" in sw.ofctl("-O", "OpenFlow14", "dump-groups", "br0").stdout
+    sw.ofctl("-O", "OpenFlow13", "--bundle", "add-flow", "br0", "priority=3,ip actions=group:1")
+    assert flow_count(sw) == 1
+    sw.ofctl("-O", "OpenFlow14", "--bundle", "del-groups", "br0", "group_id=1")
+    assert flow_count(sw) == 0                        # the group's flow went with it
+
+
 def test_bundle_of_10000_flows(make_switch, tmp_path):
     sw = make_switch(bridge_toml(ports=2))
     path = tmp_path / "flows.txt"
