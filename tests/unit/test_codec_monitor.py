@@ -58,9 +58,11 @@ def test_nicira_cancel_paused_resumed():
         assert codec.decode(raw) == msg
 
 
-def test_of13_has_no_monitor_encoding_yet():
-    with pytest.raises(ValueError):
-        codec.encode(FlowMonitorRequest(1, 0, IN1), 4, 1)
+def test_of13_monitor_request_round_trips_in_the_onf_form():
+    req = FlowMonitorRequest(1, OFPFMF_INITIAL | OFPFMF_ADD, IN1)
+    raw = codec.encode(req, 4, 1)
+    assert raw[1] == 18 and int.from_bytes(raw[8:10], "big") == 0xFFFF  # ONF experimenter
+    assert codec.decode(raw) == req
 
 
 def test_nicira_update_with_an_unknown_event_is_rejected():

@@ -62,7 +62,8 @@ from dataclasses import dataclass
 from pyvswitch.openflow import registry as R
 from pyvswitch.openflow import multipart, wire_core, wire_port  # noqa: F401  (registers)
 from pyvswitch.openflow import (wire_bundle, wire_flow, wire_gm, wire_monitor,  # noqa: F401
-                                 wire_queue, wire_stats, wire_table_features)
+                                 wire_monitor_onf, wire_queue, wire_stats,
+                                 wire_table_features)
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.framing import HEADER
 from pyvswitch.openflow.messages import Message

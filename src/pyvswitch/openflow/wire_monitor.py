@@ -9,8 +9,7 @@ What this module owns
   NXFMF_OWN <-> OFPFMF_ONLY_OWN and NXFME_* events <-> OFPFME_*.
 
 As in Open vSwitch, the Nicira forms exist only for OpenFlow 1.0 here (OVS: 1.0-1.2).
-Not implemented: the ONF 1870 form for OF1.3 (decoding it answers OFPBRC_BAD_STAT and
-encoding a monitor message for OF1.3 raises ValueError).
+The ONF 1870 form for OF1.3 lives in ``wire_monitor_onf.py``.
 
 Must not import: ofproto, conn, or anything above openflow.
 """
