@@ -50,7 +50,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 CTL_PORT = 6653
 CTL_TARGET_IP = "172.31.254.1"
 CTL_TESTER_IP = "172.31.254.2"
@@ -509,9 +508,7 @@ class Runner:
         self.tester_sw.start()
 
     def teardown(self) -> None:
-        if isinstance(self.tester_sw, OvsSwitch):
-            self.tester_sw.stop()
-        elif self.tester_sw is not None:
+        if self.tester_sw is not None:
             self.tester_sw.stop()
         self.topo.down()
         if self.args.keep_logs:
