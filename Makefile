@@ -34,7 +34,7 @@ integration: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(ARGS)
 
 # os-ken's switch test tool against pyvswitchd (needs root). Everything by default (about an
 # hour); ARGS picks: make conformance ARGS=of13/group, ARGS=of13/action/00_OUTPUT.json,
