@@ -508,9 +508,13 @@ class Runner:
         self.tester_sw.start()
 
     def teardown(self) -> None:
+        """Idempotent: stop the tester switch, delete the namespaces, the run dir."""
         if self.tester_sw is not None:
             self.tester_sw.stop()
+            self.tester_sw = None
         self.topo.down()
+        if not self.workdir.exists():
+            return
         if self.args.keep_logs:
             self.log(f"logs kept in {self.workdir}")
         else:
@@ -777,6 +781,9 @@ def main(argv: list[str] | None = None) -> int:
             retry_again(runner, runs, regressions)
     except KeyboardInterrupt:
         runner.log("interrupted; cleaning up")
+        runner.teardown()
+        if runs:
+            print_table(runs, show_failures=False)
         return 130
     finally:
         runner.teardown()
