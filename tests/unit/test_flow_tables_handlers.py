@@ -14,36 +14,7 @@ from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeat
 from pyvswitch.packet import fields as F
 from pyvswitch.packet.fields import Match
 
-
-class FakeRconn:
-    def __init__(self, version):
-        self.version = version
-        self.sent: list[bytes] = []
-
-    def send(self, raw, counter=None):
-        self.sent.append(bytes(raw))
-
-
-class FakeOfConn:
-    """Just what the handlers use: version, role, send (encodes like the real one)."""
-
-    def __init__(self, version, role=m.ROLE_EQUAL):
-        self.rconn = FakeRconn(version)
-        self.version = version
-        self.role = role
-        self.reply_counter = None
-        self.name = "fake"
-
-    def decode_options(self):
-        return codec.DecodeOptions()
-
-    def send(self, msg, xid=0, counter=None):
-        self.rconn.sent.extend(codec.encode_all(msg, self.version, xid))
-
-    def replies(self):
-        out = [codec.decode(raw) for raw in self.rconn.sent]
-        self.rconn.sent.clear()
-        return out
+from fake_session import FakeOfConn
 
 
 @pytest.fixture

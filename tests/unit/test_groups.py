@@ -20,50 +20,9 @@ from pyvswitch.packet import fields as F
 from pyvswitch.packet.compose import compose
 from pyvswitch.packet.fields import Match, Slot
 
+from fake_session import FakeOfConn, expect_error, send
+
 V13, V15 = 0x04, 0x06
-
-
-class FakeRconn:
-    def __init__(self, version):
-        self.version = version
-        self.sent: list[bytes] = []
-
-    def send(self, raw, counter=None):
-        self.sent.append(bytes(raw))
-
-
-class FakeOfConn:
-    def __init__(self, version=V13, role=m.ROLE_EQUAL):
-        self.rconn = FakeRconn(version)
-        self.version = version
-        self.role = role
-        self.reply_counter = None
-        self.name = "fake"
-
-    def decode_options(self):
-        return codec.DecodeOptions()
-
-    def send(self, msg, xid=0, counter=None):
-        self.rconn.sent.extend(codec.encode_all(msg, self.version, xid))
-
-    def replies(self):
-        out = [codec.decode(raw) for raw in self.rconn.sent]
-        self.rconn.sent.clear()
-        return out
-
-
-def send(ofp, conn, msg, now=1000.0):
-    ofp.handle_openflow(conn, codec.encode(msg, conn.version, 9), now)
-    return conn.replies()
-
-
-def expect_error(ofp, conn, msg, name, now=1000.0):
-    """``msg`` is answered with exactly the OFPT_ERROR ``name`` (type, code and data)."""
-    raw = codec.encode(msg, conn.version, 9)
-    ofp.handle_openflow(conn, raw, now)
-    (reply,) = conn.rconn.sent
-    conn.rconn.sent.clear()
-    assert reply == codec.error_reply(OFPError(name), raw), (codec.decode(reply), name)
 
 
 def out(port):
