@@ -10,8 +10,6 @@ from pyvswitch.netdev.base import open_netdev
 from pyvswitch.ofproto.groups import FEATURE_ACTIONS, OFPG_MAX
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
-from pyvswitch.openflow import codec
-from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_gm as gm
 from pyvswitch.openflow import ofpacts as of

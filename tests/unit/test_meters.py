@@ -14,11 +14,9 @@ from pyvswitch.ofproto.meters import BAND_TYPES_ALL
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
 from pyvswitch.ofproto_dpif.xlate import translate
-from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_gm as gm
 from pyvswitch.openflow import ofpacts as of
-from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages_gm import MeterBand, MeterMod
 from pyvswitch.packet import fields as F
 from pyvswitch.packet.compose import compose
