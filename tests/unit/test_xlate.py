@@ -45,7 +45,7 @@ class StandInFlows:
         self.tables[table_id].insert(rule, 1)
         return rule
 
-    def lookup(self, table_id, flow, wc=None):
+    def lookup(self, table_id, flow, wc=None, count=True):
         return self.tables[table_id].lookup(flow, 1, wc)
 
 
@@ -92,7 +92,7 @@ def test_set_field_then_output_edits_in_order_and_checks_prereqs():
     ofproto, provider, _ = make_bridge()
     ofproto.flows.add(0, Match(), 1, apply(
         of.SetField(F.BY_NAME["ip_dst"], 0x0A0000FE), of.Output(2),
-        of.SetField(F.BY_NAME["tcp_dst"], 80)))       # not TCP: skipped
+        of.SetField(F.BY_NAME["icmp_type"], 8)))       # not ICMP: skipped
     out = translate(provider, ip_flow(1))
     assert out.actions == [dp.SetField(F.BY_NAME["ip_dst"], 0x0A0000FE),
                            dp.Output(provider.ofp_to_odp[2])]
@@ -209,3 +209,19 @@ def test_packet_out_executes_actions():
                                              of.Output(2)), frame, 0)
     (sent,) = ports[2].captured
     assert extract(sent, 0)[Slot.ETH_DST] == H3
+
+
+def test_of10_set_tp_src_rewrites_udp_ports_too():
+    ofproto, provider, _ = make_bridge()
+    ofproto.flows.add(0, Match(), 1, apply(of.SetField(F.BY_NAME["tcp_src"], 4242),
+                                           of.Output(2)))
+    out = translate(provider, ip_flow(1))            # a UDP flow
+    assert out.actions[0] == dp.SetField(F.BY_NAME["udp_src"], 4242)
+
+
+def test_push_mpls_takes_tc_from_the_dscp_and_ttl_from_ip():
+    ofproto, provider, _ = make_bridge()
+    ofproto.flows.add(0, Match(), 1, apply(of.PushMpls(0x8847), of.Output(2)))
+    out = translate(provider, ip_flow(1, nw_tos=32, nw_ttl=17))  # DSCP 8
+    (push, _) = out.actions
+    assert push.lse == (0 << 12) | (0 << 9) | 0x100 | 17

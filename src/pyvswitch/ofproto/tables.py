@@ -178,13 +178,17 @@ class FlowTables:
 
     # --- lookup (the translator's view) -----------------------------------------------
     def lookup(self, table_id: int, flow: tuple[int, ...],
-               wc: list[int] | None = None) -> Rule | None:
-        """The rule of ``table_id`` that ``flow`` hits at the published version."""
+               wc: list[int] | None = None, count: bool = True) -> Rule | None:
+        """The rule of ``table_id`` that ``flow`` hits at the published version.
+
+        ``count`` False (revalidation, ofproto/trace) leaves the table's lookup and match
+        counters alone: they count packets, not re-translations."""
         table = self.tables[table_id]
-        table.n_lookups += 1
         rule = table.cls.lookup(flow, self.version, wc)
-        if rule is not None:
-            table.n_matched += 1
+        if count:
+            table.n_lookups += 1
+            if rule is not None:
+                table.n_matched += 1
         return rule
 
     def add_table_stats(self, table_id: int, lookups: int, matched: int) -> None:

@@ -36,7 +36,7 @@ TABLE_MISS_PRIORITY = 0
 def run_table(ctx: Ctx, table_id: int) -> None:
     """Look ``table_id`` up and execute what it says."""
     flows = ctx.bridge.ofproto.flows
-    rule = flows.lookup(table_id, tuple(ctx.flow), ctx.out.wc)
+    rule = flows.lookup(table_id, tuple(ctx.flow), ctx.out.wc, ctx.bridge.may_learn)
     old_table, old_rule = ctx.table_id, ctx.rule
     ctx.table_id, ctx.rule = table_id, rule
     if rule is None:
@@ -286,8 +286,18 @@ def controller(ctx: Ctx, reason: int, max_len: int, controller_id: int,
     ctx.out.has_userspace = True
 
 
+_TP_ALIASES = {  # OF1.0 set_tp_src/dst arrive as tcp_*: they rewrite whatever L4 it is
+    ("tcp_src", F.IPPROTO_UDP): "udp_src", ("tcp_dst", F.IPPROTO_UDP): "udp_dst",
+    ("tcp_src", F.IPPROTO_SCTP): "sctp_src", ("tcp_dst", F.IPPROTO_SCTP): "sctp_dst",
+}
+
+
 def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> None:
     """Write a field if the packet has it (its prerequisites hold on the current flow)."""
+    if fld.prereq is F.Prereq.TCP and ctx.flow[Slot.NW_PROTO] != F.IPPROTO_TCP:
+        alias = _TP_ALIASES.get((fld.name, ctx.flow[Slot.NW_PROTO]))
+        if alias is not None:
+            fld = F.BY_NAME[alias]
     _unwildcard_prereq(ctx, fld.prereq)
     if not F.flow_prereqs_ok(ctx.flow, fld.prereq):
         ctx.note(f"    set_field:{fld.name} skipped (packet lacks it)")
@@ -345,12 +355,15 @@ def push_mpls(ctx: Ctx, ethertype: int) -> None:
     else:
         ttl = 64
         tc = 0
+        label = 0
         if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_IP, F.ETH_TYPE_IPV6):
             ctx.unwildcard(Slot.NW_TTL)
             ctx.unwildcard(Slot.NW_TOS)
             ttl = flow[Slot.NW_TTL]
-            tc = (flow[Slot.NW_TOS] >> 5) & 7
-        lse = (tc << 9) | 0x100 | ttl                 # label 0, bottom of stack
+            tc = (flow[Slot.NW_TOS] >> 2) & 7          # as OVS: the DSCP's low bits
+            if flow[Slot.ETH_TYPE] == F.ETH_TYPE_IPV6:
+                label = 2                              # the IPv6 explicit-null label
+        lse = (label << 12) | (tc << 9) | 0x100 | ttl  # bottom of stack
     flow[Slot.ETH_TYPE] = ethertype
     flow[Slot.MPLS_LSE] = lse
     ctx.emit(dp.PushMpls(ethertype, lse))
