@@ -6,7 +6,6 @@ raw-socket helper runs there with ``ip netns exec``.  Namespaces go away at the 
 failure.
 """
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,8 +14,7 @@ import uuid
 
 import pytest
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+pytestmark = [pytest.mark.integration]   # root, like every integration test (make test)
 
 from scapy.layers.inet import IP, UDP  # noqa: E402
 from scapy.layers.l2 import Dot1Q, Ether  # noqa: E402
