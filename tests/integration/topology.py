@@ -37,6 +37,9 @@ class Hosts:
             run("ip", "netns", "add", self.switch_ns)
             self.made.append(self.switch_ns)
             run("ip", "-n", self.switch_ns, "link", "set", "lo", "up")
+            # No IPv6 chatter from the bridge's own port either (router solicitations).
+            run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1", ns=self.switch_ns)
             for i, host in enumerate(self.hosts, 1):
                 run("ip", "netns", "add", host)
                 self.made.append(host)
