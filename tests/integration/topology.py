@@ -37,12 +37,11 @@ class Hosts:
             run("ip", "netns", "add", self.switch_ns)
             self.made.append(self.switch_ns)
             run("ip", "-n", self.switch_ns, "link", "set", "lo", "up")
-            # No IPv6 chatter from the bridge's own port either (router solicitations).
-            run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1", ns=self.switch_ns)
+            self._no_ipv6(self.switch_ns)
             for i, host in enumerate(self.hosts, 1):
                 run("ip", "netns", "add", host)
                 self.made.append(host)
+                self._no_ipv6(host)
                 run("ip", "-n", host, "link", "set", "lo", "up")
                 run("ip", "-n", self.switch_ns, "link", "add", self.port(i), "type", "veth",
                     "peer", "name", "eth0", "netns", host)
@@ -50,12 +49,17 @@ class Hosts:
                 run("ip", "-n", host, "addr", "add", f"{self.ip(i)}/24", "dev", "eth0")
                 run("ip", "-n", host, "link", "set", "eth0", "up")
                 run("ip", "-n", self.switch_ns, "link", "set", self.port(i), "up")
-                # No IPv6 chatter (router solicitations, DAD) in the counters.
-                run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", ns=host)
         except BaseException:
             self.cleanup()
             raise
         return self
+
+    @staticmethod
+    def _no_ipv6(ns: str) -> None:
+        """No IPv6 chatter (MLD reports, router solicitations, DAD) in captures and
+        counters: off before any interface exists, so none ever sends a packet."""
+        run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1", ns=ns)
 
     @staticmethod
     def port(i: int) -> str:
