@@ -56,6 +56,18 @@ def pick_datapath_id(cfg: BridgeConfig, local_mac: bytes) -> int:
     return int.from_bytes(local_mac, "big")
 
 
+def _bundle_idle_timeout(other_config, problems: list[Problem]) -> int | None:
+    """Open_vSwitch other_config:bundle-idle-timeout in seconds (unset or 0: default)."""
+    text = other_config.get("bundle-idle-timeout")
+    if text is None:
+        return None
+    if not text.isdigit():
+        problems.append(Problem("Open_vSwitch.other_config:bundle-idle-timeout",
+                                f'"{text}" is not a number of seconds; using 10'))
+        return None
+    return int(text) or None
+
+
 @dataclass
 class Bridge:
     name: str
@@ -84,6 +96,7 @@ class Bridges:
     def reconfigure(self, cfg: SwitchConfig, now: float) -> list[Problem]:
         """Make the running bridges match ``cfg``; return the problems met."""
         problems: list[Problem] = []
+        bundle_idle = _bundle_idle_timeout(cfg.other_config, problems)
         for name in list(self.bridges):
             if name not in cfg.bridges:
                 self._destroy(self.bridges.pop(name), now)
@@ -113,6 +126,7 @@ class Bridges:
                 # connection attempt's timeout.
                 self._add_startup_flows(br, bcfg, problems, now)
             self._reconfigure_controllers(br, bcfg, now, created)
+            br.ofproto.connmgr.set_bundle_idle_timeout(bundle_idle)
             br.started = True
             br.cfg = bcfg
         for p in problems:
