@@ -14,6 +14,7 @@ BENCHES = [
                                         "--secs", "2" if QUICK else "3"]),
     ("packet-ins", ["pktin_bench.py", "--seconds", "4" if QUICK else "8"]),
     ("flow tables", ["flowmod_bench.py", "--flows", "10000" if QUICK else "100000"]),
+    ("new flows through the miss path (no I/O, no reference)", ["miss_bench.py"]),
     ("classifier (no reference)", ["classifier_bench.py"]),
     ("flow key extraction (no reference)", ["extract_bench.py"]),
 ]

@@ -20,6 +20,7 @@ Time model: ``now`` (ms) is a parameter.  Must not import ``vswitchd``.
 from __future__ import annotations
 
 from collections import deque
+from operator import and_
 from dataclasses import dataclass, field
 
 from pyvswitch.datapath.dpif import Upcall, UpcallKind
@@ -78,7 +79,7 @@ class UpcallHandler:
             rule.add_stats(1, len(up.frame), now)
         actions = tuple(xout.actions)
         mask = tuple(xout.wc)
-        key = tuple(f & m for f, m in zip(up.flow, mask))
+        key = tuple(map(and_, up.flow, mask))
         if (key, mask) not in self.ukeys and len(self.ukeys) < self.flow_limit:
             self.dpif.flow_put(key, mask, actions, now)
             self.ukeys[(key, mask)] = Ukey(flow, actions, xout.rules, xout.learned, now,

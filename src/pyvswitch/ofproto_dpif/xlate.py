@@ -121,9 +121,9 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
     xlate_actions.run_table(ctx, table_id)
     if not ctx.stop or ctx.action_set:
         xlate_actions.run_action_set(ctx)
-    for slot in range(N_SLOTS):             # pipeline fields never reach the datapath
-        if Slot(slot) in _PIPELINE:
-            ctx.out.wc[slot] = 0
+    wc = ctx.out.wc
+    for slot in _PIPELINE_SLOTS:            # pipeline fields never reach the datapath
+        wc[slot] = 0
     return ctx.out
 
 
@@ -141,3 +141,4 @@ def translate_actions(bridge: XlateBridge, flow, actions, now: float = 0,
 
 _PIPELINE = frozenset([Slot.METADATA, Slot.ACTSET_OUTPUT]
                       + [Slot(Slot.REG0 + i) for i in range(16)])
+_PIPELINE_SLOTS = tuple(sorted(int(s) for s in _PIPELINE))
