@@ -254,37 +254,35 @@ def _decode_nx_reply(version: int, buf: bytes, opts) -> FlowMonitorReply:
                             bool(flags & OFPMPF_MORE))
 
 
-# --- Nicira cancel / paused / resumed ------------------------------------------------------
+# --- cancel / paused / resumed (Nicira and ONF carry them alike) ---------------------------
 
-@R.decodes_exp(NX_VERSIONS, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_CANCEL)
-def _decode_cancel(version: int, buf: bytes, opts) -> FlowMonitorCancel:
-    R.exact(buf, 20, "nx flow monitor cancel")
-    return FlowMonitorCancel(U32.unpack_from(buf, 16)[0])
+def register_controls(versions: tuple[int, ...], vendor: int, cancel: int, paused: int,
+                      resumed: int, label: str) -> None:
+    """Register the codecs of the three small monitor control messages for one
+    experimenter: CANCEL (a monitor id), PAUSED and RESUMED (no body)."""
+
+    def decode_cancel(version: int, buf: bytes, opts) -> FlowMonitorCancel:
+        R.exact(buf, 20, f"{label} flow monitor cancel")
+        return FlowMonitorCancel(U32.unpack_from(buf, 16)[0])
+
+    def encode_cancel(msg: FlowMonitorCancel, version: int, xid: int) -> bytes:
+        return R.finish_exp(version, xid, vendor, cancel, U32.pack(msg.monitor_id))
+
+    def empty(cls, subtype: int):
+        def decode(version: int, buf: bytes, opts):
+            R.exact(buf, 16, f"{label} flow monitor {cls.__name__}")
+            return cls()
+
+        def encode(msg, version: int, xid: int) -> bytes:
+            return R.finish_exp(version, xid, vendor, subtype, b"")
+        R.decodes_exp(versions, vendor, subtype)(decode)
+        R.encodes(cls, versions)(encode)
+
+    R.decodes_exp(versions, vendor, cancel)(decode_cancel)
+    R.encodes(FlowMonitorCancel, versions)(encode_cancel)
+    empty(FlowMonitorPaused, paused)
+    empty(FlowMonitorResumed, resumed)
 
 
-@R.encodes(FlowMonitorCancel, NX_VERSIONS)
-def _encode_cancel(msg: FlowMonitorCancel, version: int, xid: int) -> bytes:
-    return R.finish_exp(version, xid, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_CANCEL,
-                        U32.pack(msg.monitor_id))
-
-
-@R.decodes_exp(NX_VERSIONS, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_PAUSED)
-def _decode_paused(version: int, buf: bytes, opts) -> FlowMonitorPaused:
-    R.exact(buf, 16, "nx flow monitor paused")
-    return FlowMonitorPaused()
-
-
-@R.decodes_exp(NX_VERSIONS, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_RESUMED)
-def _decode_resumed(version: int, buf: bytes, opts) -> FlowMonitorResumed:
-    R.exact(buf, 16, "nx flow monitor resumed")
-    return FlowMonitorResumed()
-
-
-@R.encodes(FlowMonitorPaused, NX_VERSIONS)
-def _encode_paused(msg, version: int, xid: int) -> bytes:
-    return R.finish_exp(version, xid, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_PAUSED, b"")
-
-
-@R.encodes(FlowMonitorResumed, NX_VERSIONS)
-def _encode_resumed(msg, version: int, xid: int) -> bytes:
-    return R.finish_exp(version, xid, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_RESUMED, b"")
+register_controls(NX_VERSIONS, R.NX_VENDOR_ID, NXT_FLOW_MONITOR_CANCEL,
+                  NXT_FLOW_MONITOR_PAUSED, NXT_FLOW_MONITOR_RESUMED, "nx")

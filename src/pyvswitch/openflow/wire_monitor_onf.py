@@ -33,8 +33,8 @@ from pyvswitch.openflow.ofpacts import Instructions
 from pyvswitch.openflow.wire_flow import _ac
 from pyvswitch.openflow.wire_monitor import (
     NX_UPD_FULL, OFPFME_ABBREV, OFPFME_ADDED, OFPFME_INITIAL, OFPFME_MODIFIED, OFPFME_REMOVED,
-    OFPFMF_ONLY_OWN, UPD_ABBREV, UPD_HDR, FlowMonitorCancel, FlowMonitorPaused,
-    FlowMonitorReply, FlowMonitorRequest, FlowMonitorResumed, FlowUpdate,
+    OFPFMF_ONLY_OWN, UPD_ABBREV, UPD_HDR, FlowMonitorReply, FlowMonitorRequest, FlowUpdate,
+    register_controls,
 )
 from pyvswitch.packet.fields import Match
 
@@ -137,37 +137,5 @@ def _decode_reply(version: int, buf: bytes, opts) -> FlowMonitorReply:
     return FlowMonitorReply(tuple(out), False, bool(mp_flags & OFPMPF_MORE))
 
 
-# --- cancel / paused / resumed -------------------------------------------------------------
-
-@R.decodes_exp(V, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_CANCEL)
-def _decode_cancel(version: int, buf: bytes, opts) -> FlowMonitorCancel:
-    R.exact(buf, 20, "onf flow monitor cancel")
-    return FlowMonitorCancel(U32.unpack_from(buf, 16)[0])
-
-
-@R.encodes(FlowMonitorCancel, V)
-def _encode_cancel(msg: FlowMonitorCancel, version: int, xid: int) -> bytes:
-    return R.finish_exp(version, xid, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_CANCEL,
-                        U32.pack(msg.monitor_id))
-
-
-@R.decodes_exp(V, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_PAUSED)
-def _decode_paused(version: int, buf: bytes, opts) -> FlowMonitorPaused:
-    R.exact(buf, 16, "onf flow monitor paused")
-    return FlowMonitorPaused()
-
-
-@R.decodes_exp(V, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_RESUMED)
-def _decode_resumed(version: int, buf: bytes, opts) -> FlowMonitorResumed:
-    R.exact(buf, 16, "onf flow monitor resumed")
-    return FlowMonitorResumed()
-
-
-@R.encodes(FlowMonitorPaused, V)
-def _encode_paused(msg, version: int, xid: int) -> bytes:
-    return R.finish_exp(version, xid, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_PAUSED, b"")
-
-
-@R.encodes(FlowMonitorResumed, V)
-def _encode_resumed(msg, version: int, xid: int) -> bytes:
-    return R.finish_exp(version, xid, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_RESUMED, b"")
+register_controls(V, R.ONF_VENDOR_ID, ONFT_FLOW_MONITOR_CANCEL, ONFT_FLOW_MONITOR_PAUSED,
+                  ONFT_FLOW_MONITOR_RESUMED, "onf")
