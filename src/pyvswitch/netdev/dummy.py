@@ -100,24 +100,13 @@ class SoftDevice:
         return f"<{type(self).__name__} {self.name}>"
 
 
-class DummyNetdev(SoftDevice):
-    """A device that exists only in memory: ``inject()`` feeds it, ``captured`` records sends."""
+class QueuedDevice(SoftDevice):
+    """A soft device that receives from an in-memory queue (dummy and patch ports)."""
 
-    type = "dummy"
-
-    def __init__(self, name: str, options: dict[str, str] | None = None,
-                 max_queue: int = 4096) -> None:
+    def __init__(self, name: str, max_queue: int = 4096) -> None:
         super().__init__(name)
         self.rx_queue: collections.deque[bytes] = collections.deque()
-        self.captured: list[bytes] = []
         self.max_queue = max_queue
-
-    def inject(self, frame: bytes) -> None:
-        """Make ``frame`` arrive on this device (dropped and counted if the queue is full)."""
-        if len(self.rx_queue) >= self.max_queue or not self.carrier:
-            self._stats.rx_dropped += 1
-            return
-        self.rx_queue.append(bytes(frame))
 
     def recv_batch(self, max_n: int) -> list[bytes]:
         q = self.rx_queue
@@ -130,6 +119,32 @@ class DummyNetdev(SoftDevice):
             st.rx_bytes += len(f)
         return out
 
+    def send_batch(self, frames: Iterable[bytes]) -> None:
+        for f in frames:
+            self.send(f)
+
+    def wait(self, poller: Any) -> None:
+        if self.rx_queue:
+            poller.immediate_wake()
+
+
+class DummyNetdev(QueuedDevice):
+    """A device that exists only in memory: ``inject()`` feeds it, ``captured`` records sends."""
+
+    type = "dummy"
+
+    def __init__(self, name: str, options: dict[str, str] | None = None,
+                 max_queue: int = 4096) -> None:
+        super().__init__(name, max_queue)
+        self.captured: list[bytes] = []
+
+    def inject(self, frame: bytes) -> None:
+        """Make ``frame`` arrive on this device (dropped and counted if the queue is full)."""
+        if len(self.rx_queue) >= self.max_queue or not self.carrier:
+            self._stats.rx_dropped += 1
+            return
+        self.rx_queue.append(bytes(frame))
+
     def send(self, frame: bytes) -> None:
         st = self._stats
         if not self.carrier:
@@ -138,14 +153,6 @@ class DummyNetdev(SoftDevice):
         self.captured.append(bytes(frame))
         st.tx_packets += 1
         st.tx_bytes += len(frame)
-
-    def send_batch(self, frames: Iterable[bytes]) -> None:
-        for f in frames:
-            self.send(f)
-
-    def wait(self, poller: Any) -> None:
-        if self.rx_queue:
-            poller.immediate_wake()
 
 
 register_type("dummy", DummyNetdev)

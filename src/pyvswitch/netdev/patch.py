@@ -9,11 +9,9 @@ Must not import: datapath/, ofproto/, openflow/.
 
 from __future__ import annotations
 
-import collections
-from typing import Any, Iterable
 
 from pyvswitch.netdev.base import NetdevError, register_type
-from pyvswitch.netdev.dummy import SoftDevice
+from pyvswitch.netdev.dummy import QueuedDevice
 
 
 class PatchRegistry:
@@ -26,7 +24,7 @@ class PatchRegistry:
 DEFAULT_REGISTRY = PatchRegistry()
 
 
-class PatchNetdev(SoftDevice):
+class PatchNetdev(QueuedDevice):
     type = "patch"
 
     def __init__(self, name: str, options: dict[str, str],
@@ -38,11 +36,9 @@ class PatchNetdev(SoftDevice):
             raise NetdevError(f"{name}: patch peer must not be the port itself")
         if name in registry.by_name:
             raise NetdevError(f"{name}: patch device already open")
-        super().__init__(name)
+        super().__init__(name, max_queue)
         self.peer = peer
         self.registry = registry
-        self.rx_queue: collections.deque[bytes] = collections.deque()
-        self.max_queue = max_queue
         registry.by_name[name] = self
 
     def _peer(self) -> "PatchNetdev | None":
@@ -54,17 +50,6 @@ class PatchNetdev(SoftDevice):
         p = self._peer()
         return self._admin_up and p is not None and p._admin_up
 
-    def recv_batch(self, max_n: int) -> list[bytes]:
-        q = self.rx_queue
-        out = []
-        st = self._stats
-        while q and len(out) < max_n:
-            f = q.popleft()
-            out.append(f)
-            st.rx_packets += 1
-            st.rx_bytes += len(f)
-        return out
-
     def send(self, frame: bytes) -> None:
         p = self._peer()
         st = self._stats
@@ -74,14 +59,6 @@ class PatchNetdev(SoftDevice):
         p.rx_queue.append(bytes(frame))
         st.tx_packets += 1
         st.tx_bytes += len(frame)
-
-    def send_batch(self, frames: Iterable[bytes]) -> None:
-        for f in frames:
-            self.send(f)
-
-    def wait(self, poller: Any) -> None:
-        if self.rx_queue:
-            poller.immediate_wake()
 
     def close(self) -> None:
         if self.registry.by_name.get(self.name) is self:
