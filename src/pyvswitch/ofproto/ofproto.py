@@ -22,6 +22,8 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 
+from pyvswitch import __version__
+from pyvswitch.ofproto import handlers
 from pyvswitch.ofproto.connmgr import ConnMgr
 from pyvswitch.ofproto import flow_handlers  # noqa: F401  (registers handlers)
 from pyvswitch.ofproto import group_handlers  # noqa: F401  (registers handlers)
@@ -35,10 +37,9 @@ from pyvswitch.openflow import codec
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import (
     ROLE_SLAVE, OFPPC_PORT_DOWN, OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY, OFPPS_LINK_DOWN, OFPPS_LIVE,
-    PortDesc, PortStatus,
+    PortDesc, PortStatus, OFPFC_ADD, FlowMod,
 )
 from pyvswitch.openflow.multipart import MultipartAssembler
-from pyvswitch.openflow.messages import OFPFC_ADD, FlowMod
 from pyvswitch.openflow.ofpacts import OFPP_LOCAL, OFPP_MAX, OFPP_NORMAL, Instructions, Output
 from pyvswitch.packet.fields import Match
 from pyvswitch.util.vlog import Logger
@@ -116,7 +117,6 @@ class Ofproto:
         self.connmgr.ofproto = self   # fail-open and in-band add hidden flows through us
         self.mfr_desc = "Open vSwitch compatible (pyvswitch)"
         self.hw_desc = "pyvswitch"
-        from pyvswitch import __version__
         self.sw_desc = f"pyvswitch {__version__}"
         self.serial_desc = "None"
         self.dp_desc = name
@@ -227,7 +227,6 @@ class Ofproto:
     # --- OpenFlow ---------------------------------------------------------------------
     def handle_openflow(self, ofconn: OfConn, raw: bytes, now: float) -> None:
         """Handle one received message; every failure becomes an OFPT_ERROR reply."""
-        from pyvswitch.ofproto import handlers
         self.n_openflow_received += 1
         assembler = self._assemblers.get(id(ofconn))
         if assembler is None:
