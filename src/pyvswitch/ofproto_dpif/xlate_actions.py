@@ -85,16 +85,15 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
     if ins.goto_table is not None:
         ctx.note(f"    goto_table:{ins.goto_table}")
         run_table(ctx, ins.goto_table)
-    elif not ins.apply and not ins.write and ins.goto_table is None:
-        pass
 
 
 # --- the action set -----------------------------------------------------------------------
 
-_SET_ORDER = (of.CopyTtlIn, of.PopVlan if hasattr(of, "PopVlan") else of.StripVlan,
-              of.StripVlan, of.PopMpls, of.PopPbb, of.PushMpls, of.PushPbb, of.PushVlan,
-              of.CopyTtlOut, of.DecMplsTtl, of.DecNwTtl, of.SetField, of.SetQueue,
+# The order the OpenFlow 1.3 specification (5.10) gives the action set.
+_SET_ORDER = (of.CopyTtlIn, of.StripVlan, of.PopMpls, of.PopPbb, of.PushMpls, of.PushPbb,
+              of.PushVlan, of.CopyTtlOut, of.DecMplsTtl, of.DecNwTtl, of.SetField, of.SetQueue,
               of.GroupAction, of.Output)
+_SET_RANK = {kind: rank for rank, kind in enumerate(_SET_ORDER)}
 
 
 def write_actions(ctx: Ctx, actions) -> None:
@@ -112,11 +111,8 @@ def run_action_set(ctx: Ctx) -> None:
     entries = ctx.action_set
     ctx.action_set = {}
     ctx.stop = False
-    ordered = []
-    for kind in _SET_ORDER:
-        for key, act in entries.items():
-            if isinstance(act, kind) and act not in ordered:
-                ordered.append(act)
+    ordered = sorted((act for act in entries.values() if type(act) in _SET_RANK),
+                     key=lambda act: _SET_RANK[type(act)])
     has_group = any(isinstance(a, of.GroupAction) for a in ordered)
     ctx.note("    action set: " + ", ".join(type(a).__name__ for a in ordered))
     for act in ordered:
