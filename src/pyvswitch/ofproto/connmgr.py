@@ -31,6 +31,8 @@ Must not import: ``vswitchd``.  I/O happens through ``io.vconn``/``io.listener``
 
 from __future__ import annotations
 
+import errno
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -297,7 +299,7 @@ class ConnMgr:
             status = vconn.connect()
             if status == 0:
                 self._attach_snoop(vconn)
-            elif status == 11:  # EAGAIN: the HELLO exchange is still in progress
+            elif status == errno.EAGAIN:  # the HELLO exchange is still in progress
                 still_pending.append(vconn)
             else:
                 vconn.close()
