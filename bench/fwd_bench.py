@@ -32,9 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from reference_ovs import ReferenceOvs  # noqa: E402
 
 TRAFGEN_CFG = """{
   eth(da=02:00:00:00:00:99, sa=02:00:00:00:00:01, type=0x0800),
@@ -270,59 +272,32 @@ def measure(topo, cfg_path: str, a, pid: int | None = None) -> tuple[float, floa
 
 
 class OvsRunner:
-    """ovsdb-server + ovs-vswitchd with a private rundir, vswitchd inside the switch netns."""
+    """Open vSwitch (``bench/reference_ovs.py``) pinned to core 1, ports attached per round."""
 
     def __init__(self, ns: str, tmp: str) -> None:
-        self.ns = ns
-        self.d = os.path.join(tmp, "ovs")
-        os.makedirs(self.d)
-        self.env = dict(os.environ, OVS_RUNDIR=self.d, OVS_LOGDIR=self.d, OVS_DBDIR=self.d)
-
-    def _run(self, *cmd: str, ns: bool = False) -> None:
-        full = (["ip", "netns", "exec", self.ns] if ns else []) + list(cmd)
-        subprocess.run(full, check=True, env=self.env, stdout=subprocess.DEVNULL)
+        self.ovs = ReferenceOvs(ns, Path(tmp) / "ovs")
 
     def start(self) -> None:
-        d = self.d
-        self._run("ovsdb-tool", "create", f"{d}/conf.db",
-                  "/usr/share/openvswitch/vswitch.ovsschema")
-        self._run("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
-                  f"--pidfile={d}/ovsdb-server.pid", f"--log-file={d}/ovsdb-server.log",
-                  "--detach")
-        self._run("ovs-vsctl", "--no-wait", "init")
-        self._run("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
-                  f"--log-file={d}/ovs-vswitchd.log", "--detach", ns=True)
-        self._run("ovs-vsctl", "add-br", "br0", "--", "set", "bridge", "br0",
-                  "datapath_type=netdev")
-        with open(f"{d}/ovs-vswitchd.pid") as f:
-            pid = f.read().strip()
-        self._run("taskset", "-a", "-p", "-c", "1", pid)
+        self.ovs.start()
+        self.ovs.run("taskset", "-a", "-p", "-c", "1", str(self.ovs.pid))
 
     def pid(self) -> int:
-        with open(f"{self.d}/ovs-vswitchd.pid") as f:
-            return int(f.read().strip())
+        return self.ovs.pid
 
     def attach(self) -> None:
-        self._run("ovs-vsctl", "add-port", "br0", "p1", "--", "set", "interface", "p1",
-                  "ofport_request=1", "--", "add-port", "br0", "p2", "--", "set",
-                  "interface", "p2", "ofport_request=2")
-        self._run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0")
-        self._run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0",
-                  "in_port=1,actions=output:2")
+        self.ovs.run("ovs-vsctl", "add-port", "br0", "p1", "--", "set", "interface", "p1",
+                     "ofport_request=1", "--", "add-port", "br0", "p2", "--", "set",
+                     "interface", "p2", "ofport_request=2")
+        self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0")
+        self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0",
+                     "in_port=1,actions=output:2")
 
     def detach(self) -> None:
-        subprocess.run(["ovs-vsctl", "--if-exists", "del-port", "br0", "p1", "--",
-                        "--if-exists", "del-port", "br0", "p2"], env=self.env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.ovs.run("ovs-vsctl", "--if-exists", "del-port", "br0", "p1", "--",
+                     "--if-exists", "del-port", "br0", "p2")
 
     def stop(self) -> None:
-        for p in ("ovs-vswitchd", "ovsdb-server"):
-            try:
-                with open(f"{self.d}/{p}.pid") as f:
-                    os.kill(int(f.read().strip()), signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
-        time.sleep(0.5)
+        self.ovs.stop()
 
 
 if __name__ == "__main__":

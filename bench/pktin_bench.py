@@ -36,6 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from netns import Topology  # noqa: E402
+from reference_ovs import ReferenceOvs  # noqa: E402
 
 TRAFGEN = r"""{
   eth(da=02:00:00:00:00:99, sa=02:00:00:00:00:01, type=0x0800),
@@ -144,60 +145,27 @@ class PyvSwitch:
 
 
 class OvsSwitch:
+    """Open vSwitch (``bench/reference_ovs.py``) set up as the packet-in reference."""
+
     name = "ovs-vswitchd"
 
     def __init__(self, topo: Topology, tmp: Path) -> None:
-        self.topo, self.tmp = topo, tmp
-        self.rundir = tmp / "ovsrun"
-        self.env = dict(os.environ, OVS_RUNDIR=str(self.rundir), OVS_LOGDIR=str(self.rundir),
-                        OVS_DBDIR=str(self.rundir))
-
-    def _run(self, *cmd: str, ns: str | None = None) -> None:
-        full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
-        subprocess.run(full, check=True, env=self.env, capture_output=True, timeout=30)
+        self.ovs = ReferenceOvs(topo.s, tmp / "ovsrun")
 
     def start(self, port: int, rate: int | None) -> None:
-        d = self.rundir
-        d.mkdir(exist_ok=True)
-        self._run("ovsdb-tool", "create", f"{d}/conf.db",
-                  "/usr/share/openvswitch/vswitch.ovsschema")
-        self._run("ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
-                  f"--pidfile={d}/ovsdb-server.pid", f"--log-file={d}/ovsdb-server.log",
-                  "--detach")
-        self._run("ovs-vsctl", "--no-wait", "init")
-        self._run("ovs-vswitchd", f"unix:{d}/db.sock", f"--pidfile={d}/ovs-vswitchd.pid",
-                  f"--log-file={d}/ovs-vswitchd.log", "--detach", ns=self.topo.s)
-        self._run("ovs-vsctl", "add-br", "br0", "--", "set", "bridge", "br0",
-                  "datapath_type=netdev", "fail_mode=secure", "--",
-                  "add-port", "br0", "p1", "--", "set", "interface", "p1", "ofport_request=1",
-                  "--", "add-port", "br0", "p2", "--", "set", "interface", "p2",
-                  "ofport_request=2")
-        self._run("ovs-vsctl", "set-controller", "br0", f"tcp:127.0.0.1:{port}", "--",
-                  "set", "controller", "br0", "connection-mode=out-of-band",
-                  *([f"controller_rate_limit={rate}"] if rate else []))
-        self._run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0")
-        self._run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0",
-                  "priority=0,actions=CONTROLLER:65535")
+        self.ovs.start(("fail_mode=secure", "--",
+                        "add-port", "br0", "p1", "--", "set", "interface", "p1",
+                        "ofport_request=1", "--", "add-port", "br0", "p2", "--", "set",
+                        "interface", "p2", "ofport_request=2"))
+        self.ovs.run("ovs-vsctl", "set-controller", "br0", f"tcp:127.0.0.1:{port}", "--",
+                     "set", "controller", "br0", "connection-mode=out-of-band",
+                     *([f"controller_rate_limit={rate}"] if rate else []))
+        self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0")
+        self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0",
+                     "priority=0,actions=CONTROLLER:65535")
 
     def stop(self) -> None:
-        subprocess.run(["ovs-vsctl", "--timeout=5", "del-br", "br0"], env=self.env,
-                       capture_output=True)
-        for p in ("ovs-vswitchd", "ovsdb-server"):
-            pidfile = self.rundir / f"{p}.pid"
-            try:
-                pid = int(pidfile.read_text())
-                os.kill(pid, signal.SIGTERM)
-            except (OSError, ValueError):
-                continue
-            deadline = time.monotonic() + 10
-            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-                time.sleep(0.1)
-        # The userspace datapath's tap devices must not outlive it: the next switch in
-        # this namespace creates its own br0.
-        for dev in ("br0", "ovs-netdev"):
-            subprocess.run(["ip", "-n", self.topo.s, "link", "del", dev],
-                           capture_output=True)
-        shutil.rmtree(self.rundir, ignore_errors=True)
+        self.ovs.stop()
 
 
 def measure(topo: Topology, switch, rate: int | None, seconds: float, tmp: Path,
