@@ -8,7 +8,9 @@ upcall handler and its revalidation, PACKET_OUT execution, and the gathering of
 packet-ins: every packet-in the datapath hands up joins the bridge's bounded
 ``packet_ins`` queue (``ofproto/packet_in.py``, 1024 at most, excess dropped and counted)
 and ``run`` hands the queue to connmgr once the datapath work of the pass is done (OVS
-ofproto_dpif_send_async_msg; flow-restore-wait is not honoured yet).
+ofproto_dpif_send_async_msg).  During flow-restore-wait (``set_flow_restore_wait``) no
+upcall is handled (so no datapath flow is installed) and gathered packet-ins wait; when
+it ends the datapath's flows are flushed, as OVS type_run does.
 
 It implements ``ofproto.provider.OfprotoProvider``; the bridge layer creates it and sets
 ``ofproto.provider``.  Time model: ``now`` (ms) is a parameter.
@@ -51,6 +53,7 @@ class OfprotoDpif:
         self.next_mac_expire = 0.0
         self.packet_ins = packet_in.PacketInQueue()
         self.n_packet_ins = 0            # packet-ins at least one session took
+        self.flow_restore_wait = False
         ofproto.provider = self
         ofproto.packet_in_formats = packet_in.SUPPORTED_FORMATS
         for port in list(ofproto.ports.values()):
@@ -101,6 +104,17 @@ class OfprotoDpif:
             rule.add_stats(1, len(packet), now)
         self.dpif.execute(packet, xout.actions, now, odp_in)
 
+    def set_flow_restore_wait(self, waiting: bool, now: float) -> None:
+        """other_config:flow-restore-wait: while set, misses are dropped unhandled and
+        packet-ins are held; once cleared, cached flows start over."""
+        if waiting == self.flow_restore_wait:
+            return
+        self.flow_restore_wait = waiting
+        self.upcalls.recv_enabled = not waiting
+        if not waiting:
+            self.upcalls.flush(now)
+            self.need_revalidate = True
+
     def flush_stats(self, now: float) -> None:
         """Bring rule counters up to date (before a statistics reply)."""
         self.upcalls.push_stats(now)
@@ -124,7 +138,7 @@ class OfprotoDpif:
         if self.mac_table.changed:        # learned from this batch's misses
             self.mac_table.changed = False
             self.upcalls.revalidate(now)
-        if len(self.packet_ins):
+        if len(self.packet_ins) and not self.flow_restore_wait:
             self.deliver_packet_ins(now)
         if now >= self.upcalls.next_stats:
             self.upcalls.push_stats(now)
@@ -135,7 +149,7 @@ class OfprotoDpif:
             poller.timer_wait_until(self.upcalls.next_stats)
         if len(self.mac_table):
             poller.timer_wait_until(self.next_mac_expire)
-        if self.need_revalidate or len(self.packet_ins):
+        if self.need_revalidate or (len(self.packet_ins) and not self.flow_restore_wait):
             poller.immediate_wake()
 
     def close(self) -> None:

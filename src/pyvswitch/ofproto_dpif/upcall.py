@@ -63,6 +63,7 @@ class UpcallHandler:
         self.n_flows_evicted = 0
         self.n_lost = 0
         self.pending: deque[Upcall] = deque()
+        self.recv_enabled = True      # False during flow-restore-wait: upcalls are lost
 
     # --- misses -----------------------------------------------------------------------
     def handle_miss(self, up: Upcall, now: float) -> None:
@@ -149,6 +150,9 @@ class UpcallHandler:
     def handle(self, upcalls: list[Upcall], now: float) -> None:
         """Queue ``upcalls`` and handle at most UPCALLS_PER_PASS of them now, so a flood of
         new flows cannot starve the controller connections in the same loop."""
+        if not self.recv_enabled:      # OVS dpif_recv_set(false): nobody handles them
+            self.n_lost += len(upcalls)
+            return
         pending = self.pending
         room = MAX_PENDING - len(pending)
         if len(upcalls) > room:
