@@ -12,6 +12,14 @@ skipped; the rest keeps running.
 Every bridge always has the management service ``punix:<rundir>/<bridge>.mgmt`` (so
 ``ovs-ofctl show <bridge>`` works) and the snoop listener ``punix:<rundir>/<bridge>.snoop``.
 
+Open_vSwitch other_config knobs (OVS bridge_run/bridge_reconfigure): ``flow-restore-wait``
+(read while it is true, never again once false; while true every bridge's datapath
+handles no miss and no controller is configured, only the management socket; when it
+ends the datapath starts over and the controllers are added, which flushes the tables
+like any first primary controller), ``flow-limit`` and ``max-idle`` (the datapath flow
+cache), ``bundle-idle-timeout``; the thread, DPDK, PMD and offload knobs of OVS have no
+meaning here and are logged as ignored, once per value.
+
 Datapath types: ``netdev`` (Open vSwitch's userspace datapath; the bridge's LOCAL port is
 an ``internal`` tap device named after the bridge) and ``dummy`` (everything in memory,
 the LOCAL port included, as ovs-vswitchd --enable-dummy does; no root needed).
@@ -37,6 +45,22 @@ from pyvswitch.util.vlog import Logger
 log = Logger("bridge")
 
 MGMT_PROBE_MS = 60_000
+DEFAULT_FLOW_LIMIT = 200_000      # OVS ofproto_flow_limit
+DEFAULT_MAX_IDLE_MS = 10_000      # OVS ofproto_max_idle
+# Open_vSwitch other_config keys OVS honours that have no meaning for this daemon (threads,
+# DPDK, PMDs, hardware offload, revalidator pacing, system statistics).
+IGNORED_GLOBAL_KNOBS = (
+    "n-handler-threads", "n-revalidator-threads", "n-offload-threads", "max-revalidator",
+    "min-revalidate-pps", "hw-offload", "hw-offload-priority", "tc-policy",
+    "offload-rebalance", "offloaded-stats-delay", "enable-statistics", "vlan-limit",
+    "emc-insert-inv-prob", "smc-enable", "tx-flush-interval", "userspace-tso-enable",
+    "per-port-memory", "shared-mempool-config", "explicit-sampled-drops", "pmd-cpu-mask",
+    "pmd-rxq-assign", "pmd-rxq-isolate", "pmd-perf-metrics", "pmd-sleep-max",
+    "pmd-auto-lb", "pmd-auto-lb-improvement-threshold", "pmd-auto-lb-load-threshold",
+    "pmd-auto-lb-rebal-interval", "dpdk-init", "dpdk-alloc-mem", "dpdk-extra",
+    "dpdk-hugepage-dir", "dpdk-lcore-mask", "dpdk-probe-at-init", "dpdk-socket-limit",
+    "dpdk-socket-mem", "vhost-iommu-support", "vhost-postcopy-support", "vhost-sock-dir",
+)
 
 
 def _hash_mac(name: str) -> bytes:
@@ -68,6 +92,18 @@ def _bundle_idle_timeout(other_config, problems: list[Problem]) -> int | None:
     return int(text) or None
 
 
+def _positive_knob(other_config, key: str, default: int, problems: list[Problem]) -> int:
+    """A positive integer from Open_vSwitch other_config (unset: ``default``)."""
+    text = other_config.get(key)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) == 0:
+        problems.append(Problem(f"Open_vSwitch.other_config:{key}",
+                                f'"{text}" is not a positive integer; using {default}'))
+        return default
+    return int(text)
+
+
 @dataclass
 class Bridge:
     name: str
@@ -90,6 +126,11 @@ class Bridges:
         self.rundir = rundir
         self.bridges: dict[str, Bridge] = {}
         self.problems: list[Problem] = []
+        # OVS starts waiting and reads other_config:flow-restore-wait until it is false.
+        self.flow_restore_wait = True
+        self.flow_limit = DEFAULT_FLOW_LIMIT
+        self.max_idle_ms = DEFAULT_MAX_IDLE_MS
+        self._ignored_knobs: dict[str, str] = {}     # key -> value already logged
         packet_in.register_unixctl(self)    # ofproto/packet-in-stats
 
     # --- reconfiguration --------------------------------------------------------------
@@ -97,6 +138,7 @@ class Bridges:
         """Make the running bridges match ``cfg``; return the problems met."""
         problems: list[Problem] = []
         bundle_idle = _bundle_idle_timeout(cfg.other_config, problems)
+        self._global_knobs(cfg.other_config, problems)
         for name in list(self.bridges):
             if name not in cfg.bridges:
                 self._destroy(self.bridges.pop(name), now)
@@ -116,6 +158,9 @@ class Bridges:
             elif bcfg.datapath_id != br.cfg.datapath_id:
                 br.ofproto.datapath_id = pick_datapath_id(bcfg, _hash_mac(name))
                 log.info("%s: datapath id changed to %016x", name, br.ofproto.datapath_id)
+            br.provider.set_flow_restore_wait(self.flow_restore_wait, now)
+            br.provider.upcalls.flow_limit = self.flow_limit
+            br.provider.upcalls.max_idle_ms = self.max_idle_ms
             self._reconfigure_ports(br, bcfg, problems, now)
             created = not br.started
             if created or bcfg.flow_tables != br.cfg.flow_tables:
@@ -133,6 +178,28 @@ class Bridges:
             log.error("%s", p)
         self.problems = problems
         return problems
+
+    def _global_knobs(self, other_config, problems: list[Problem]) -> None:
+        if self.flow_restore_wait:        # once false it is never read again (as OVS)
+            waiting = other_config.get("flow-restore-wait", "").lower() == "true"
+            if not waiting:
+                self.flow_restore_wait = False
+                if self.bridges:
+                    log.info("flow restore wait is over: handling traffic, connecting "
+                             "to controllers")
+        self.flow_limit = _positive_knob(other_config, "flow-limit", DEFAULT_FLOW_LIMIT,
+                                         problems)
+        self.max_idle_ms = _positive_knob(other_config, "max-idle", DEFAULT_MAX_IDLE_MS,
+                                          problems)
+        for key in IGNORED_GLOBAL_KNOBS:
+            value = other_config.get(key)
+            if value is not None and self._ignored_knobs.get(key) != value:
+                log.info("Open_vSwitch other_config:%s=%s ignored (no meaning for this "
+                         "userspace switch)", key, value)
+            if value is None:
+                self._ignored_knobs.pop(key, None)
+            else:
+                self._ignored_knobs[key] = value
 
     def _create(self, cfg: BridgeConfig, problems: list[Problem],
                 now: float) -> Bridge | None:
@@ -206,7 +273,10 @@ class Bridges:
         mgmt = ControllerConfig(target=f"punix:{self.mgmt_path(br.name)}", type="service",
                                 inactivity_probe=MGMT_PROBE_MS,
                                 connection_mode="out-of-band")
-        controllers = [c for c in cfg.controllers if c.target != "none"] + [mgmt]
+        # While flow-restore-wait holds, only the management socket (OVS
+        # bridge_configure_remotes): restored flows must not race a controller's.
+        configured = () if self.flow_restore_wait else cfg.controllers
+        controllers = [c for c in configured if c.target != "none"] + [mgmt]
         connmgr = br.ofproto.connmgr
         connmgr.in_band_disabled = cfg.other_config.get("disable-in-band") == "true"
         queue = cfg.other_config.get("in-band-queue", "")
