@@ -32,6 +32,10 @@ class FakeOfConn:
     def send(self, msg, xid: int = 0, counter=None) -> None:
         self.rconn.sent.extend(codec.encode_all(msg, self.version, xid))
 
+    def send_async_msg(self, msg) -> bool:
+        self.send(msg)
+        return True
+
     def replies(self) -> list:
         out = [codec.decode(raw) for raw in self.rconn.sent]
         self.rconn.sent.clear()

@@ -22,6 +22,14 @@ What this module owns
   primary controller, and **in-band** rules (``ofproto/in_band.py``) while some
   controller is in-band; both are reconciled with the configuration on every ``run``.
 
+Limits and fault isolation: a passive service keeps at most ``max_connections`` accepted
+sessions (Controller ``other_config:max-connections``, default ``MAX_CONNECTIONS``); a
+connection beyond that is accepted and closed at once, logged (rate-limited) and counted
+(``n_refused``, coverage ``connmgr_refused``).  An unexpected exception while running one
+session (outside the per-message handler, which answers with an error itself) is logged
+rate-limited and ends that session only (coverage ``ofconn_crash``); a failing ``accept``
+(e.g. EMFILE) is logged and retried on the next pass.
+
 Order of work in ``run`` follows OVS connmgr_run: in-band, ofconns (scheduled packet-ins,
 receive and handle - each received message may end fail-open), monitor resumes, fail-open, then services
 (accept, connect), then snoops.  ``now`` is a parameter (milliseconds).
@@ -51,9 +59,18 @@ from pyvswitch.ofproto.monitors import MonitorHub
 from pyvswitch.ofproto.fail_open import FailOpen
 from pyvswitch.ofproto.in_band import InBand, parse_remote
 from pyvswitch.ofproto.ofconn import ConnType, OfConn
+from pyvswitch.util import coverage
 from pyvswitch.util.vlog import Logger
 
 log = Logger("connmgr")
+
+#: Default cap on the sessions one listener (ptcp:, punix:, pssl:) holds at once.
+MAX_CONNECTIONS = 256
+#: Refusals and accept failures are logged at most this often per service.
+REFUSE_LOG_INTERVAL_MS = 5000
+REFUSED = coverage.Counter("connmgr_refused")
+ACCEPT_FAILED = coverage.Counter("connmgr_accept_failed")
+OFCONN_CRASH = coverage.Counter("ofconn_crash")
 
 DEFAULT_PROBE_MS = 5000
 DEFAULT_MAX_BACKOFF_MS = 8000
@@ -77,6 +94,8 @@ class Service:
     listener: Listener | None = None
     ofconn: OfConn | None = None          # active services only
     accepted: list[OfConn] = field(default_factory=list)  # passive services only
+    n_refused: int = 0                    # connections closed at once (max_connections)
+    next_refuse_log: float = float("-inf")
 
     @property
     def target(self) -> str:
@@ -94,6 +113,16 @@ class Service:
     @property
     def queue_limit(self) -> int:
         return self.config.controller_queue_size or 100
+
+    @property
+    def max_connections(self) -> int:
+        """other_config:max-connections (a positive integer), else MAX_CONNECTIONS."""
+        raw = self.config.other_config.get("max-connections")
+        try:
+            value = int(raw) if raw is not None else MAX_CONNECTIONS
+        except ValueError:
+            value = MAX_CONNECTIONS
+        return value if value > 0 else MAX_CONNECTIONS
 
     @property
     def in_band(self) -> bool:
@@ -230,7 +259,10 @@ class ConnMgr:
         handle = self._handle if self.fail_open is None else self._handle_and_recover
         for svc in list(self.services.values()):
             for ofconn in svc.ofconns():
-                ofconn.run(now, handle)
+                try:
+                    ofconn.run(now, handle)
+                except Exception:  # fault isolation: one session's bug ends that session only
+                    self._session_crashed(ofconn, now)
             self._reap(svc, now)
         self.monitors.run(now)
         if self.fail_open is not None:
@@ -252,6 +284,17 @@ class ConnMgr:
                 self._ofconn_gone(ofconn)
         svc.accepted = alive
 
+    def _session_crashed(self, ofconn: OfConn, now: float) -> None:
+        OFCONN_CRASH.inc()
+        log.exception("%s: unexpected error running session %s, disconnecting it",
+                      self.bridge, ofconn.name)
+        try:
+            ofconn.rconn.reconnect(now)   # an accepted session ends; an active one retries
+        except Exception:  # the rconn itself is broken: close it for good
+            log.exception("%s: cannot disconnect session %s", self.bridge, ofconn.name)
+            ofconn.rconn.vconn = None
+            ofconn.connection_seqno = -1
+
     def _handle_and_recover(self, ofconn: OfConn, msg: bytes, now: float) -> None:
         if self.fail_open is not None:
             self.fail_open.maybe_recover(now)
@@ -263,7 +306,7 @@ class ConnMgr:
 
     def _run_service(self, svc: Service, now: float) -> None:
         if svc.listener is not None:
-            accepted = svc.listener.accept()
+            accepted = self._accept(svc, now)
             if accepted is not None:
                 name, stream = accepted
                 rconn = Rconn(f"{self.bridge}<->{name}", now, echo_request=_echo_request,
@@ -277,6 +320,34 @@ class ConnMgr:
             svc.rconn.run(now)
             if svc.ofconn is None and svc.rconn.is_connected():
                 svc.ofconn = self._new_ofconn(svc, svc.rconn)
+
+    def _accept(self, svc: Service, now: float):
+        """One new connection for passive ``svc`` as (name, stream), or None when none
+        waits, accepting failed, or the service is full (the connection is then closed)."""
+        try:
+            accepted = svc.listener.accept()
+        except OSError as e:
+            ACCEPT_FAILED.inc()
+            if now >= svc.next_refuse_log:
+                svc.next_refuse_log = now + REFUSE_LOG_INTERVAL_MS
+                log.warning("%s: %s: accept failed (%s)", self.bridge, svc.target,
+                            e.strerror or e)
+            return None
+        if accepted is None:
+            return None
+        limit = svc.max_connections
+        if len(svc.accepted) < limit:
+            return accepted
+        name, stream = accepted
+        stream.close()
+        svc.n_refused += 1
+        REFUSED.inc()
+        if now >= svc.next_refuse_log:
+            svc.next_refuse_log = now + REFUSE_LOG_INTERVAL_MS
+            log.warning("%s: %s: refusing connection from %s: %d connections already "
+                        "(limit %d, %d refused so far)", self.bridge, svc.target, name,
+                        len(svc.accepted), limit, svc.n_refused)
+        return None
 
     def _new_ofconn(self, svc: Service, rconn: Rconn) -> OfConn:
         enable_async = svc.config.enable_async_messages
@@ -449,8 +520,8 @@ class ConnMgr:
                 continue
             if controller_id is not None and ofconn.controller_id != controller_id:
                 continue
-            ofconn.send(msg(ofconn) if callable(msg) else msg)
-            n += 1
+            if ofconn.send_async_msg(msg(ofconn) if callable(msg) else msg):
+                n += 1
         return n
 
     # --- status -----------------------------------------------------------------------

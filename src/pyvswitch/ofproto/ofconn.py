@@ -9,7 +9,9 @@ reply counter that throttles request processing, and the packet-in path's last s
 the two packet-in schedulers (``conn.pinsched``; ``schedulers[0]`` "action",
 ``schedulers[1]`` "miss") that exist while the controller has ``controller_rate_limit``,
 and the packet-in counter that caps the packet-ins waiting in the transmit queue
-(``controller_queue_size``, excess dropped).  Queued packet-ins die with the session, and
+(``controller_queue_size``, excess dropped, coverage ``rconn_overflow``).  Other
+asynchronous messages are dropped while ``ASYNC_TXQ_MAX`` messages wait (coverage
+``ofconn_async_overflow``).  Queued packet-ins die with the session, and
 so do its bundles (``ofproto.bundles``) and flow monitors (``ofproto.monitors``).
 
 ``run`` first releases what the schedulers allow, then runs the rconn, then receives at
@@ -35,15 +37,24 @@ from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import (
     ROLE_EQUAL, ROLE_SLAVE, AsyncConfig, ErrorMsg, Message, NXFF_OPENFLOW10, NXPIF_STANDARD,
 )
+from pyvswitch.util import coverage
 from pyvswitch.util.vlog import Logger
 
 log = Logger("ofconn")
+
+RCONN_OVERFLOW = coverage.Counter("rconn_overflow")        # packet-in over queue_limit
+ASYNC_OVERFLOW = coverage.Counter("ofconn_async_overflow")  # other async over ASYNC_TXQ_MAX
 
 MAX_RECV_PER_RUN = 50
 REPLY_MAX = 100
 DEFAULT_MISS_SEND_LEN = 128
 #: "dropping packet-in due to queue overflow" is logged at most this often (OVS 5/5 s).
 OVERFLOW_LOG_INTERVAL_MS = 1000
+#: Other asynchronous messages (flow-removed, port-status) are dropped while this many
+#: messages wait in the session's transmit queue: a controller that stops reading costs
+#: bounded memory.  Replies are bounded by REPLY_MAX (no request is read while 100 wait),
+#: packet-ins by ``queue_limit`` and flow-monitor updates by their 128 KiB pause.
+ASYNC_TXQ_MAX = 1000
 
 # Reason bits per async message kind (bit n set = reason n enabled).
 _PIN_NO_MATCH, _PIN_ACTION, _PIN_INVALID_TTL, _PIN_ACTION_SET, _PIN_GROUP, \
@@ -104,6 +115,7 @@ class OfConn:
         self.queue_limit = queue_limit
         self.connection_seqno = rconn.connection_seqno
         self.n_async_dropped = 0      # packet-ins refused by the transmit-queue cap
+        self.n_async_overflow = 0     # other async messages refused (ASYNC_TXQ_MAX)
         self.schedulers: list[PinSched | None] = [None, None]   # [action, miss]
         self._next_overflow_log = float("-inf")
         self.set_rate_limit(rate_limit, burst_limit)
@@ -180,6 +192,16 @@ class OfConn:
             for part in encoded:
                 self.rconn.send(part, counter)
 
+    def send_async_msg(self, msg: Message) -> bool:
+        """Queue one asynchronous message unless ASYNC_TXQ_MAX messages already wait
+        (then it is dropped and counted); True if it was queued."""
+        if len(self.rconn.txq) >= ASYNC_TXQ_MAX:
+            self.n_async_overflow += 1
+            ASYNC_OVERFLOW.inc()
+            return False
+        self.send(msg)
+        return True
+
     def send_error(self, error: OFPError, request: bytes) -> None:
         xid = int.from_bytes(request[4:8], "big") if len(request) >= 8 else 0
         data = error.data if error.data is not None else request
@@ -217,6 +239,7 @@ class OfConn:
             return
         if rconn.is_connected():
             self.n_async_dropped += 1
+            RCONN_OVERFLOW.inc()
             if now >= self._next_overflow_log:
                 self._next_overflow_log = now + OVERFLOW_LOG_INTERVAL_MS
                 log.info("%s: dropping packet-in due to queue overflow", self.name)
