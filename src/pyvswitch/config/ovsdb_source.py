@@ -200,11 +200,8 @@ class OvsdbSource:
     @staticmethod
     def _configure_ssl(daemon: Any, ssl: Any) -> None:
         """The SSL row's files, before controllers connect; command-line options
-        (--private-key, --certificate, --ca-cert) take precedence, as in OVS."""
-        args = getattr(daemon, "args", None)
-        ssl = ssl or {}
-        SslConfig.configure(*(getattr(args, key, None) or ssl.get(key)
-                              for key in ("private_key", "certificate", "ca_cert")))
+        (--private-key, --certificate, --ca-cert, --bootstrap-ca-cert) take precedence."""
+        SslConfig.apply(ssl, getattr(daemon, "args", None))   # bootstrap_ca_cert too
 
     def _reconfigure(self, daemon: Any, now: float) -> None:
         bridges = daemon.bridges

@@ -82,7 +82,15 @@ def parse(data: dict[str, Any], path: str = "<config>") -> tuple[SwitchConfig, l
         if not isinstance(ssl, dict) or set(ssl) - _SSL_KEYS:
             raise ConfigError(f"{path}: ssl: expected a table with keys "
                               f"{', '.join(sorted(_SSL_KEYS))}")
-        ssl = {k: str(v) for k, v in ssl.items()}
+        bootstrap = ssl.get("bootstrap_ca_cert", False)
+        if not isinstance(bootstrap, bool):
+            raise ConfigError(f"{path}: ssl.bootstrap_ca_cert: must be true or false, "
+                              f"got {bootstrap!r}")
+        bad = [k for k in _SSL_KEYS - {"bootstrap_ca_cert"}
+               if k in ssl and (not isinstance(ssl[k], str) or not ssl[k])]
+        if bad:
+            raise ConfigError(f"{path}: ssl.{bad[0]}: must be a file name")
+        ssl = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in ssl.items()}
     other = data.get("other_config", {})
     if not isinstance(other, dict):
         raise ConfigError(f"{path}: other_config: must be a table")

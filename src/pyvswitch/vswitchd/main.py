@@ -14,7 +14,14 @@ This is the only place below which nothing reads the clock: ``now`` is read once
 (``ovs.timeval.msec()``) and passed down.
 
 Configuration sources: ``--config FILE.toml`` (the embedded default) or a DATABASE remote
-(``unix:PATH``/``tcp:IP:PORT``, the OVSDB issue).
+(``unix:PATH``/``tcp:IP:PORT``, the OVSDB issue).  With a TOML file, SIGHUP re-reads it
+and applies only the difference through the same ``Bridges.reconfigure`` path OVSDB uses
+(``TomlSource``); a file that cannot be used is logged and the running configuration
+kept.
+
+Safe defaults: a run directory this daemon creates is owner-only (0700) and the unixctl
+socket is created owner-only (0600), like the management and snoop sockets
+(``io.listener``).  No listener is opened that the configuration does not name.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from pyvswitch import __version__
 from pyvswitch.config import toml_source
 # Imported here, before logging is set up: ovs.db.idl registers its log module on import.
 from pyvswitch.config.ovsdb_source import OvsdbSource
+from pyvswitch.io.ssl_stream import SslConfig
 from pyvswitch.util.vlog import Logger
 from pyvswitch.vswitchd.bridge import Bridges
 from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpif
@@ -67,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--certificate", metavar="FILE", help="SSL certificate for the key")
     parser.add_argument("--ca-cert", metavar="FILE",
                         help="CA certificate that peers' certificates must chain to")
+    parser.add_argument("--bootstrap-ca-cert", metavar="FILE",
+                        help="like --ca-cert, but if FILE does not exist, take the CA "
+                             "from the first ssl: peer's chain and save it to FILE")
     parser.add_argument("--version", action="version",
                         version=f"{PROGRAM} (pyvswitch) {__version__}")
     ovs.daemon.add_args(parser)
@@ -82,6 +93,7 @@ class Daemon:
         self.rundir = args.rundir or default_rundir()
         self.bridges = Bridges(self.rundir)
         self.exiting = False
+        self.reload_requested = False
         self.unixctl: ovs.unixctl.server.UnixctlServer | None = None
         self.source = None
         # Signals interrupt poll() only if something is written to a watched fd.
@@ -92,20 +104,18 @@ class Daemon:
 
     def start(self) -> None:
         if self.args.config:
-            cfg, problems = toml_source.load(self.args.config)
-            for p in problems:
-                log.error("%s", p)
-            self.source = StaticSource(cfg)
-            ssl_cfg = cfg.ssl or {}
-            configure_ssl(ssl_cfg.get("private_key"), ssl_cfg.get("certificate"),
-                          ssl_cfg.get("ca_cert"), self.args)
+            self.source = TomlSource(self.args.config)
         elif self.args.database:
             self.source = OvsdbSource(self.args.database)
         else:
             raise toml_source.ConfigError(
                 "no configuration: give --config FILE.toml or a DATABASE remote")
-        error, self.unixctl = ovs.unixctl.server.UnixctlServer.create(
-            self.args.unixctl, version=f"{__version__} (pyvswitch)")
+        old_umask = os.umask(0o177)           # the socket is owner-only (0600)
+        try:
+            error, self.unixctl = ovs.unixctl.server.UnixctlServer.create(
+                self.args.unixctl, version=f"{__version__} (pyvswitch)")
+        finally:
+            os.umask(old_umask)
         if error:
             raise OSError(error, "cannot create the unixctl socket")
         unixctl_cmds.register(self)
@@ -118,6 +128,13 @@ class Daemon:
         except BlockingIOError:
             pass
         now = ovs.timeval.msec()
+        if self.reload_requested:
+            self.reload_requested = False
+            reload = getattr(self.source, "reload", None)
+            if reload is not None:
+                reload(self, now)
+            else:
+                log.info("SIGHUP ignored: the configuration comes from the database")
         self.source.run(self, now)
         self.bridges.run(now)
         self.unixctl.run()
@@ -145,25 +162,54 @@ class Daemon:
             self.unixctl = None
 
 
-def configure_ssl(private_key, certificate, ca_cert, args) -> None:
-    """SSL files from the configuration; command-line options take precedence."""
-    from pyvswitch.io.ssl_stream import SslConfig
-    SslConfig.configure(args.private_key or private_key, args.certificate or certificate,
-                        args.ca_cert or ca_cert)
+class TomlSource:
+    """The TOML file: read at start, re-read on SIGHUP (``reload``).
 
+    At start a bad row (port, interface, controller) is logged and left out, the rest
+    used.  On reload the new file must be clean: if it cannot be parsed or any row has a
+    problem, everything is logged and nothing changes (a typo must not remove a running
+    port).  A clean file goes through ``Bridges.reconfigure``, which leaves untouched
+    bridges, ports and controller connections as they are (flows stay); the ``flows`` of
+    a bridge are added only when the bridge is created.
+    """
 
-class StaticSource:
-    """A configuration that is read once (the TOML file)."""
-
-    def __init__(self, cfg) -> None:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        cfg, problems = toml_source.load(path)
+        for p in problems:
+            log.error("%s", p)
         self.cfg = cfg
         self.applied = False
+        self.reloads = 0
 
     def run(self, daemon: Daemon, now: float) -> None:
         if not self.applied:
+            SslConfig.apply(self.cfg.ssl, daemon.args)
             daemon.bridges.reconfigure(self.cfg, now)
             self.applied = True
             ovs.daemon.daemonize_complete()
+
+    def reload(self, daemon: Daemon, now: float) -> bool:
+        """Re-read the file; apply it if clean.  True when applied."""
+        try:
+            cfg, problems = toml_source.load(self.path)
+        except toml_source.ConfigError as e:
+            log.error("SIGHUP: %s; keeping the running configuration", e)
+            return False
+        if problems:
+            for p in problems:
+                log.error("SIGHUP: %s", p)
+            log.error("SIGHUP: %s has %d problem(s); keeping the running configuration",
+                      self.path, len(problems))
+            return False
+        self.cfg = cfg
+        self.reloads += 1
+        SslConfig.apply(cfg.ssl, daemon.args)
+        daemon.bridges.reconfigure(cfg, now)
+        self.applied = True
+        log.info("SIGHUP: %s reloaded (%s)", self.path,
+                 ", ".join(sorted(cfg.bridges)) or "no bridges")
+        return True
 
     def wait(self, poller) -> None:
         if not self.applied:
@@ -172,11 +218,14 @@ class StaticSource:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.config:   # --detach changes to /; SIGHUP must still find the file
+        args.config = os.path.abspath(args.config)
     ovs.util.PROGRAM_NAME = PROGRAM
     rundir = args.rundir or default_rundir()
     ovs.dirs.RUNDIR = rundir
     try:
-        os.makedirs(rundir, exist_ok=True)
+        os.makedirs(rundir, mode=0o700, exist_ok=True)  # created owner-only; an
+        # existing directory (shared with Open vSwitch, say) is left as it is
     except OSError as e:
         print(f"{PROGRAM}: cannot create run directory {rundir}: {e.strerror}",
               file=sys.stderr)
@@ -197,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum, frame):
         daemon.exiting = True
+
+    def on_sighup(signum, frame):
+        daemon.reload_requested = True
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_sighup)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
     try:
