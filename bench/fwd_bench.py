@@ -14,8 +14,16 @@ Configurations:
   dp      pyvswitch's DpifNetdev on two system ports, megaflow in_port=1 -> output:2,
           driven by an ovs.poller loop as the daemon drives it
   ovs     ovs-vswitchd (userspace datapath, AF_PACKET ports), flow in_port=1,actions=output:2
+  daemon  the whole pyvswitchd (TOML config, netdev bridge, system ports p1/p2) with the same
+          OpenFlow flow: every frame after the first is a datapath cache hit
+  daemon-miss, ovs-miss
+          the cache-miss path: every frame carries a random destination MAC and the table
+          holds ``priority=10,dl_dst=02:00:00:00:00:99,actions=drop`` above
+          ``in_port=1,actions=output:2``, so each frame's megaflow must match its whole
+          destination MAC: one upcall, one translation, one megaflow per frame.  Delivered
+          packets per second is then new flows handled per second.
 
-Usage: bench/fwd_bench.py [--rounds 3] [--secs 3] [--configs bare,netdev,dp,ovs]
+Usage: bench/fwd_bench.py [--rounds 3] [--secs 3] [--configs bare,netdev,dp,daemon,ovs,...]
 """
 
 from __future__ import annotations
@@ -37,6 +45,21 @@ from pathlib import Path
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from reference_ovs import ReferenceOvs  # noqa: E402
+
+# 60 bytes: a random unicast destination MAC, source 02:00:00:00:00:01, IPv4/UDP 10.99.0.1:1024
+# -> 10.99.0.2:9 (the switch does not check the IP checksum; this one is right anyway).
+TRAFGEN_MISS_CFG = """{
+  0x02, drnd(5), 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+  0x45, 0x00, 0x00, 0x2e, 0x00, 0x00, 0x00, 0x00, 0x40, 0x11, 0x65, 0xf7,
+  0x0a, 0x63, 0x00, 0x01, 0x0a, 0x63, 0x00, 0x02,
+  0x04, 0x00, 0x00, 0x09, 0x00, 0x1a, 0x00, 0x00,
+  fill(0x00, 18)
+}
+"""
+
+HIT_FLOWS = ("in_port=1,actions=output:2",)
+MISS_FLOWS = ("priority=10,dl_dst=02:00:00:00:00:99,actions=drop",
+              "priority=0,in_port=1,actions=output:2")
 
 TRAFGEN_CFG = """{
   eth(da=02:00:00:00:00:99, sa=02:00:00:00:00:01, type=0x0800),
@@ -144,7 +167,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=float, default=3.0)
     ap.add_argument("--warm", type=float, default=1.0)
-    ap.add_argument("--configs", default="bare,netdev,dp,ovs")
+    ap.add_argument("--configs", default="bare,netdev,dp,daemon,ovs,daemon-miss,ovs-miss")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -159,40 +182,43 @@ def main() -> int:
     cfgs = a.configs.split(",")
     res: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cfgs}
     tmp = tempfile.mkdtemp(prefix="pyvs-fwd-")
-    cfg_path = os.path.join(tmp, "udp60.trafgen")
-    with open(cfg_path, "w") as f:
-        f.write(TRAFGEN_CFG)
+    traffic = {}
+    for name, text in (("hit", TRAFGEN_CFG), ("miss", TRAFGEN_MISS_CFG)):
+        traffic[name] = os.path.join(tmp, f"udp60-{name}.trafgen")
+        with open(traffic[name], "w") as f:
+            f.write(text)
     ovs = None
     with Topology() as topo:
         try:
-            if "ovs" in cfgs:
+            if any(c.startswith("ovs") for c in cfgs):
                 ovs = OvsRunner(topo.s, tmp)
                 ovs.start()
             for r in range(a.rounds):
                 for c in cfgs:
-                    res[c].append(run_one(c, topo, ovs, cfg_path, a))
+                    cfg_path = traffic["miss" if c.endswith("-miss") else "hit"]
+                    res[c].append(run_one(c, topo, ovs, cfg_path, tmp, a))
                     off, dlv, cpu = res[c][-1]
-                    print(f"round {r} {c:7s} offered {off:10,.0f}  delivered {dlv:10,.0f} pps"
+                    print(f"round {r} {c:11s} offered {off:10,.0f}  delivered {dlv:10,.0f} pps"
                           f"  {cpu:6.2f} us CPU/pkt", flush=True)
         finally:
             if ovs:
                 ovs.stop()
-    ref = "ovs" if "ovs" in cfgs else None
     print("\ndelivered: packets/s reaching p2ns; CPU/pkt: the forwarder's user+sys CPU per "
           "delivered packet;\ncapacity: 1e6 / CPU/pkt, the rate one whole core would carry "
           "(robust when the machine is shared)")
-    print(f"{'config':8s} {'offered':>9s} {'delivered median [min..max]':>30s} "
-          f"{'CPU/pkt':>8s} {'capacity':>9s}" + (f"  ratios vs {ref}: delivered, capacity"
-                                                 if ref else ""))
+    print(f"{'config':11s} {'offered':>9s} {'delivered median [min..max]':>30s} "
+          f"{'CPU/pkt':>8s} {'capacity':>9s}  ratios vs ovs (ovs-miss for -miss): "
+          "delivered, capacity")
     for c in cfgs:
         d = [x[1] for x in res[c]]
         cpu = statistics.median(x[2] for x in res[c])
         ratio = ""
-        if ref and c != ref:
+        ref = "ovs-miss" if c.endswith("-miss") else "ovs"
+        if ref in res and c != ref:
             rd = statistics.median(x[1] / max(1, y[1]) for x, y in zip(res[c], res[ref]))
             rc = statistics.median(y[2] / max(1e-9, x[2]) for x, y in zip(res[c], res[ref]))
             ratio = f"  {rd:.2f}x  {rc:.2f}x"
-        print(f"{c:8s} {statistics.median(x[0] for x in res[c]):9,.0f} "
+        print(f"{c:11s} {statistics.median(x[0] for x in res[c]):9,.0f} "
               f"{statistics.median(d):10,.0f} [{min(d):,.0f}..{max(d):,.0f}] "
               f"{cpu:7.2f}us {1e6 / max(cpu, 1e-9):9,.0f}{ratio}")
     return 0
@@ -205,24 +231,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float, float]:
+def run_one(cfg: str, topo, ovs, cfg_path: str, tmp: str, a) -> tuple[float, float, float]:
     proc = None
+    flows = MISS_FLOWS if cfg.endswith("-miss") else HIT_FLOWS
     try:
-        if cfg == "ovs":
-            ovs.attach()
+        if cfg.startswith("ovs"):
+            ovs.attach(flows)
+            pid = ovs.pid()
         else:
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", sys.executable,
-                 os.path.abspath(__file__), "--child", cfg],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            # imports can take seconds on a busy machine: measure only once it forwards
-            if not select.select([proc.stdout], [], [], 60)[0] or \
-                    proc.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"{cfg} forwarder did not start ({proc.poll()})")
+            proc = (start_daemon(topo, tmp, flows) if cfg.startswith("daemon")
+                    else start_child(topo, cfg))
+            pid = proc.pid          # ip netns exec / taskset exec in place
         time.sleep(0.5)
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{cfg} forwarder exited with {proc.returncode}")
-        pid = ovs.pid() if cfg == "ovs" else proc.pid   # ip netns exec/taskset exec in place
         return measure(topo, cfg_path, a, pid)
     finally:
         if proc is not None:
@@ -232,8 +254,51 @@ def run_one(cfg: str, topo, ovs, cfg_path: str, a) -> tuple[float, float, float]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if cfg == "ovs":
+        if cfg.startswith("ovs"):
             ovs.detach()
+
+
+def start_child(topo, cfg: str) -> subprocess.Popen:
+    """One of the in-process forwarders above, run by this script in the switch namespace."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", sys.executable,
+         os.path.abspath(__file__), "--child", cfg],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # imports can take seconds on a busy machine: measure only once it forwards
+    if not select.select([proc.stdout], [], [], 60)[0] or \
+            proc.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"{cfg} forwarder did not start ({proc.poll()})")
+    return proc
+
+
+def start_daemon(topo, tmp: str, flows: tuple[str, ...]) -> subprocess.Popen:
+    """pyvswitchd from a TOML file with ``flows`` installed at start; returns once
+    ``ovs-ofctl dump-flows`` shows them.  The bridge is not called br0: Open vSwitch, up in
+    the same namespace for the whole run, owns a tap device of that name."""
+    rundir = os.path.join(tmp, "pyrun")
+    os.makedirs(rundir, exist_ok=True)
+    conf = os.path.join(tmp, "fwd.toml")
+    with open(conf, "w") as f:
+        f.write("\n".join([
+            "[[bridge]]", 'name = "pybr0"', 'datapath_type = "netdev"', 'fail_mode = "secure"',
+            "flows = [" + ", ".join(f'"{x}"' for x in flows) + "]",
+            "[[bridge.port]]", 'name = "p1"', 'type = "system"', "ofport_request = 1",
+            "[[bridge.port]]", 'name = "p2"', 'type = "system"', "ofport_request = 2"]) + "\n")
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", sys.executable, "-m",
+         "pyvswitch.vswitchd.main", "--config", conf, "--rundir", rundir,
+         f"--log-file={tmp}/pyvswitchd.log", "-vconsole:off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, OVS_RUNDIR=rundir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        r = subprocess.run(["ovs-ofctl", "dump-flows", "pybr0"], env=env, capture_output=True,
+                           text=True)
+        if r.stdout.count("actions=") == len(flows):
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"pyvswitchd did not start (see {tmp}/pyvswitchd.log)")
 
 
 def measure(topo, cfg_path: str, a, pid: int | None = None) -> tuple[float, float, float]:
@@ -284,13 +349,13 @@ class OvsRunner:
     def pid(self) -> int:
         return self.ovs.pid
 
-    def attach(self) -> None:
+    def attach(self, flows: tuple[str, ...]) -> None:
         self.ovs.run("ovs-vsctl", "add-port", "br0", "p1", "--", "set", "interface", "p1",
                      "ofport_request=1", "--", "add-port", "br0", "p2", "--", "set",
                      "interface", "p2", "ofport_request=2")
         self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0")
-        self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0",
-                     "in_port=1,actions=output:2")
+        for flow in flows:
+            self.ovs.run("ovs-ofctl", "-O", "OpenFlow13", "add-flow", "br0", flow)
 
     def detach(self) -> None:
         self.ovs.run("ovs-vsctl", "--if-exists", "del-port", "br0", "p1", "--",
