@@ -7,17 +7,26 @@ switch by default (no ``--no-wait``) with a timeout so that a bug fails fast.
 ``OvsdbSwitch`` runs ``pyvswitchd unix:<dir>/db.sock`` with its own run directory,
 optionally inside a network namespace.  Both stop their processes and remove their
 directories on ``cleanup()``, also after a failure.
+
+The ``ovsdb`` and ``vswitchd`` fixtures make them (import them into a test module to use
+them); ``FakeController`` is a minimal OpenFlow controller on a unix socket.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
+
+import pytest
 
 from harness import ALL_OF_VERSIONS, wait_for
 
@@ -164,3 +173,97 @@ class OvsdbSwitch:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def ovsdb():
+    """``ovsdb()`` starts a private ovsdb-server with an initialised database."""
+    made: list[OvsdbServer] = []
+
+    def make() -> OvsdbServer:
+        server = OvsdbServer()
+        made.append(server)
+        return server.start().init()
+
+    yield make
+    for server in made:
+        server.cleanup()
+
+
+@pytest.fixture
+def vswitchd():
+    """``vswitchd(server, netns=None)`` starts ``pyvswitchd DATABASE``."""
+    made: list[OvsdbSwitch] = []
+
+    def make(server: OvsdbServer, netns: str | None = None,
+             name: str = "sw") -> OvsdbSwitch:
+        sw = OvsdbSwitch(server, netns, name)
+        made.append(sw)
+        return sw.start()
+
+    yield make
+    for sw in made:
+        sw.cleanup()
+
+
+class FakeController:
+    """A unix-socket OpenFlow 1.3 controller: HELLO, then echo replies."""
+
+    def __init__(self, path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(1)
+        self.listener.settimeout(0.2)
+        self.stopping = False
+        self.connected = threading.Event()      # set once the switch has connected
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn = None
+        while not self.stopping and conn is None:
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+        if conn is None:
+            return
+        self.connected.set()
+        conn.settimeout(0.2)
+        conn.sendall(struct.pack("!BBHI", 4, 0, 8, 1))              # HELLO
+        buf = b""
+        while not self.stopping:
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                break
+            buf += data
+            while len(buf) >= 8:
+                version, mtype, length, xid = struct.unpack("!BBHI", buf[:8])
+                msg, buf = buf[:length], buf[length:]
+                if mtype == 2:                                        # ECHO_REQUEST
+                    conn.sendall(struct.pack("!BBHI", version, 3, length, xid) + msg[8:])
+        conn.close()
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join(2)
+        self.listener.close()
+
+
+def record(text: str) -> dict[str, str]:
+    """``ovs-vsctl list`` output of one record as a dict of raw column texts."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def ports_of(sw: OvsdbSwitch, bridge: str = "br0") -> dict[str, int]:
+    """OpenFlow port numbers by name, from ``ovs-ofctl show``."""
+    text = sw.ofctl("show", bridge).stdout
+    return {name: int(num) for num, name in re.findall(r"^ (\d+)\((\S+)\):", text, re.M)}

@@ -7,108 +7,15 @@ next_cfg to cur_cfg, so every check right after a command sees the change in eff
 from __future__ import annotations
 
 import re
-import socket
-import struct
-import threading
 import time
 
 import pytest
 
 from harness import wait_for
-from ovsdb_harness import OvsdbServer, OvsdbSwitch
+from ovsdb_harness import (  # noqa: F401 - ovsdb and vswitchd are fixtures
+    FakeController, OvsdbSwitch, ovsdb, ports_of, record, vswitchd,
+)
 from topology import run
-
-
-@pytest.fixture
-def ovsdb():
-    """``ovsdb()`` starts a private ovsdb-server with an initialised database."""
-    made: list[OvsdbServer] = []
-
-    def make() -> OvsdbServer:
-        server = OvsdbServer()
-        made.append(server)
-        return server.start().init()
-
-    yield make
-    for server in made:
-        server.cleanup()
-
-
-@pytest.fixture
-def vswitchd():
-    """``vswitchd(server, netns=None)`` starts ``pyvswitchd DATABASE``."""
-    made: list[OvsdbSwitch] = []
-
-    def make(server: OvsdbServer, netns: str | None = None,
-             name: str = "sw") -> OvsdbSwitch:
-        sw = OvsdbSwitch(server, netns, name)
-        made.append(sw)
-        return sw.start()
-
-    yield make
-    for sw in made:
-        sw.cleanup()
-
-
-class FakeController:
-    """A unix-socket OpenFlow 1.3 controller: HELLO, then echo replies."""
-
-    def __init__(self, path: str) -> None:
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(1)
-        self.listener.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        conn = None
-        while not self.stopping and conn is None:
-            try:
-                conn, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-        if conn is None:
-            return
-        conn.settimeout(0.2)
-        conn.sendall(struct.pack("!BBHI", 4, 0, 8, 1))              # HELLO
-        buf = b""
-        while not self.stopping:
-            try:
-                data = conn.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                break
-            buf += data
-            while len(buf) >= 8:
-                version, mtype, length, xid = struct.unpack("!BBHI", buf[:8])
-                msg, buf = buf[:length], buf[length:]
-                if mtype == 2:                                        # ECHO_REQUEST
-                    conn.sendall(struct.pack("!BBHI", version, 3, length, xid) + msg[8:])
-        conn.close()
-
-    def close(self) -> None:
-        self.stopping = True
-        self.thread.join(2)
-        self.listener.close()
-
-
-def record(text: str) -> dict[str, str]:
-    """``ovs-vsctl list`` output of one record as a dict of raw column texts."""
-    out = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
-
-
-def ports_of(sw: OvsdbSwitch, bridge: str = "br0") -> dict[str, int]:
-    """OpenFlow port numbers by name, from ``ovs-ofctl show``."""
-    text = sw.ofctl("show", bridge).stdout
-    return {name: int(num) for num, name in re.findall(r"^ (\d+)\((\S+)\):", text, re.M)}
 
 
 def test_vsctl_commands_take_effect_at_once(ovsdb, vswitchd, hosts, tmp_path):
