@@ -4,16 +4,19 @@ What this module owns
 ---------------------
 * The action values (frozen dataclasses): ``Output``, ``SetField``, ``PushVlan``,
   ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``, ``Meter``,
-  ``Clone`` (its actions run on a copy: edits and a meter drop inside stay inside).  They are already
+  ``Clone`` (its actions run on a copy: edits and a meter drop inside stay inside),
+  ``Recirc`` (hand the frame, as edited so far, back to the datapath's own input: it is
+  parsed again and looked up with ``RECIRC_ID`` set; the last action of a list).  They are already
   concrete: no OpenFlow port numbers, tables or groups; ports are datapath (odp) ports.
 * ``compile_actions``: the executable form.  A list made only of ``Output`` becomes a tuple
   of ports (the hit path just appends the unchanged frame to those ports' transmit
   batches); anything else runs through ``apply_actions``.
-* ``apply_actions(frame, actions, output, upcall, meter)``: the interpreter.  Frame edits
-  call ``pyvswitch.packet.edit`` and produce new bytes; each ``Output`` hands the current
+* ``apply_actions(frame, actions, output, upcall, meter, recirc)``: the interpreter.
+  Frame edits call ``pyvswitch.packet.edit`` and produce new bytes; each ``Output`` hands the current
   frame to ``output(port, frame)``; each ``Userspace`` hands it to ``upcall(frame,
   cookie)``; each ``Meter`` asks ``meter(meter_id, frame)``, which returns the frame to go
-  on with (possibly remarked) or None: the meter dropped it and the actions stop there.
+  on with (possibly remarked) or None: the meter dropped it and the actions stop there;
+  each ``Recirc`` calls ``recirc(recirc_id, frame)``.
 
 Semantics
 ---------
@@ -100,6 +103,14 @@ class Clone:
 
 
 @dataclass(frozen=True, slots=True)
+class Recirc:
+    """Parse the frame again and look it up with the flow's ``RECIRC_ID`` = ``recirc_id``
+    (OVS ``recirc``): translation froze here and resumes in the next pass."""
+
+    recirc_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Userspace:
     """Send the packet up to the layer above (``Upcall`` of kind ACTION) with ``cookie``."""
 
@@ -107,7 +118,7 @@ class Userspace:
 
 
 Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, Truncate, Userspace,
-               Meter, Clone]
+               Meter, Clone, Recirc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +133,7 @@ def compile_actions(actions: Sequence[Action]) -> CompiledActions:
     acts = tuple(actions)
     for a in acts:
         if not isinstance(a, (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls,
-                              Truncate, Userspace, Meter, Clone)):
+                              Truncate, Userspace, Meter, Clone, Recirc)):
             raise TypeError(f"not a datapath action: {a!r}")
         if type(a) is Clone:
             compile_actions(a.actions)
@@ -139,9 +150,11 @@ def _edit():
 def apply_actions(frame: bytes, actions: Sequence[Action],
                   output: Callable[[int, bytes], None],
                   upcall: Callable[[bytes, Any], None],
-                  meter: Callable[[int, bytes], bytes | None] | None = None) -> None:
+                  meter: Callable[[int, bytes], bytes | None] | None = None,
+                  recirc: Callable[[int, bytes], None] | None = None) -> None:
     """Run ``actions`` on ``frame``; raises ``ActionError`` if an edit does not apply.
-    Without a ``meter`` callback, ``Meter`` actions let every packet through."""
+    Without a ``meter`` callback, ``Meter`` actions let every packet through; without a
+    ``recirc`` callback a ``Recirc`` drops the packet."""
     edit = None
     trunc = -1
     for a in actions:
@@ -161,7 +174,11 @@ def apply_actions(frame: bytes, actions: Sequence[Action],
             trunc = a.max_len
             continue
         if t is Clone:
-            apply_actions(frame, a.actions, output, upcall, meter)
+            apply_actions(frame, a.actions, output, upcall, meter, recirc)
+            continue
+        if t is Recirc:
+            if recirc is not None:
+                recirc(a.recirc_id, frame)
             continue
         if t is Meter:
             if meter is not None:
@@ -218,4 +235,6 @@ def format_actions(actions: Sequence[Action]) -> str:
             parts.append(f"meter({a.meter_id})")
         elif t is Clone:
             parts.append(f"clone({format_actions(a.actions)})")
+        elif t is Recirc:
+            parts.append(f"recirc({a.recirc_id:#x})")
     return ",".join(parts)

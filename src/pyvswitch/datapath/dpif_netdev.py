@@ -18,6 +18,10 @@ Invariants
   a megaflow remembers up to ``EMC_REFS_MAX`` of its cache keys so that deleting it costs
   that many dict operations, not a scan of every cache).
 * At most ``max_upcalls`` upcalls are queued between two ``run`` calls; the rest are lost.
+* A ``Recirc`` action parses the frame again (as the actions before it left it), sets
+  the flow's ``RECIRC_ID`` and looks the megaflows up once more, without the EMC; a miss
+  is an upcall of kind MISS whose flow carries the id.  At most ``MAX_RECIRC_DEPTH``
+  recirculations per received packet; deeper ones drop it (``n_recirc_loops``).
 * Meters (``datapath/meter.py``) police packets wherever a ``Meter`` action runs: on the
   upcall's ``execute`` and on every cached hit alike (a megaflow with a meter takes the
   interpreter path).  ``meter_set`` / ``meter_del`` / ``meter_stats`` manage them.
@@ -41,6 +45,8 @@ from pyvswitch.packet.fields import Slot
 
 _TCP_FLAGS = Slot.TCP_FLAGS
 EMC_REFS_MAX = 256      # cache keys remembered per megaflow for a targeted delete
+MAX_RECIRC_DEPTH = 6    # recirculations of one packet (OVS allows as many)
+_RECIRC_ID = Slot.RECIRC_ID
 
 
 class DpPort:
@@ -87,6 +93,9 @@ class DpifNetdev:
         self.n_malformed = 0
         self.n_action_errors = 0
         self.n_tx_no_port = 0
+        self.n_recirc = 0
+        self.n_recirc_loops = 0
+        self._recirc_depth = 0
         self._current_in_port = 0   # odp port of the batch being processed
         self._now = 0.0             # ``now`` of the run / execute in progress (meters)
         self.meters = MeterTable()
@@ -309,9 +318,39 @@ class DpifNetdev:
         """The general interpreter path; the packet's odp in_port is ``_current_in_port``."""
         try:
             apply_actions(frame, actions, self._output, self._upcall_action,
-                          self._meter)
+                          self._meter, self._recirc)
         except ActionError:
             self.n_action_errors += 1
+
+    def _recirc(self, recirc_id: int, frame: bytes) -> None:
+        """The packet comes back in: parse it again and look it up under ``recirc_id``."""
+        if self._recirc_depth >= MAX_RECIRC_DEPTH:
+            self.n_recirc_loops += 1
+            return
+        self.n_recirc += 1
+        in_port = self._current_in_port
+        try:
+            flow = list(self._extract(frame, in_port))
+        except Exception:
+            self.n_malformed += 1
+            return
+        flow[_RECIRC_ID] = recirc_id
+        flow = tuple(flow)
+        mf = self.megaflows.lookup(flow)
+        if mf is None:
+            self.n_missed += 1
+            self._queue_upcall(Upcall(frame, flow, in_port, UpcallKind.MISS, None))
+            return
+        self.n_hit_megaflow += 1
+        mf.tcp_flags |= flow[_TCP_FLAGS]
+        mf.packets += 1
+        mf.bytes += len(frame)
+        mf.used = self._now
+        self._recirc_depth += 1
+        try:
+            mf.fast_out(frame)
+        finally:
+            self._recirc_depth -= 1
 
     def _meter(self, meter_id: int, frame: bytes) -> bytes | None:
         return self.meters.apply(meter_id, frame, self._now)

@@ -4,7 +4,8 @@ What this module owns
 ---------------------
 The glue between one bridge's OpenFlow switch (``ofproto.Ofproto``) and a datapath
 (``datapath.dpif``): the OpenFlow <-> datapath port maps, the MAC table NORMAL uses, the
-upcall handler and its revalidation, PACKET_OUT execution, and the gathering of
+upcall handler and its revalidation, the recirculation ids of frozen translations
+(``recirc.py``), PACKET_OUT execution, and the gathering of
 packet-ins: every packet-in the datapath hands up joins the bridge's bounded
 ``packet_ins`` queue (``ofproto/packet_in.py``, 1024 at most, excess dropped and counted)
 and ``run`` hands the queue to connmgr once the datapath work of the pass is done (OVS
@@ -26,6 +27,7 @@ from pyvswitch.packet.extract import extract
 from pyvswitch.packet.fields import Slot
 from pyvswitch.ofproto import packet_in
 from pyvswitch.ofproto_dpif.mac_learning import MacTable
+from pyvswitch.ofproto_dpif.recirc import RecircTable
 from pyvswitch.ofproto_dpif.upcall import UpcallHandler
 from pyvswitch.ofproto_dpif.xlate_group import translation_failed
 from pyvswitch.ofproto_dpif.xlate import PIN_IMPLICIT_MISS, PacketInCookie, translate_actions
@@ -48,6 +50,7 @@ class OfprotoDpif:
         self.port_vlans: dict[int, tuple] = {}
         self.wants_packet_in_on_miss = False
         self.may_learn = True
+        self.recirc = RecircTable()      # frozen translations, by recirculation id
         self.upcalls = UpcallHandler(self, self.dpif)
         self.need_revalidate = False
         self.next_mac_expire = 0.0

@@ -11,6 +11,8 @@ rules it traversed and the MAC-learning side effects it had.  With those it
   is translated afresh), so nothing stale forwards once a change is acknowledged;
 * **pushes statistics**: datapath hit counters move into the rules' (and groups')
   counters, so dump-flows counters and idle timeouts see cache hits;
+* **forgets frozen translations** (``recirc.py``) that no cached flow uses any more,
+  after each revalidation;
 * **expires** cached flows idle longer than ``max_idle_ms`` (OVS other_config:max-idle,
   10 s) and keeps at most ``flow_limit`` of them.
 
@@ -23,6 +25,7 @@ from collections import deque
 from operator import and_
 from dataclasses import dataclass, field
 
+from pyvswitch.datapath.actions import Clone, Recirc
 from pyvswitch.datapath.dpif import Upcall, UpcallKind
 from pyvswitch.packet.fields import Slot
 from pyvswitch.ofproto_dpif.xlate import translate
@@ -104,7 +107,20 @@ class UpcallHandler:
                     ukey.rules = xout.rules
         finally:
             bridge.may_learn = True
+        self.gc_recirc(now)
         return deleted
+
+    def gc_recirc(self, now: float) -> int:
+        """Drop the frozen translations no cached flow resumes or recirculates to."""
+        table = getattr(self.bridge, "recirc", None)
+        if table is None or not len(table):
+            return 0
+        live = set()
+        for ukey in self.ukeys.values():
+            if ukey.flow[Slot.RECIRC_ID]:
+                live.add(ukey.flow[Slot.RECIRC_ID])
+            _recirc_ids(ukey.actions, live)
+        return table.gc(live, now)
 
     def _delete(self, key, mask, ukey: Ukey, now: float) -> None:
         final = self.dpif.flow_del(key, mask)
@@ -165,3 +181,11 @@ class UpcallHandler:
                 self.handle_miss(up, now)
             else:
                 self.bridge.send_packet_in(up.cookie, up.frame, now)
+
+
+def _recirc_ids(actions, into: set) -> None:
+    for a in actions:
+        if type(a) is Recirc:
+            into.add(a.recirc_id)
+        elif type(a) is Clone:
+            _recirc_ids(a.actions, into)

@@ -20,6 +20,13 @@ occur, and applied by the datapath one after another, so outputs see the packet 
 OpenFlow actions left it.  Packets for the controller become ``Userspace`` actions whose
 cookie carries the packet-in parameters (``PacketInCookie``).
 
+Recirculation: after ``pop_mpls`` the flow no longer describes the headers that follow,
+so before the first action or table lookup that needs them translation *freezes*
+(``xlate_actions.freeze``): the datapath actions end with ``Recirc(id)``, ``id`` keys the
+frozen pipeline state in the bridge's ``recirc`` table (``recirc.py``), and a flow whose
+``RECIRC_ID`` slot is set resumes from that state instead of starting in table 0.  Every
+translation matches ``RECIRC_ID`` exactly, as Open vSwitch's megaflows do.
+
 The action-by-action semantics live in ``xlate_actions.py``; NORMAL in ``xlate_normal.py``.
 Time model: ``now`` is a parameter.  Must not import ``vswitchd`` or ``datapath.dpif``.
 """
@@ -77,13 +84,14 @@ class XlateBridge:
     wants_packet_in_on_miss: bool
     port_vlans: dict
     may_learn: bool          # False while revalidating: old flows must not refresh MACs
+    recirc: Any              # recirc.RecircTable, or absent: translation never freezes
 
 
 class Ctx:
     """The state of one translation."""
 
     __slots__ = ("bridge", "flow", "out", "depth", "action_set", "table_id", "rule",
-                 "now", "stop", "in_group", "packet_out")
+                 "now", "stop", "in_group", "packet_out", "was_mpls", "nest")
 
     def __init__(self, bridge: XlateBridge, flow, now: float, trace: bool) -> None:
         self.bridge = bridge
@@ -97,6 +105,8 @@ class Ctx:
         self.stop = False
         self.in_group = False
         self.packet_out = False
+        self.was_mpls = False     # a pop_mpls ran: the flow's L3+ fields are not known
+        self.nest = 0             # clones being translated (no freezing inside them)
 
     # --- helpers the action code shares ------------------------------------------------
     def unwildcard(self, slot: int, bits: int | None = None) -> None:
@@ -118,12 +128,21 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
     ctx = Ctx(bridge, flow, now, trace)
     ctx.unwildcard(Slot.IN_PORT)            # datapath flows always match in_port exactly
     ctx.unwildcard(Slot.ETH_TYPE)           # and the ethertype (the key's shape)
-    xlate_actions.run_table(ctx, table_id)
+    ctx.unwildcard(Slot.RECIRC_ID)          # and which pass of the packet this is
+    recirc_id = ctx.flow[Slot.RECIRC_ID]
+    if recirc_id:
+        if not xlate_actions.resume(ctx, recirc_id):
+            return ctx.out
+    else:
+        xlate_actions.run_table(ctx, table_id)
     if not ctx.stop or ctx.action_set:
         xlate_actions.run_action_set(ctx)
     wc = ctx.out.wc
     for slot in _PIPELINE_SLOTS:            # pipeline fields never reach the datapath
         wc[slot] = 0
+    if recirc_id:                           # the frozen state, not the packet, holds these
+        for slot in _FROZEN_META:
+            wc[slot] = 0
     return ctx.out
 
 
@@ -142,3 +161,6 @@ def translate_actions(bridge: XlateBridge, flow, actions, now: float = 0,
 _PIPELINE = frozenset([Slot.METADATA, Slot.ACTSET_OUTPUT]
                       + [Slot(Slot.REG0 + i) for i in range(16)])
 _PIPELINE_SLOTS = tuple(sorted(int(s) for s in _PIPELINE))
+# Metadata a frozen translation carries over to its resumption (with the pipeline slots).
+_FROZEN_META = (int(Slot.TUN_ID), int(Slot.PKT_MARK))
+FROZEN_SLOTS = (int(Slot.IN_PORT),) + _PIPELINE_SLOTS + _FROZEN_META

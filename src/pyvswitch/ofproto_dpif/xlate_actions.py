@@ -4,7 +4,8 @@ What this module owns
 ---------------------
 ``run_table`` (look a table up and run the rule's instructions, or the table-miss
 behaviour), ``run_actions`` (one action list, in order), ``run_action_set`` (the
-OpenFlow 1.1+ action set in the order the specification fixes), and output to ports.
+OpenFlow 1.1+ action set in the order the specification fixes), output to ports, and
+freezing/resuming a translation around a recirculation (``freeze``, ``resume``).
 
 Every read of a flow field un-wildcards it in ``ctx.out.wc``; every header change is
 mirrored in ``ctx.flow`` (so later matches and actions see it) and emitted as a datapath
@@ -21,8 +22,9 @@ from pyvswitch.packet import fields as F
 from pyvswitch.packet.fields import Slot
 
 from pyvswitch.ofproto_dpif.xlate import (
-    MAX_RESUBMIT_DEPTH, PIN_ACTION, PIN_ACTION_SET, PIN_EXPLICIT_MISS, PIN_GROUP,
-    PIN_IMPLICIT_MISS, PIN_INVALID_TTL, PIN_PACKET_OUT, Ctx, PacketInCookie, _PIPELINE,
+    FROZEN_SLOTS, MAX_RESUBMIT_DEPTH, PIN_ACTION, PIN_ACTION_SET, PIN_EXPLICIT_MISS,
+    PIN_GROUP, PIN_IMPLICIT_MISS, PIN_INVALID_TTL, PIN_PACKET_OUT, Ctx, PacketInCookie,
+    _PIPELINE,
 )
 
 OFPPC_NO_FWD = 32
@@ -71,7 +73,16 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
     if ins.meter_id is not None:
         meter(ctx, ins.meter_id)
     if ins.apply:
-        run_actions(ctx, ins.apply)
+        acts = ins.apply
+        for i, act in enumerate(acts):
+            if ctx.stop:
+                return
+            if ctx.was_mpls and _needs_reparse(act) and _may_freeze(ctx):
+                freeze(ctx, of.Instructions(
+                    apply=acts[i:], clear=ins.clear, write=ins.write,
+                    write_metadata=ins.write_metadata, goto_table=ins.goto_table))
+                return
+            run_action(ctx, act)
         if ctx.stop:
             return
     if ins.clear:
@@ -83,8 +94,76 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
         md = ctx.flow[Slot.METADATA]
         ctx.flow[Slot.METADATA] = (md & ~mask) | (value & mask)
     if ins.goto_table is not None:
+        if ctx.was_mpls and _may_freeze(ctx):
+            freeze(ctx, of.Instructions(goto_table=ins.goto_table))
+            return
         ctx.note(f"    goto_table:{ins.goto_table}")
         run_table(ctx, ins.goto_table)
+
+
+# --- recirculation ------------------------------------------------------------------------
+
+# Actions that need nothing past the Ethernet header and do not look a table up: they may
+# run on a packet whose MPLS label was just popped, before it is parsed again.
+_L2_ONLY = (of.Controller, of.Enqueue, of.PushVlan, of.StripVlan, of.SetVlanVid,
+            of.SetVlanPcp, of.PopMpls, of.Note, of.SetQueue, of.MeterAction, of.Exit)
+_L2_PREREQS = (F.Prereq.NONE, F.Prereq.VLAN_VID)
+
+
+def _needs_reparse(act) -> bool:
+    """True if ``act`` reads or writes headers beyond L2, or looks a table up."""
+    if isinstance(act, _L2_ONLY):
+        return False
+    if isinstance(act, of.Output):
+        return act.port == of.OFPP_TABLE
+    if isinstance(act, of.SetField):
+        return act.field.prereq not in _L2_PREREQS
+    return True
+
+
+def _may_freeze(ctx: Ctx) -> bool:
+    """Freezing keeps the rest of one rule's instructions and the action set; inside a
+    resubmit, group bucket or clone there would be more to keep, so there the packet goes
+    on unparsed as before."""
+    return (ctx.depth == 0 and not ctx.nest and not ctx.packet_out
+            and getattr(ctx.bridge, "recirc", None) is not None)
+
+
+def freeze(ctx: Ctx, rest: of.Instructions) -> None:
+    """End this pass with a recirculation; ``rest`` runs when the packet comes back."""
+    flow = ctx.flow
+    pipeline = tuple((slot, flow[slot]) for slot in FROZEN_SLOTS if flow[slot])
+    rid = ctx.bridge.recirc.intern(ctx.table_id, ctx.rule, rest,
+                                   tuple(ctx.action_set.items()), pipeline, ctx.now)
+    ctx.action_set = {}
+    ctx.stop = True
+    if not rid:
+        ctx.note("    recirculation table full: drop")
+        return
+    ctx.note(f"    recirc({rid:#x}): the packet is parsed again, then table "
+             f"{ctx.table_id} resumes")
+    ctx.emit(dp.Recirc(rid))
+
+
+def resume(ctx: Ctx, recirc_id: int) -> bool:
+    """Continue the translation frozen under ``recirc_id`` (ctx.flow is the packet as
+    parsed after the recirculation).  False if the id is unknown: the packet is dropped."""
+    table = getattr(ctx.bridge, "recirc", None)
+    state = table.get(recirc_id, ctx.now) if table is not None else None
+    if state is None:
+        ctx.note(f"recirc_id {recirc_id:#x} is not known: drop")
+        return False
+    flow = ctx.flow
+    for slot in FROZEN_SLOTS:
+        if slot != Slot.IN_PORT:
+            flow[slot] = 0
+    for slot, value in state.pipeline:
+        flow[slot] = value
+    ctx.action_set = dict(state.action_set)
+    ctx.table_id, ctx.rule = state.table_id, state.rule
+    ctx.note(f"resume table {state.table_id} after recirc({recirc_id:#x})")
+    run_instructions(ctx, state.instructions)
+    return True
 
 
 # --- the action set -----------------------------------------------------------------------
@@ -115,9 +194,12 @@ def run_action_set(ctx: Ctx) -> None:
                      key=lambda act: _SET_RANK[type(act)])
     has_group = any(isinstance(a, of.GroupAction) for a in ordered)
     ctx.note("    action set: " + ", ".join(type(a).__name__ for a in ordered))
-    for act in ordered:
+    for i, act in enumerate(ordered):
         if has_group and isinstance(act, of.Output):
             continue  # the group decides where the packet goes
+        if ctx.was_mpls and _needs_reparse(act) and _may_freeze(ctx):
+            freeze(ctx, of.Instructions(write=tuple(ordered[i:])))  # the set, resumed
+            return
         run_action(ctx, act, in_action_set=True)
 
 
@@ -164,6 +246,7 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
             flow[Slot.ETH_TYPE] = act.ethertype
             flow[Slot.MPLS_LSE] = 0
             ctx.emit(dp.PopMpls(act.ethertype))
+            ctx.was_mpls = True      # what lies beneath is known only after a re-parse
     elif isinstance(act, of.SetMplsTtl):
         set_field(ctx, F.BY_NAME["mpls_ttl"], act.ttl)
     elif isinstance(act, of.SetMplsLabel):
@@ -433,9 +516,12 @@ def meter(ctx: Ctx, meter_id: int) -> None:
 def clone(ctx: Ctx, actions) -> None:
     """Run ``actions`` on a copy: afterwards the packet is as it was before the clone."""
     saved = list(ctx.flow)
-    saved_stop = ctx.stop
+    saved_stop, saved_mpls = ctx.stop, ctx.was_mpls
+    ctx.nest += 1
     run_actions(ctx, actions)
+    ctx.nest -= 1
     ctx.stop = saved_stop
+    ctx.was_mpls = saved_mpls
     _restore(ctx, saved)
 
 

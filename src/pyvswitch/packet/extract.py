@@ -148,7 +148,7 @@ assert [s.name for s in Slot][_ETH_SRC:] == [
     "ETH_SRC", "ETH_DST", "ETH_TYPE", "VLAN_TCI", "MPLS_LSE", "NW_SRC", "NW_DST",
     "IPV6_SRC", "IPV6_DST", "IPV6_LABEL", "NW_PROTO", "NW_TOS", "NW_TTL", "NW_FRAG",
     "ARP_SHA", "ARP_THA", "TP_SRC", "TP_DST", "TCP_FLAGS", "ND_TARGET", "PBB_ISID",
-    "IPV6_EXTHDR"] and _ETH_SRC == 21 and N_SLOTS == 43
+    "IPV6_EXTHDR", "RECIRC_ID"] and _ETH_SRC == 21 and N_SLOTS == 44
 
 
 # The fast path's vector starts with in_port and the 20 pipeline/tunnel slots (all zero);
@@ -174,15 +174,15 @@ def extract(frame: bytes | bytearray | memoryview, in_port: int) -> tuple[int, .
             if proto == 6 and tot >= 40:
                 return (_PREFIXES.get(in_port) or _prefix(in_port)) + (
                     sh << 32 | sl, dh << 32 | dl, 0x0800, 0, 0, src, dst, 0, 0, 0,
-                    6, tos, ttl, 0, 0, 0, sp, dp, offfl & 0xFFF, 0, 0, 0)
+                    6, tos, ttl, 0, 0, 0, sp, dp, offfl & 0xFFF, 0, 0, 0, 0)
             if proto == 17 and tot >= 28:
                 return (_PREFIXES.get(in_port) or _prefix(in_port)) + (
                     sh << 32 | sl, dh << 32 | dl, 0x0800, 0, 0, src, dst, 0, 0, 0,
-                    17, tos, ttl, 0, 0, 0, sp, dp, 0, 0, 0, 0)
+                    17, tos, ttl, 0, 0, 0, sp, dp, 0, 0, 0, 0, 0)
             if proto == 1 and tot >= 28:  # ICMP: the first 16 bits are type and code
                 return (_PREFIXES.get(in_port) or _prefix(in_port)) + (
                     sh << 32 | sl, dh << 32 | dl, 0x0800, 0, 0, src, dst, 0, 0, 0,
-                    1, tos, ttl, 0, 0, 0, sp >> 8, sp & 0xFF, 0, 0, 0, 0)
+                    1, tos, ttl, 0, 0, 0, sp >> 8, sp & 0xFF, 0, 0, 0, 0, 0)
         elif (et == ETH_TYPE_VLAN or et == ETH_TYPE_VLAN_8021AD) and n >= 52:
             flow = _tagged(frame, in_port, n)
             if flow is not None:
@@ -197,11 +197,11 @@ def _tagged(frame, in_port: int, n: int) -> tuple[int, ...] | None:
     if et != 0x0800 or vi != 0x45 or frag & 0x3FFF or tot + 18 > n:
         return None
     if proto == 6 and tot >= 40:
-        l4 = (sp, dp, offfl & 0xFFF, 0, 0, 0)
+        l4 = (sp, dp, offfl & 0xFFF, 0, 0, 0, 0)
     elif proto == 17 and tot >= 28:
-        l4 = (sp, dp, 0, 0, 0, 0)
+        l4 = (sp, dp, 0, 0, 0, 0, 0)
     elif proto == 1 and tot >= 28:
-        l4 = (sp >> 8, sp & 0xFF, 0, 0, 0, 0)
+        l4 = (sp >> 8, sp & 0xFF, 0, 0, 0, 0, 0)
     else:
         return None
     return (_PREFIXES.get(in_port) or _prefix(in_port)) + (

@@ -73,6 +73,7 @@ class Slot(enum.IntEnum):
     ND_TARGET = enum.auto()
     PBB_ISID = enum.auto()
     IPV6_EXTHDR = enum.auto()
+    RECIRC_ID = enum.auto()    # datapath metadata: which frozen translation a packet resumes
 
 
 N_SLOTS = len(Slot)
@@ -87,6 +88,7 @@ SLOT_BITS: tuple[int, ...] = tuple(
         Slot.NW_TOS: 8, Slot.NW_TTL: 8, Slot.NW_FRAG: 2, Slot.ARP_SHA: 48,
         Slot.ARP_THA: 48, Slot.TP_SRC: 16, Slot.TP_DST: 16, Slot.TCP_FLAGS: 12,
         Slot.ND_TARGET: 128, Slot.PBB_ISID: 24, Slot.IPV6_EXTHDR: 9,
+        Slot.RECIRC_ID: 32,
     }.get(s, 32)
     for s in Slot
 )
