@@ -354,6 +354,9 @@ class Bridges:
         for br in list(self.bridges.values()):
             for netdev in br.netdevs.values():
                 netdev.run(now)
+            # The local port's device waits on its link events too: unread, they would
+            # keep poll() returning at once (a busy loop).
+            br.local_netdev.run(now)
             try:
                 br.provider.run(now)
             except Exception:  # fault isolation: a bug in one packet's path must not stop us
