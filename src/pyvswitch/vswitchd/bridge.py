@@ -104,6 +104,21 @@ def _positive_knob(other_config, key: str, default: int, problems: list[Problem]
     return int(text)
 
 
+def _error_text(e: Exception, name: str) -> str:
+    """The reason a device operation failed, once: the errno's text when the error carries
+    one (as OVS writes it, "No such device"), else the message without the device name
+    the netdev layer puts in front."""
+    seen = e
+    while seen is not None:
+        code = getattr(seen, "errno", None) or getattr(seen, "code", None)
+        if isinstance(code, int) and code > 0:
+            return os.strerror(code)
+        seen = seen.__cause__ or seen.__context__
+    text = str(e)
+    prefix = f"{name}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
 @dataclass
 class Bridge:
     name: str
@@ -225,35 +240,54 @@ class Bridges:
 
     def _reconfigure_ports(self, br: Bridge, cfg: BridgeConfig,
                            problems: list[Problem], now: float) -> None:
+        """OVS bridge_delete_or_reconfigure_ports then bridge_add_ports: remove what is
+        gone or changed type/options, move ports whose requested number changed (with the
+        port holding that number, unless it requested it too), then open what is missing,
+        interfaces with an ofport_request first."""
         wanted: dict[str, InterfaceConfig] = {}
         for port in cfg.ports.values():
             for iface in port.interfaces:
                 if iface.name == br.name:
                     continue  # the bridge's own port is always there
                 wanted[iface.name] = iface
+        doomed: set[str] = set()
         for name in list(br.netdevs):
-            old = br.iface_cfgs.get(name)
-            if name not in wanted or old != wanted[name]:
+            old, new = br.iface_cfgs.get(name), wanted.get(name)
+            if new is None or old is None or (old.type, old.options) != (new.type,
+                                                                         new.options):
+                doomed.add(name)
+                continue
+            number = br.ofproto.ports_by_name[name].ofp_port
+            requested = new.ofport_request
+            if requested is not None and requested != number:
+                victim = br.ofproto.ports.get(requested)
+                if victim is None:
+                    doomed.add(name)
+                elif (victim.name not in wanted
+                      or wanted[victim.name].ofport_request != requested):
+                    doomed.update((name, victim.name))
+                # else: both asked for the same number; this one keeps its own
+        for name in list(br.netdevs):
+            if name in doomed:
                 br.ofproto.del_port(name)
                 br.netdevs.pop(name).close()
                 br.iface_cfgs.pop(name, None)
+            else:
+                self._update_iface(br, name, br.iface_cfgs[name], wanted[name])
         br.iface_errors = {}
-        for name, iface in wanted.items():
+        order = sorted(wanted.values(), key=lambda i: i.ofport_request is None)
+        for iface in order:
+            name = iface.name
             if name in br.netdevs:
                 continue
             try:
                 netdev = open_netdev(name, iface.type or "system", dict(iface.options))
             except (NetdevError, OSError, ValueError) as e:
-                message = f"could not open network device {name} ({e})"
+                message = f"could not open network device {name} ({_error_text(e, name)})"
                 br.iface_errors[name] = message
                 problems.append(Problem(f"bridge {br.name}: interface {name}", message))
                 continue
-            if iface.mtu_request is not None and hasattr(netdev, "set_mtu"):
-                try:
-                    netdev.set_mtu(iface.mtu_request)
-                except (NetdevError, OSError, ValueError) as e:
-                    log.warning("%s: %s: cannot set MTU %d (%s)", br.name, name,
-                                iface.mtu_request, e)
+            self._set_mtu(br, name, netdev, iface.mtu_request)
             port = br.ofproto.add_port(name, netdev, iface.ofport_request, now=now)
             if iface.ofport_request is not None and port.ofp_port != iface.ofport_request:
                 log.warning("%s: port %s: requested OpenFlow port %d is taken, using %d",
@@ -267,6 +301,23 @@ class Bridges:
                 if port is not None and iface.name in br.netdevs:
                     br.provider.set_port_vlan(port.ofp_port, pcfg.vlan_mode, pcfg.tag,
                                               pcfg.trunks)
+
+    def _update_iface(self, br: Bridge, name: str, old: InterfaceConfig,
+                      new: InterfaceConfig) -> None:
+        """A kept interface whose other settings changed: applied in place."""
+        if old.mtu_request != new.mtu_request:
+            self._set_mtu(br, name, br.netdevs[name], new.mtu_request)
+        br.iface_cfgs[name] = new
+
+    @staticmethod
+    def _set_mtu(br: Bridge, name: str, netdev, mtu: int | None) -> None:
+        if mtu is None or not hasattr(netdev, "set_mtu"):
+            return
+        try:
+            netdev.set_mtu(mtu)
+        except (NetdevError, OSError, ValueError) as e:
+            log.warning("%s: %s: cannot set MTU %d (%s)", br.name, name, mtu,
+                        _error_text(e, name))
 
     def _reconfigure_controllers(self, br: Bridge, cfg: BridgeConfig, now: float,
                                  created: bool) -> None:

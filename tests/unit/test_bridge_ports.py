@@ -1,0 +1,68 @@
+"""How a reconfiguration moves, keeps and reports ports (OVS bridge.c port rules)."""
+
+from pyvswitch.config.model import BridgeConfig, InterfaceConfig, PortConfig, SwitchConfig
+from pyvswitch.vswitchd.bridge import Bridges
+
+
+def _cfg(*ifaces: InterfaceConfig) -> SwitchConfig:
+    ports = {i.name: PortConfig(i.name, (i,)) for i in ifaces}
+    return SwitchConfig(bridges={"br0": BridgeConfig(name="br0", datapath_type="dummy",
+                                                     ports=ports)})
+
+
+def _numbers(bridges: Bridges) -> dict[str, int]:
+    br = bridges.bridges["br0"]
+    return {name: br.ofproto.ports_by_name[name].ofp_port for name in br.netdevs}
+
+
+def _dummy(name: str, **kw) -> InterfaceConfig:
+    return InterfaceConfig(name, type="dummy", **kw)
+
+
+def test_a_requested_number_moves_the_port_holding_it(tmp_path):
+    bridges = Bridges(str(tmp_path))
+    try:
+        bridges.reconfigure(_cfg(_dummy("p1", ofport_request=5), _dummy("p2")), 0)
+        assert _numbers(bridges) == {"p1": 5, "p2": 1}
+        bridges.reconfigure(_cfg(_dummy("p1", ofport_request=1), _dummy("p2")), 10)
+        assert _numbers(bridges) == {"p1": 1, "p2": 2}
+    finally:
+        bridges.close(100)
+
+
+def test_two_interfaces_asking_for_one_number_keep_what_they_have(tmp_path):
+    bridges = Bridges(str(tmp_path))
+    try:
+        bridges.reconfigure(_cfg(_dummy("p1", ofport_request=1), _dummy("p2")), 0)
+        bridges.reconfigure(_cfg(_dummy("p1", ofport_request=1),
+                                 _dummy("p2", ofport_request=1)), 10)
+        assert _numbers(bridges) == {"p1": 1, "p2": 2}
+    finally:
+        bridges.close(100)
+
+
+def test_settings_that_need_no_reopen_keep_the_device_and_number(tmp_path):
+    bridges = Bridges(str(tmp_path))
+    try:
+        bridges.reconfigure(_cfg(_dummy("p1", ofport_request=3)), 0)
+        netdev = bridges.bridges["br0"].netdevs["p1"]
+        bridges.reconfigure(_cfg(_dummy("p1", mtu_request=1400)), 10)   # request dropped
+        assert bridges.bridges["br0"].netdevs["p1"] is netdev
+        assert _numbers(bridges) == {"p1": 3}
+        assert netdev.mtu == 1400
+        # A new type or new options mean a new device.
+        bridges.reconfigure(_cfg(_dummy("p1", options={"x": "1"})), 20)
+        assert bridges.bridges["br0"].netdevs["p1"] is not netdev
+    finally:
+        bridges.close(100)
+
+
+def test_a_missing_device_is_reported_with_its_errno_text_once(tmp_path):
+    bridges = Bridges(str(tmp_path))
+    try:
+        problems = bridges.reconfigure(_cfg(InterfaceConfig("pvs-no-such0")), 0)
+        error = bridges.bridges["br0"].iface_errors["pvs-no-such0"]
+        assert error == "could not open network device pvs-no-such0 (No such device)"
+        assert [p.message for p in problems] == [error]
+    finally:
+        bridges.close(100)
