@@ -97,6 +97,21 @@ class SslConfig:
             cls._warned_no_verify = False
         cls.private_key, cls.certificate, cls.ca_cert = private_key, certificate, ca_cert
         cls.bootstrap = bool(bootstrap and ca_cert and ca_cert != "none")
+        cls.refresh()
+
+    @classmethod
+    def refresh(cls) -> None:
+        """Load the files now if they changed (errors are logged), so that a key pair
+        that works at configuration time is the one kept if a later change breaks it."""
+        if not (cls.private_key and cls.certificate and cls.ca_cert) or cls.bootstrapping():
+            return
+        stamp = cls._current_stamp()
+        if stamp != cls._stamp:
+            cls._rebuild(stamp)
+
+    @classmethod
+    def _current_stamp(cls) -> tuple:
+        return tuple(_file_stamp(p) for p in (cls.private_key, cls.certificate, cls.ca_cert))
 
     @classmethod
     def apply(cls, settings: Mapping[str, str] | None, args: Any = None) -> None:
@@ -156,8 +171,7 @@ class SslConfig:
                               "exist yet: only an ssl: connection can bootstrap it, "
                               "pssl: refuses connections until then")
             return cls._bootstrap_context(), True
-        stamp = tuple(_file_stamp(p) for p in (cls.private_key, cls.certificate,
-                                               cls.ca_cert))
+        stamp = cls._current_stamp()
         if stamp != cls._stamp:
             cls._rebuild(stamp)
         cached = cls._server if server else cls._client
