@@ -3,7 +3,8 @@
 What this module owns
 ---------------------
 * The action values (frozen dataclasses): ``Output``, ``SetField``, ``PushVlan``,
-  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``Truncate``, ``Userspace``, ``Meter``,
+  ``PopVlan``, ``PushMpls``, ``PopMpls``, ``PushPbb``, ``PopPbb``, ``CopyTtlOut``,
+  ``CopyTtlIn``, ``Truncate``, ``Userspace``, ``Meter``,
   ``Clone`` (its actions run on a copy: edits and a meter drop inside stay inside),
   ``Recirc`` (hand the frame, as edited so far, back to the datapath's own input: it is
   parsed again and looked up with ``RECIRC_ID`` set; the last action of a list).  They are already
@@ -83,6 +84,27 @@ class PopMpls:
 
 
 @dataclass(frozen=True, slots=True)
+class PushPbb:
+    ethertype: int    # 0x88e7
+    itag: int         # the whole I-TAG: PCP, DEI, UCA and the 24-bit I-SID
+
+
+@dataclass(frozen=True, slots=True)
+class PopPbb:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CopyTtlOut:
+    """The outermost MPLS TTL takes the TTL beneath it (next entry or IP header)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyTtlIn:
+    """The entry or IP header beneath the outermost MPLS entry takes its TTL."""
+
+
+@dataclass(frozen=True, slots=True)
 class Truncate:
     max_len: int
 
@@ -117,8 +139,10 @@ class Userspace:
     cookie: Any = None
 
 
-Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, Truncate, Userspace,
-               Meter, Clone, Recirc]
+Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, PushPbb, PopPbb,
+               CopyTtlOut, CopyTtlIn, Truncate, Userspace, Meter, Clone, Recirc]
+_ACTION_TYPES = (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, PushPbb, PopPbb,
+                 CopyTtlOut, CopyTtlIn, Truncate, Userspace, Meter, Clone, Recirc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +156,7 @@ class CompiledActions:
 def compile_actions(actions: Sequence[Action]) -> CompiledActions:
     acts = tuple(actions)
     for a in acts:
-        if not isinstance(a, (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls,
-                              Truncate, Userspace, Meter, Clone, Recirc)):
+        if not isinstance(a, _ACTION_TYPES):
             raise TypeError(f"not a datapath action: {a!r}")
         if type(a) is Clone:
             compile_actions(a.actions)
@@ -199,6 +222,14 @@ def apply_actions(frame: bytes, actions: Sequence[Action],
                 frame = edit.push_mpls(frame, a.ethertype, a.lse)
             elif t is PopMpls:
                 frame = edit.pop_mpls(frame, a.ethertype)
+            elif t is PushPbb:
+                frame = edit.push_pbb(frame, a.ethertype, a.itag)
+            elif t is PopPbb:
+                frame = edit.pop_pbb(frame)
+            elif t is CopyTtlOut:
+                frame = edit.copy_ttl_out(frame)
+            elif t is CopyTtlIn:
+                frame = edit.copy_ttl_in(frame)
         except ActionError:
             raise
         except Exception as e:  # the edit library's own errors: the frame does not fit
@@ -227,6 +258,14 @@ def format_actions(actions: Sequence[Action]) -> str:
                          f"ttl={a.lse & 0xFF},bos={(a.lse >> 8) & 1},eth_type={a.ethertype:#x})")
         elif t is PopMpls:
             parts.append(f"pop_mpls(eth_type={a.ethertype:#x})")
+        elif t is PushPbb:
+            parts.append(f"push_pbb(eth_type={a.ethertype:#x},itag={a.itag:#x})")
+        elif t is PopPbb:
+            parts.append("pop_pbb")
+        elif t is CopyTtlOut:
+            parts.append("copy_ttl_out")
+        elif t is CopyTtlIn:
+            parts.append("copy_ttl_in")
         elif t is Truncate:
             parts.append(f"trunc({a.max_len})")
         elif t is Userspace:

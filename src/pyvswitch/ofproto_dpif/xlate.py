@@ -91,7 +91,7 @@ class Ctx:
     """The state of one translation."""
 
     __slots__ = ("bridge", "flow", "out", "depth", "action_set", "table_id", "rule",
-                 "now", "stop", "in_group", "packet_out", "was_mpls", "nest")
+                 "now", "stop", "in_group", "packet_out", "reparse", "nest")
 
     def __init__(self, bridge: XlateBridge, flow, now: float, trace: bool) -> None:
         self.bridge = bridge
@@ -105,7 +105,7 @@ class Ctx:
         self.stop = False
         self.in_group = False
         self.packet_out = False
-        self.was_mpls = False     # a pop_mpls ran: the flow's L3+ fields are not known
+        self.reparse = 0          # 1: a pop_mpls ran, L3+ unknown; 2: pop_pbb, all unknown
         self.nest = 0             # clones being translated (no freezing inside them)
 
     # --- helpers the action code shares ------------------------------------------------

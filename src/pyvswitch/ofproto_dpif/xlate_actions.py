@@ -77,7 +77,7 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
         for i, act in enumerate(acts):
             if ctx.stop:
                 return
-            if ctx.was_mpls and _needs_reparse(act) and _may_freeze(ctx):
+            if ctx.reparse and _needs_reparse(act, ctx.reparse) and _may_freeze(ctx):
                 freeze(ctx, of.Instructions(
                     apply=acts[i:], clear=ins.clear, write=ins.write,
                     write_metadata=ins.write_metadata, goto_table=ins.goto_table))
@@ -94,7 +94,7 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
         md = ctx.flow[Slot.METADATA]
         ctx.flow[Slot.METADATA] = (md & ~mask) | (value & mask)
     if ins.goto_table is not None:
-        if ctx.was_mpls and _may_freeze(ctx):
+        if ctx.reparse and _may_freeze(ctx):
             freeze(ctx, of.Instructions(goto_table=ins.goto_table))
             return
         ctx.note(f"    goto_table:{ins.goto_table}")
@@ -103,20 +103,24 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
 
 # --- recirculation ------------------------------------------------------------------------
 
-# Actions that need nothing past the Ethernet header and do not look a table up: they may
-# run on a packet whose MPLS label was just popped, before it is parsed again.
-_L2_ONLY = (of.Controller, of.Enqueue, of.PushVlan, of.StripVlan, of.SetVlanVid,
-            of.SetVlanPcp, of.PopMpls, of.Note, of.SetQueue, of.MeterAction, of.Exit)
+# Actions that read no header and look no table up: they may run on a packet whose
+# PBB header was just popped, before it is parsed again.
+_BLIND = (of.Controller, of.Enqueue, of.Note, of.SetQueue, of.MeterAction, of.Exit)
+# Those and the ones that need nothing past the Ethernet header: they may run on a packet
+# whose MPLS label was just popped.
+_L2_ONLY = _BLIND + (of.PushVlan, of.StripVlan, of.SetVlanVid, of.SetVlanPcp, of.PopMpls)
 _L2_PREREQS = (F.Prereq.NONE, F.Prereq.VLAN_VID)
 
 
-def _needs_reparse(act) -> bool:
-    """True if ``act`` reads or writes headers beyond L2, or looks a table up."""
-    if isinstance(act, _L2_ONLY):
-        return False
+def _needs_reparse(act, level: int) -> bool:
+    """True if ``act`` reads or writes headers the flow no longer knows (``level`` 1:
+    beyond L2, after pop_mpls; 2: any, after pop_pbb), or looks a table up."""
     if isinstance(act, of.Output):
-        return act.port == of.OFPP_TABLE
-    if isinstance(act, of.SetField):
+        return act.port in (of.OFPP_TABLE, of.OFPP_NORMAL) and (
+            act.port == of.OFPP_TABLE or level > 1)
+    if isinstance(act, _BLIND if level > 1 else _L2_ONLY):
+        return False
+    if isinstance(act, of.SetField) and level == 1:
         return act.field.prereq not in _L2_PREREQS
     return True
 
@@ -197,7 +201,7 @@ def run_action_set(ctx: Ctx) -> None:
     for i, act in enumerate(ordered):
         if has_group and isinstance(act, of.Output):
             continue  # the group decides where the packet goes
-        if ctx.was_mpls and _needs_reparse(act) and _may_freeze(ctx):
+        if ctx.reparse and _needs_reparse(act, ctx.reparse) and _may_freeze(ctx):
             freeze(ctx, of.Instructions(write=tuple(ordered[i:])))  # the set, resumed
             return
         run_action(ctx, act, in_action_set=True)
@@ -246,7 +250,7 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
             flow[Slot.ETH_TYPE] = act.ethertype
             flow[Slot.MPLS_LSE] = 0
             ctx.emit(dp.PopMpls(act.ethertype))
-            ctx.was_mpls = True      # what lies beneath is known only after a re-parse
+            ctx.reparse = max(ctx.reparse, 1)  # what lies beneath: known after a re-parse
     elif isinstance(act, of.SetMplsTtl):
         set_field(ctx, F.BY_NAME["mpls_ttl"], act.ttl)
     elif isinstance(act, of.SetMplsLabel):
@@ -274,8 +278,20 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         clone(ctx, act.actions)
     elif isinstance(act, of.MeterAction):
         meter(ctx, act.meter_id)
-    elif isinstance(act, (of.Note, of.SetQueue, of.CopyTtlIn,
-                          of.CopyTtlOut, of.PushPbb, of.PopPbb, of.Experimenter)):
+    elif isinstance(act, of.PushPbb):
+        push_pbb(ctx, act.ethertype)
+    elif isinstance(act, of.PopPbb):
+        ctx.unwildcard(Slot.ETH_TYPE)
+        if flow[Slot.ETH_TYPE] == F.ETH_TYPE_PBB:
+            _forget_headers(flow)
+            ctx.emit(dp.PopPbb())
+            ctx.reparse = 2          # the customer frame is known only after a re-parse
+    elif isinstance(act, (of.CopyTtlOut, of.CopyTtlIn)):
+        ctx.unwildcard(Slot.ETH_TYPE)
+        if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST):
+            # The TTL beneath the label is not in the flow: the datapath copies it.
+            ctx.emit(dp.CopyTtlOut() if isinstance(act, of.CopyTtlOut) else dp.CopyTtlIn())
+    elif isinstance(act, (of.Note, of.SetQueue, of.Experimenter)):
         ctx.note(f"    {type(act).__name__} (no datapath effect)")
     else:
         ctx.note(f"    unsupported action {act!r}")
@@ -448,6 +464,36 @@ def push_mpls(ctx: Ctx, ethertype: int) -> None:
     ctx.emit(dp.PushMpls(ethertype, lse))
 
 
+# Header slots below Ethernet: after push_pbb they belong to the customer frame.
+_INNER_SLOTS = tuple(int(s) for s in (
+    Slot.VLAN_TCI, Slot.MPLS_LSE, Slot.NW_SRC, Slot.NW_DST, Slot.IPV6_SRC, Slot.IPV6_DST,
+    Slot.IPV6_LABEL, Slot.NW_PROTO, Slot.NW_TOS, Slot.NW_TTL, Slot.NW_FRAG, Slot.ARP_SHA,
+    Slot.ARP_THA, Slot.TP_SRC, Slot.TP_DST, Slot.TCP_FLAGS, Slot.ND_TARGET, Slot.PBB_ISID,
+    Slot.IPV6_EXTHDR))
+
+
+def _forget_headers(flow: list[int]) -> None:
+    for slot in _INNER_SLOTS:
+        flow[slot] = 0
+    flow[Slot.ETH_TYPE] = 0
+
+
+def push_pbb(ctx: Ctx, ethertype: int) -> None:
+    """A backbone header in front of the whole frame: the backbone addresses are the
+    frame's, the I-SID is the current one if the frame is already PBB, else 0."""
+    flow = ctx.flow
+    ctx.unwildcard(Slot.ETH_TYPE)
+    isid = 0
+    if flow[Slot.ETH_TYPE] == F.ETH_TYPE_PBB:
+        ctx.unwildcard(Slot.PBB_ISID)
+        isid = flow[Slot.PBB_ISID]
+    for slot in _INNER_SLOTS:
+        flow[slot] = 0
+    flow[Slot.ETH_TYPE] = ethertype
+    flow[Slot.PBB_ISID] = isid
+    ctx.emit(dp.PushPbb(ethertype, isid))
+
+
 def dec_ttl(ctx: Ctx, fld: F.Field, prereq: F.Prereq, controller_ids) -> None:
     _unwildcard_prereq(ctx, prereq)
     if not F.flow_prereqs_ok(ctx.flow, prereq):
@@ -516,12 +562,12 @@ def meter(ctx: Ctx, meter_id: int) -> None:
 def clone(ctx: Ctx, actions) -> None:
     """Run ``actions`` on a copy: afterwards the packet is as it was before the clone."""
     saved = list(ctx.flow)
-    saved_stop, saved_mpls = ctx.stop, ctx.was_mpls
+    saved_stop, saved_reparse = ctx.stop, ctx.reparse
     ctx.nest += 1
     run_actions(ctx, actions)
     ctx.nest -= 1
     ctx.stop = saved_stop
-    ctx.was_mpls = saved_mpls
+    ctx.reparse = saved_reparse
     _restore(ctx, saved)
 
 

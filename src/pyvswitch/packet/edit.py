@@ -9,7 +9,10 @@ frame as new ``bytes``:
   (``packet.fields.FIELDS``), masked or whole, keeping every checksum valid: the IPv4
   header checksum, the TCP/UDP/ICMPv6 checksums over the pseudo-header, ICMP checksums,
   and SCTP's CRC32c (recomputed).  A UDP checksum of zero ("none") stays zero.
-* ``push_vlan``/``pop_vlan``, ``push_mpls``/``pop_mpls`` and ``truncate``.
+* ``push_vlan``/``pop_vlan``, ``push_mpls``/``pop_mpls``, ``push_pbb``/``pop_pbb`` (an
+  802.1ah backbone header: B-DA, B-SA, type 0x88e7 and the I-TAG, in front of the whole
+  customer frame), ``copy_ttl_out``/``copy_ttl_in`` (between the outermost MPLS entry and
+  the entry or IP header beneath it) and ``truncate``.
 
 Conventions
 -----------
@@ -19,6 +22,8 @@ Conventions
   in_port) or that OpenFlow does not allow to be written.
 * ``vlan_tci`` in the flow uses bit 12 (CFI) as "a tag is present".  The frame never gets
   that bit: OVS writes tags with the DEI/CFI bit clear, and so do we.
+* A pop that takes a frame of at least the Ethernet minimum (60 bytes without the FCS)
+  below it pads the frame back to 60 with zeros, as any Ethernet transmitter must.
 * Checksums change incrementally (RFC 1624) so a frame with a deliberately wrong checksum
   keeps it wrong by the same amount, as on a real switch.  Transport checksums of later
   IP fragments are left alone: those bytes are payload.  After an IPv6 destination change
@@ -43,7 +48,8 @@ from pyvswitch.packet.fields import (
     Slot,
 )
 
-__all__ = ["set_field", "push_vlan", "pop_vlan", "push_mpls", "pop_mpls", "truncate"]
+__all__ = ["set_field", "push_vlan", "pop_vlan", "push_mpls", "pop_mpls", "push_pbb",
+           "pop_pbb", "copy_ttl_out", "copy_ttl_in", "truncate"]
 
 Frame = bytes | bytearray | memoryview
 Flow = tuple[int, ...]
@@ -355,7 +361,7 @@ def pop_vlan(frame: Frame) -> bytes:
     """``frame`` without its outermost VLAN tag (unchanged if it has none)."""
     if len(frame) >= 18 and _U16.unpack_from(frame, 12)[0] in (ETH_TYPE_VLAN,
                                                               ETH_TYPE_VLAN_8021AD):
-        return bytes(frame[:12]) + bytes(frame[16:])
+        return _pad(bytes(frame[:12]) + bytes(frame[16:]), len(frame))
     return bytes(frame)
 
 
@@ -389,6 +395,88 @@ def pop_mpls(frame: Frame, ethertype: int) -> bytes:
     buf = bytearray(frame)
     del buf[lay.l2_5:lay.l2_5 + 4]
     _U16.pack_into(buf, lay.eth_type_ofs, ethertype & 0xFFFF)
+    return _pad(bytes(buf), len(frame))
+
+
+def push_pbb(frame: Frame, ethertype: int, itag: int) -> bytes:
+    """``frame`` carried as the customer frame of a new backbone header: the backbone
+    addresses are the frame's own, then ``ethertype`` (0x88e7) and the 32-bit I-TAG
+    ``itag`` (PCP, DEI, UCA, I-SID)."""
+    if len(frame) < 14:
+        return bytes(frame)
+    return (bytes(frame[:12]) + _U16.pack(ethertype & 0xFFFF)
+            + _U32.pack(itag & 0xFFFFFFFF) + bytes(frame))
+
+
+def pop_pbb(frame: Frame) -> bytes:
+    """The customer frame inside a PBB frame (its backbone header, any B-TAG and the
+    I-TAG removed); other frames are unchanged."""
+    _, lay = extract_with_layout(frame, 0)
+    if lay.eth_type_ofs < 0 or _U16.unpack_from(frame, lay.eth_type_ofs)[0] != ETH_TYPE_PBB:
+        return bytes(frame)
+    inner = lay.eth_type_ofs + 6
+    if len(frame) - inner < 14:
+        return bytes(frame)
+    return _pad(bytes(frame[inner:]), len(frame))
+
+
+ETH_MIN_FRAME = 60
+
+
+def _pad(frame: bytes, old_len: int) -> bytes:
+    """``frame`` zero-padded to the Ethernet minimum if a pop took it below."""
+    if len(frame) < ETH_MIN_FRAME <= old_len:
+        return frame + bytes(ETH_MIN_FRAME - len(frame))
+    return frame
+
+
+def _ttl_beneath(frame: Frame, lay: Layout) -> tuple[int, int]:
+    """(kind, offset) of the TTL under the outermost MPLS entry: kind 1 another label
+    stack entry, 4 an IPv4 header, 6 an IPv6 header, 0 none."""
+    top = lay.l2_5
+    if top < 0 or len(frame) - top < 4:
+        return 0, -1
+    if not frame[top + 2] & 1:                       # not the bottom of the stack
+        return (1, top + 7) if len(frame) - top >= 8 else (0, -1)
+    at = top + 4
+    version = frame[at] >> 4 if len(frame) > at else 0
+    if version == 4 and len(frame) - at >= 20:
+        return 4, at
+    if version == 6 and len(frame) - at >= 40:
+        return 6, at
+    return 0, -1
+
+
+def copy_ttl_out(frame: Frame) -> bytes:
+    """The outermost MPLS TTL takes the TTL of what lies beneath it (the next entry, or
+    the IPv4 TTL / IPv6 hop limit under the bottom of the stack)."""
+    _, lay = extract_with_layout(frame, 0)
+    kind, at = _ttl_beneath(frame, lay)
+    if not kind:
+        return bytes(frame)
+    ttl = frame[at] if kind == 1 else frame[at + (8 if kind == 4 else 7)]
+    buf = bytearray(frame)
+    buf[lay.l2_5 + 3] = ttl
+    return bytes(buf)
+
+
+def copy_ttl_in(frame: Frame) -> bytes:
+    """What lies beneath the outermost MPLS entry takes its TTL (IPv4 header checksum
+    kept valid)."""
+    _, lay = extract_with_layout(frame, 0)
+    kind, at = _ttl_beneath(frame, lay)
+    if not kind:
+        return bytes(frame)
+    ttl = frame[lay.l2_5 + 3]
+    buf = bytearray(frame)
+    if kind == 1:
+        buf[at] = ttl
+    elif kind == 6:
+        buf[at + 7] = ttl
+    else:
+        old = _U16.unpack_from(buf, at + 8)[0]
+        buf[at + 8] = ttl
+        _fix16(buf, at + 10, old, _U16.unpack_from(buf, at + 8)[0])
     return bytes(buf)
 
 
