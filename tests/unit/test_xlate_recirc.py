@@ -133,3 +133,16 @@ def test_recirc_table_shares_ids_and_collects_unused_ones():
     assert b != a and 0 not in (a, b)
     assert table.gc({a}, now=5 + GRACE_MS + 1) == 1
     assert table.get(a) is not None and table.get(b) is None
+
+
+def test_dump_flows_names_the_recirculation():
+    from pyvswitch.datapath.format import format_dp_flow
+    ofproto, provider, ports = make_bridge()
+    pop_then_goto(ofproto, (udp_dst(2000), (of.Output(2),)))
+    ports[1].inject(mpls_frame())
+    run(provider, 0)
+    texts = sorted(format_dp_flow(f, 10) for f in provider.dpif.flow_dump())
+    rid = provider.recirc.by_id and next(iter(provider.recirc.by_id))
+    assert any(f"recirc({rid:#x})" in t and "eth_type(0x8847)" in t for t in texts)
+    assert any(t.startswith(f"recirc_id({rid:#x}),") and "_dst(2000)" in t
+               for t in texts)

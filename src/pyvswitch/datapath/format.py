@@ -3,7 +3,7 @@
 What this module owns: ``format_key(key, mask)`` and ``format_dp_flow(flow, now)``, close
 to Open vSwitch's spelling (``in_port(1),eth_type(0x0800),... packets:3, bytes:180,
 used:0.020s, actions:2``) but driven by the field catalogue, one ``name(value[/mask])`` per
-matched field.
+matched field, after ``recirc_id(N)`` for the flows of recirculated packets.
 Invariants: pure functions; wildcarded fields are omitted; ``used:never`` when no packet hit.
 Time model: ``now`` (ms) is a parameter, only to print ``used`` as an age.
 Must not import: ofproto/, openflow/.
@@ -15,7 +15,7 @@ import ipaddress
 
 from pyvswitch.datapath.actions import format_actions
 from pyvswitch.datapath.dpif import DpFlow
-from pyvswitch.packet.fields import Match, iter_set_fields
+from pyvswitch.packet.fields import Match, Slot, iter_set_fields
 
 _MAC = {"eth_src", "eth_dst", "arp_sha", "arp_tha", "nd_sll", "nd_tll"}
 _IP4 = {"ip_src", "ip_dst", "arp_spa", "arp_tpa"}
@@ -36,6 +36,8 @@ def _value(name: str, v: int) -> str:
 
 def format_key(key: tuple[int, ...], mask: tuple[int, ...]) -> str:
     parts = []
+    if key[Slot.RECIRC_ID] & mask[Slot.RECIRC_ID]:
+        parts.append(f"recirc_id({key[Slot.RECIRC_ID]:#x})")
     for fld, value, m in iter_set_fields(Match(key, mask)):
         full = (1 << fld.n_bits) - 1
         text = _value(fld.name, value)
