@@ -47,6 +47,8 @@ from pyvswitch.util.vlog import Logger
 log = Logger("ofproto")
 
 N_TABLES = 254
+AUTO_PORT_LIMIT = 32768          # automatic numbers stay below; the rest is for requests
+PORT_REUSE_DELAY_MS = 3_600_000  # a freed number is not handed out again for an hour
 # Port feature bits (OF1.1+ layout): 10 Gb full duplex, copper.
 OFPPF_10GB_FD = 1 << 6
 OFPPF_COPPER = 1 << 11
@@ -130,19 +132,42 @@ class Ofproto:
         self.meters = MeterTable(self)   # ofproto/meters.py
         self.n_handler_crashes = 0   # unexpected exceptions caught (each one is a bug)
         self.last_crash = ""
+        self._alloc_port_no = 0      # the last port number handed out automatically
+        self._port_freed_at: dict[int, float] = {}   # number -> when its port went
 
     # --- ports ------------------------------------------------------------------------
-    def alloc_port_number(self, requested: int | None) -> int:
+    def alloc_port_number(self, requested: int | None, now: float = 0) -> int:
+        """The requested number if free, else as OVS alloc_ofp_port: the next number
+        after the last one handed out (1..32767, wrapping), skipping numbers in use and
+        those freed within the hour; if all are, the one freed longest ago."""
         if requested is not None and requested not in self.ports and requested < OFPP_MAX:
-            return requested
-        n = 1
-        while n in self.ports:
-            n += 1
-        return n
+            number = requested
+        else:
+            start = self._alloc_port_no
+            lru, lru_at = None, float("inf")
+            while True:
+                self._alloc_port_no += 1
+                if self._alloc_port_no >= AUTO_PORT_LIMIT:
+                    self._alloc_port_no = 1
+                n = self._alloc_port_no
+                if n not in self.ports:
+                    freed = self._port_freed_at.get(n)
+                    if freed is None or freed < now - PORT_REUSE_DELAY_MS:
+                        number = n
+                        break
+                    if freed < lru_at:
+                        lru, lru_at = n, freed
+                if n == start or (start == 0 and n == AUTO_PORT_LIMIT - 1):
+                    if lru is None:
+                        raise ValueError("no OpenFlow port number left")
+                    number = lru
+                    break
+        self._port_freed_at.pop(number, None)
+        return number
 
     def add_port(self, name: str, netdev, ofp_port: int | None = None,
                  local: bool = False, now: float = 0) -> OfPort:
-        number = OFPP_LOCAL if local else self.alloc_port_number(ofp_port)
+        number = OFPP_LOCAL if local else self.alloc_port_number(ofp_port, now)
         port = OfPort(number, name, netdev, created_ms=now)
         self.ports[number] = port
         self.ports_by_name[name] = port
@@ -151,11 +176,13 @@ class Ofproto:
         self.connmgr.send_async("port_status", OFPPR_ADD, PortStatus(OFPPR_ADD, port.desc()))
         return port
 
-    def del_port(self, name: str) -> None:
+    def del_port(self, name: str, now: float = 0) -> None:
         port = self.ports_by_name.pop(name, None)
         if port is None:
             return
         del self.ports[port.ofp_port]
+        if port.ofp_port != OFPP_LOCAL:
+            self._port_freed_at[port.ofp_port] = now
         if self.provider is not None:
             self.provider.port_removed(port)
         self.connmgr.send_async("port_status", OFPPR_DELETE,
