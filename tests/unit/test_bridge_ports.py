@@ -66,3 +66,18 @@ def test_a_missing_device_is_reported_with_its_errno_text_once(tmp_path):
         assert [p.message for p in problems] == [error]
     finally:
         bridges.close(100)
+
+
+def test_numbers_are_handed_out_in_turn_and_freed_ones_rest(tmp_path):
+    bridges = Bridges(str(tmp_path))
+    try:
+        bridges.reconfigure(_cfg(_dummy("p1"), _dummy("p2")), 0)
+        assert _numbers(bridges) == {"p1": 1, "p2": 2}
+        bridges.reconfigure(_cfg(_dummy("p2")), 10)
+        bridges.reconfigure(_cfg(_dummy("p2"), _dummy("p3")), 20)
+        assert _numbers(bridges) == {"p2": 2, "p3": 3}      # not 1, freed a moment ago
+        bridges.reconfigure(_cfg(_dummy("p2"), _dummy("p3"), _dummy("p4", ofport_request=1)),
+                            30)
+        assert _numbers(bridges)["p4"] == 1                # a request may take it at once
+    finally:
+        bridges.close(100)

@@ -269,7 +269,7 @@ class Bridges:
                 # else: both asked for the same number; this one keeps its own
         for name in list(br.netdevs):
             if name in doomed:
-                br.ofproto.del_port(name)
+                br.ofproto.del_port(name, now)
                 br.netdevs.pop(name).close()
                 br.iface_cfgs.pop(name, None)
             else:

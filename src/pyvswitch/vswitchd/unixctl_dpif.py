@@ -74,18 +74,7 @@ def register(daemon) -> None:
 
     @cmd("dpif/show", "", 0, 0)
     def _dpif_show(conn, argv):
-        lines = []
-        for br in bridges.bridges.values():
-            st = br.provider.dpif.stats()
-            lines.append(f"netdev@{br.provider.dpif.name}: hit:{st.n_hit_emc + st.n_hit_megaflow} "
-                         f"missed:{st.n_missed} lost:{st.n_lost}")
-            lines.append(f"  {br.name}:")
-            for number, port in sorted(br.ofproto.ports.items()):
-                odp = br.provider.ofp_to_odp.get(number, "?")
-                label = "LOCAL" if number == OFPP_LOCAL else str(number)
-                lines.append(f"    {port.name} {label}/{odp}: "
-                             f"({getattr(port.netdev, 'type', 'system')})")
-        conn.reply("\n".join(lines) + "\n")
+        conn.reply(dpif_show_text(bridges))
 
     @cmd("dpif/dump-flows", "bridge", 1, 1)
     def _dpif_dump_flows(conn, argv):
@@ -128,6 +117,42 @@ def register(daemon) -> None:
             raise _CmdError(f"no such dummy netdev '{argv[0]}'")
         netdev.inject(_packet_from_arg(argv[1]))
         conn.reply(None)
+
+
+def dpif_show_text(bridges) -> str:
+    """OVS's dpif/show: one datapath per type (``netdev@ovs-netdev``) with its hit and miss
+    totals, then each bridge and its ports by name as ``name ofport/odp-port: (type)``."""
+    by_type: dict[str, list] = {}
+    for br in bridges.bridges.values():
+        by_type.setdefault(br.cfg.datapath_type or "netdev", []).append(br)
+    lines = []
+    for dp_type, brs in sorted(by_type.items()):
+        hit = missed = 0
+        for br in brs:
+            st = br.provider.dpif.stats()
+            hit += st.n_hit_emc + st.n_hit_megaflow
+            missed += st.n_missed
+        lines.append(f"{dp_type}@ovs-{dp_type}: hit:{hit} missed:{missed}")
+        for br in sorted(brs, key=lambda b: b.name):
+            lines.append(f"  {br.name}:")
+            for port in sorted(br.ofproto.ports.values(), key=lambda p: p.name):
+                odp = br.provider.ofp_to_odp.get(port.ofp_port, "?")
+                number = 65534 if port.ofp_port == OFPP_LOCAL else port.ofp_port
+                lines.append(f"    {port.name} {number}/{odp}: ({_port_type(br, port)})")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _port_type(br, port) -> str:
+    """The type as OVS shows it: the bridge's own port of a netdev datapath is a tap, and
+    configured options follow the type (``patch: peer=p1``)."""
+    kind = getattr(port.netdev, "type", "system")
+    if kind == "internal" and br.cfg.datapath_type == "netdev":
+        kind = "tap"
+    iface = br.iface_cfgs.get(port.name)
+    options = dict(iface.options) if iface is not None else {}
+    if options:
+        kind += ": " + ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    return kind
 
 
 class _CmdError(Exception):

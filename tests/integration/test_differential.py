@@ -1,0 +1,203 @@
+"""Differential test: one script of ovs-vsctl / ovs-ofctl / ovs-appctl commands, run once
+against Open vSwitch's own ovs-vswitchd (Debian's, userspace datapath) and once against
+pyvswitchd, each with a private ovsdb-server, run directory and network namespace; the
+outputs of the commands both support must agree once normalised.
+
+Normalisation removes only what differs between any two runs of the same daemon: flow
+durations and idle ages, MAC ages, port MAC addresses and datapath ids (random per
+bridge), and the order of lines where OVS gives no order (flow dumps, fdb).  The
+datapath actions of a flood are compared as a set: OVS floods in the order ports were
+added, pyvswitchd by port number, and the packets that leave are the same.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import struct
+
+import pytest
+
+from harness import wait_for
+from ovsdb_harness import OvsdbServer, OvsdbSwitch, ReferenceVswitchd
+from topology import Hosts
+
+
+def _frame(dst: str, src: str) -> str:
+    """An Ethernet + IPv4 frame from ``src`` to ``dst`` (hex, as netdev-dummy/receive
+    takes it)."""
+    mac = lambda m: bytes.fromhex(m.replace(":", ""))          # noqa: E731
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20, 1, 0, 64, 253, 0,
+                     bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    return (mac(dst) + mac(src) + b"\x08\x00" + ip).ljust(60, b"\0").hex()
+
+
+MAC1, MAC2, MAC3 = "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:03"
+BCAST = "ff:ff:ff:ff:ff:ff"
+
+
+# --- normalisers: command output -> what is compared --------------------------------
+def raw(out: str) -> str:
+    return out.strip()
+
+
+def port_list(out: str) -> list[str]:
+    """``ovs-ofctl show``: the ports, as "number(name)"."""
+    return sorted(re.findall(r"^ (\w+\([^)]*\)):", out, re.M))
+
+
+def flows(out: str) -> list[str]:
+    """``ovs-ofctl dump-flows``: each flow without its duration and ages."""
+    lines = []
+    for line in out.splitlines()[1:]:
+        line = re.sub(r"(duration|idle_age|hard_age)=[^,]*, ", "", line.strip())
+        lines.append(line)
+    return sorted(lines)
+
+
+def datapath_actions(out: str) -> str:
+    """``ofproto/trace``: the final "Datapath actions:" line, a flood as a set."""
+    last = [line for line in out.splitlines() if line.startswith("Datapath actions:")][-1]
+    actions = last.split(":", 1)[1].strip()
+    if re.fullmatch(r"\d+(,\d+)+", actions):
+        actions = ",".join(sorted(actions.split(","), key=int))
+    return actions
+
+
+def fdb(out: str) -> list[str]:
+    """``fdb/show``: port, VLAN and MAC of each entry (the age moves)."""
+    return sorted(" ".join(line.split()[:3]) for line in out.splitlines()[1:])
+
+
+def dpif_ports(out: str) -> list[str]:
+    """``dpif/show``: the datapath, bridges and ports with their numbers and types
+    (hit/miss counters aside)."""
+    return [re.sub(r": hit:\d+ missed:\d+", "", line) for line in out.splitlines()]
+
+
+def exit_status(out: str) -> str:
+    return ""
+
+
+# --- the script ---------------------------------------------------------------------
+# (tool, arguments, normaliser); "vsctl" commands wait for the switch (no --no-wait).
+# ("receive", port, frame) injects a frame and waits for it to be handled.
+SCRIPT = [
+    ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev", raw),
+    ("vsctl", "add-port br0 p1 -- set Interface p1 type=dummy ofport_request=5", raw),
+    ("vsctl", "add-port br0 p2 -- set Interface p2 type=dummy", raw),
+    ("vsctl", "add-port br0 p3 -- set Interface p3 type=dummy", raw),
+    ("vsctl", "get Interface p1 ofport", raw),
+    ("vsctl", "get Interface p2 ofport", raw),
+    ("vsctl", "get Interface p3 ofport", raw),
+    ("vsctl", "get Interface br0 ofport", raw),
+    ("ofctl", "show br0", port_list),
+    # A requested number held by another port: that port moves.
+    ("vsctl", "set Interface p3 ofport_request=1", raw),
+    ("vsctl", "get Interface p3 ofport", raw),
+    ("vsctl", "get Interface p2 ofport", raw),
+    ("ofctl", "show br0", port_list),
+    ("appctl", "dpif/show", dpif_ports),
+    ("ofctl", "dump-flows br0", flows),
+    ("ofctl", "add-flow br0 priority=100,in_port=5,dl_dst=02:00:00:00:00:02,actions=output:1",
+     raw),
+    ("ofctl", "add-flow br0 priority=50,ip,nw_dst=10.9.0.0/16,actions=drop", raw),
+    ("ofctl", "add-flow br0 table=1,priority=1,tcp,tp_dst=80,actions=mod_nw_tos:4,resubmit(,2)",
+     raw),
+    ("ofctl", "dump-flows br0", flows),
+    ("appctl", "ofproto/trace br0 in_port=5,dl_dst=02:00:00:00:00:02", datapath_actions),
+    ("appctl", "ofproto/trace br0 in_port=5,ip,nw_dst=10.9.1.1", datapath_actions),
+    ("appctl", "ofproto/trace br0 in_port=1,dl_dst=02:00:00:00:00:09", datapath_actions),
+    ("ofctl", "del-flows br0 ip", raw),
+    ("ofctl", "--strict del-flows br0 priority=100,in_port=5,dl_dst=02:00:00:00:00:02", raw),
+    ("ofctl", "dump-flows br0", flows),
+    # Traffic through NORMAL: MAC learning.
+    ("receive", "p1", _frame(BCAST, MAC1)),
+    ("receive", "p3", _frame(MAC1, MAC3)),
+    ("appctl", "fdb/show br0", fdb),
+    ("appctl", "ofproto/trace br0 in_port=1,dl_dst=02:00:00:00:00:01", datapath_actions),
+    ("appctl", "ofproto/trace br0 in_port=5,dl_dst=02:00:00:00:00:03", datapath_actions),
+    ("appctl", "fdb/flush br0", raw),
+    ("appctl", "fdb/show br0", fdb),
+    ("vsctl", "set-fail-mode br0 secure", raw),
+    ("ofctl", "dump-flows br0", flows),
+    ("vsctl", "del-fail-mode br0", raw),
+    ("ofctl", "dump-flows br0", flows),
+    ("vsctl", "del-port br0 p2", raw),
+    ("ofctl", "show br0", port_list),
+    ("vsctl", "del-br br0", raw),
+    ("ofctl", "show br0", exit_status),
+]
+
+
+def _run(target, server: OvsdbServer) -> list[tuple]:
+    """Run SCRIPT against ``target``; each result is (step, return code, normalised)."""
+    results = []
+    for i, (tool, args, norm) in enumerate(SCRIPT):
+        if tool == "receive":
+            before = _handled(target)
+            target.appctl("netdev-dummy/receive", args, norm)
+            wait_for(lambda: _handled(target) > before, 5, interval=0.05,
+                     what=f"step {i}: the frame received on {args} to be handled")
+            continue
+        argv = shlex.split(args)
+        if tool == "vsctl":
+            r = server.vsctl(*argv, check=False)
+        elif tool == "ofctl":
+            r = target.ofctl(*argv, check=False)
+        else:
+            r = target.appctl(*argv, check=False)
+        results.append((f"{i}: {tool} {args}", r.returncode,
+                        norm(r.stdout) if r.returncode == 0 else None))
+    return results
+
+
+def _handled(target) -> int:
+    """Datapath lookups so far (hits + misses), from dpif/show."""
+    out = target.appctl("dpif/show").stdout
+    return sum(int(n) for n in re.findall(r"(?:hit|missed):(\d+)", out))
+
+
+@pytest.fixture
+def namespaces():
+    made: list[Hosts] = []
+
+    def make() -> str:
+        h = Hosts(0)
+        made.append(h)
+        return h.up().switch_ns
+
+    yield make
+    for h in made:
+        h.cleanup()
+
+
+def test_same_script_same_results_as_open_vswitch(namespaces):
+    servers: list[OvsdbServer] = []
+    targets = []
+    try:
+        ref_db = OvsdbServer()
+        servers.append(ref_db)
+        ref_db.start().init()
+        ref = ReferenceVswitchd(ref_db, namespaces())
+        targets.append(ref)
+        ref.start()
+        expected = _run(ref, ref_db)
+
+        py_db = OvsdbServer()
+        servers.append(py_db)
+        py_db.start().init()
+        py = OvsdbSwitch(py_db, namespaces(), name="diff")
+        targets.append(py)
+        py.start()
+        got = _run(py, py_db)
+    finally:
+        for t in targets:
+            t.cleanup()
+        for s in servers:
+            s.cleanup()
+    mismatches = [f"{e[0]}\n  ovs-vswitchd: rc={e[1]} {e[2]!r}\n"
+                  f"  pyvswitchd:   rc={g[1]} {g[2]!r}"
+                  for e, g in zip(expected, got) if e != g]
+    assert not mismatches, "\n".join(mismatches)
+    assert len(expected) == len(got) > 30
