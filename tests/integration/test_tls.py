@@ -17,39 +17,7 @@ import time
 import pytest
 
 from harness import bridge_toml, free_tcp_port, wait_for
-
-
-def make_ca(dir_, name):
-    key, crt = dir_ / f"{name}-ca.key", dir_ / f"{name}-ca.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", f"/CN={name} test CA", "-keyout", str(key), "-out", str(crt)],
-                   check=True, capture_output=True)
-    return key, crt
-
-
-def make_cert(dir_, name, ca_key, ca_crt):
-    key, csr, crt = (dir_ / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
-    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                    "-keyout", str(key), "-out", str(csr)], check=True, capture_output=True)
-    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey",
-                    str(ca_key), "-CAcreateserial", "-days", "2", "-out", str(crt)],
-                   check=True, capture_output=True)
-    return key, crt
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    ca_key, ca_crt = make_ca(d, "good")
-    other_key, other_crt = make_ca(d, "other")
-    return {
-        "dir": d, "ca": ca_crt, "other_ca": other_crt,
-        "switch": make_cert(d, "switch", ca_key, ca_crt),
-        "switch2": make_cert(d, "switch-renewed", ca_key, ca_crt),
-        "controller": make_cert(d, "controller", ca_key, ca_crt),
-        "stranger": make_cert(d, "stranger", other_key, other_crt),
-        "stranger_switch": make_cert(d, "stranger-switch", other_key, other_crt),
-    }
+from tls_pki import controller, listening, pki, tls_hello  # noqa: F401 - fixtures
 
 
 def ssl_toml(key, crt, ca, bootstrap=False):
@@ -63,20 +31,6 @@ def tls_switch(make_switch, pki, key_crt=None, ca=None):
     text = (ssl_toml(key, crt, ca or pki["ca"])
             + bridge_toml(controllers=[{"target": f"pssl:{port}:127.0.0.1"}]))
     return make_switch(text), port
-
-
-def tls_hello(port, key=None, crt=None, ca=None):
-    """Connect as a TLS client; return (peer CN, first 8 bytes the switch sent) or raise."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(str(ca))
-    if key:
-        ctx.load_cert_chain(str(crt), str(key))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            ctx.wrap_socket(raw) as tls:
-        cert = tls.getpeercert()
-        cn = dict(rdn[0] for rdn in cert["subject"])["commonName"]
-        return cn, tls.recv(8)
 
 
 def test_ovs_ofctl_over_tls_with_a_certificate_from_the_ca(make_switch, pki):
@@ -114,52 +68,6 @@ def test_a_client_without_certificate_is_refused_and_logged(make_switch, pki):
 
 
 # --- ssl: (the switch connects to a controller) -----------------------------------------
-class Controller:
-    """ovs-testcontroller listening on pssl: with the given files."""
-
-    def __init__(self, tmp, port, key, crt, ca, peer_ca=None):
-        self.log = tmp / f"testcontroller-{port}.log"
-        cmd = ["ovs-testcontroller", "-p", str(key), "-c", str(crt), "-C", str(ca),
-               f"--unixctl={tmp}/testcontroller-{port}.ctl", f"--log-file={self.log}",
-               "-vconsole:off", "-vfile:info", "-n"]
-        if peer_ca:
-            cmd.append(f"--peer-ca-cert={peer_ca}")
-        self.proc = subprocess.Popen(cmd + [f"pssl:{port}:127.0.0.1"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _listening(port), 10, what="ovs-testcontroller to listen")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def controller(tmp_path):
-    started = []
-
-    def start(*args, **kw):
-        c = Controller(tmp_path, *args, **kw)
-        started.append(c)
-        return c
-
-    yield start
-    for c in started:
-        c.stop()
-
-
 def active_switch(make_switch, port, ssl_text):
     text = ssl_text + bridge_toml(controllers=[{"target": f"ssl:127.0.0.1:{port}",
                                                 "max_backoff": 1000}])
@@ -223,7 +131,7 @@ def leaf_only_server():
             ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(crt),
              "-key", str(key), "-quiet"], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_for(lambda: _listening(port), 10, what="openssl s_server to listen")
+        wait_for(lambda: listening(port), 10, what="openssl s_server to listen")
 
     yield start
     for p in procs:
