@@ -37,13 +37,16 @@ import os
 from typing import Any
 
 import ovs.daemon
+import ovs.db.error
 import ovs.db.idl
+import ovs.db.schema
 import ovs.dirs
 import ovs.poller
 
 from pyvswitch.config.model import SwitchConfig
 from pyvswitch.config.ovsdb_rows import read_config
 from pyvswitch.config.ovsdb_status import StatsUpdater, StatusUpdater, write_config_results
+from pyvswitch.config.toml_source import ConfigError
 from pyvswitch.io.ssl_stream import SslConfig
 from pyvswitch.util.vlog import Logger
 
@@ -112,16 +115,45 @@ class SwitchIdl(ovs.db.idl.Idl):
         return self.state == self.IDL_S_MONITORING
 
 
+class SchemaError(ConfigError):
+    """The Open_vSwitch schema cannot be found or read (fatal: the daemon exits with
+    this message, no traceback)."""
+
+
 def find_schema() -> str:
-    """The vswitch.ovsschema shipped with Open vSwitch ($OVS_PKGDATADIR first)."""
-    candidates = [os.environ.get("OVS_PKGDATADIR", ""), ovs.dirs.PKGDATADIR,
-                  "/usr/share/openvswitch", "/usr/local/share/openvswitch"]
+    """The vswitch.ovsschema shipped with Open vSwitch: in $OVS_PKGDATADIR when it is set
+    (as OVS's own ovs_pkgdatadir()), else in the usual install directories."""
+    env = os.environ.get("OVS_PKGDATADIR")
+    candidates = [env] if env else [ovs.dirs.PKGDATADIR, "/usr/share/openvswitch",
+                                    "/usr/local/share/openvswitch"]
     for directory in candidates:
-        path = os.path.join(directory, "vswitch.ovsschema") if directory else ""
-        if path and os.path.exists(path):
+        path = os.path.join(directory, "vswitch.ovsschema")
+        if os.path.exists(path):
             return path
-    raise FileNotFoundError("vswitch.ovsschema not found (install Open vSwitch's "
-                            "openvswitch-common package or set OVS_PKGDATADIR)")
+    raise SchemaError(f"vswitch.ovsschema not found in {', '.join(candidates)} (install "
+                      f"Open vSwitch's openvswitch-common package, or set OVS_PKGDATADIR "
+                      f"to the directory that holds it)")
+
+
+def _read_schema(path: str) -> tuple[str, ovs.db.idl.SchemaHelper]:
+    """(version, IDL schema helper) of the schema file at ``path``."""
+    try:
+        with open(path) as f:
+            schema = ovs.db.schema.DbSchema.from_json(json.load(f))
+        if schema.name != "Open_vSwitch":
+            raise ValueError(f'schema of database "{schema.name}", not "Open_vSwitch"')
+        missing = [f"{table}.{column}"
+                   for table in sorted(READ_COLUMNS.keys() | WRITE_COLUMNS.keys())
+                   for column in READ_COLUMNS.get(table, []) + WRITE_COLUMNS.get(table, [])
+                   if column not in getattr(schema.tables.get(table), "columns", {})]
+        if missing:
+            raise ValueError(f"no column {', '.join(missing[:5])}"
+                             f"{' and others' if len(missing) > 5 else ''}")
+        return schema.version or "", ovs.db.idl.SchemaHelper(location=path)
+    except OSError as e:
+        raise SchemaError(f"{path}: cannot read the database schema: {e.strerror}") from e
+    except (ValueError, ovs.db.error.Error) as e:
+        raise SchemaError(f"{path}: not a usable database schema: {e}") from e
 
 
 class OvsdbSource:
@@ -129,9 +161,7 @@ class OvsdbSource:
 
     def __init__(self, remote: str, schema_path: str | None = None) -> None:
         schema_path = schema_path or find_schema()
-        with open(schema_path) as f:
-            self.db_version = json.load(f).get("version", "")
-        helper = ovs.db.idl.SchemaHelper(location=schema_path)
+        self.db_version, helper = _read_schema(schema_path)
         for table in READ_COLUMNS.keys() | WRITE_COLUMNS.keys():
             helper.register_columns(table, READ_COLUMNS.get(table, [])
                                     + WRITE_COLUMNS.get(table, []))
