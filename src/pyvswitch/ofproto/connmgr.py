@@ -148,6 +148,9 @@ class ConnMgr:
         self.in_band_disabled = False       # Bridge other_config:disable-in-band
         self.in_band_queue: int | None = None   # Bridge other_config:in-band-queue
         self.in_band_lookup = None          # next-hop MAC lookup override (tests)
+        # (IPv4, port) of the OVSDB managers, in-band remotes too (OVS
+        # ofproto_set_extra_in_band_remotes); ignored while in-band is disabled.
+        self.extra_in_band_remotes: list[tuple[str, int]] = []
         self.n_async_unsent = 0             # packet-ins no session took
         self.monitors = MonitorHub(self.all_ofconns, self._flows)
         self.bundle_idle_timeout_ms = IDLE_TIMEOUT_MS
@@ -465,6 +468,7 @@ class ConnMgr:
                     addr = parse_remote(svc.target)
                     if addr is not None:
                         remotes.append(addr)
+            remotes.extend(self.extra_in_band_remotes)
         if remotes and self.in_band is None:
             self.in_band = InBand(self.ofproto, self.in_band_lookup, self.in_band_queue)
         if self.in_band is not None:
