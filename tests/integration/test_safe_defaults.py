@@ -6,9 +6,10 @@ the kernel's tables in /proc/PID/net/{tcp,tcp6,udp,udp6,raw,raw6}.
 """
 
 import os
+import signal
 import stat
 
-from harness import Switch, bridge_toml, free_tcp_port
+from harness import Switch, bridge_toml, free_tcp_port, wait_for
 
 TCP_LISTEN = "0A"
 
@@ -80,3 +81,13 @@ def test_an_active_controller_opens_no_listener(make_switch):
     port = free_tcp_port()                # nobody listens there: the switch keeps trying
     sw = make_switch(bridge_toml(controllers=[{"target": f"tcp:127.0.0.1:{port}"}]))
     assert listeners(sw.proc.pid) == []
+
+
+def test_a_listener_removed_from_the_file_is_closed_on_sighup(make_switch):
+    port = free_tcp_port()
+    sw = make_switch(bridge_toml(controllers=[{"target": f"ptcp:{port}:127.0.0.1"}]))
+    assert [s[2] for s in listeners(sw.proc.pid)] == [port]
+    sw.config.write_text(bridge_toml())
+    sw.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded" in sw.log_text(), 10, what="the reload")
+    wait_for(lambda: listeners(sw.proc.pid) == [], 5, what="the listener to close")

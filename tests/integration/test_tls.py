@@ -7,6 +7,7 @@ certificate and CA files for new connections.
 
 import os
 import shutil
+import signal
 import socket
 import ssl
 import stat
@@ -202,6 +203,18 @@ def test_replaced_certificate_and_ca_are_used_by_new_connections(make_switch, pk
     assert tls_hello(port, skey, scrt, pki["other_ca"])[0] == "stranger-switch"
     with pytest.raises((ssl.SSLError, ConnectionError)):
         tls_hello(port, ckey, ccrt, pki["other_ca"])[1] or _raise_closed()
+
+
+def test_sighup_switches_to_other_files_named_in_the_ssl_table(make_switch, pki):
+    sw, port = tls_switch(make_switch, pki)
+    ckey, ccrt = pki["controller"]
+    assert tls_hello(port, ckey, ccrt, pki["ca"])[0] == "switch"
+    key2, crt2 = pki["switch2"]
+    sw.config.write_text(sw.config.read_text().replace(str(pki["switch"][0]), str(key2))
+                         .replace(str(pki["switch"][1]), str(crt2)))
+    sw.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded" in sw.log_text(), 10, what="the reload")
+    assert tls_hello(port, ckey, ccrt, pki["ca"])[0] == "switch-renewed"
 
 
 def _raise_closed():
