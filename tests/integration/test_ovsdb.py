@@ -261,3 +261,27 @@ def test_database_restart_keeps_forwarding_and_picks_up_changes(ovsdb, vswitchd,
     assert "actions=NORMAL" not in sw.ofctl("dump-flows", "br0").stdout
     assert not h.ping(1, 2, count=1, wait=0.5)
     assert set(ports_of(sw)) == {"veth1", "veth2"}
+
+
+def test_managers_are_kept_reachable_in_band_unless_disabled(ovsdb, vswitchd):
+    db = ovsdb()
+    sw = vswitchd(db)
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=dummy")
+    # ovsdb-server serves managers; the switch only keeps active IPv4 ones reachable.
+    db.vsctl("set-manager", "tcp:192.0.2.7", "ptcp:6640")
+
+    def hidden() -> str:
+        return sw.appctl("bridge/dump-flows", "br0").stdout
+    wait_for(lambda: "tp_dst=6640" in hidden(), 5, what="in-band flows for the manager")
+    text = hidden()
+    assert "priority=180007,tcp,nw_dst=192.0.2.7,tp_dst=6640" in text, text
+    assert "priority=180008,tcp,nw_src=192.0.2.7,tp_src=6640" in text, text
+    assert "priority=180000" in text          # the bridge's own DHCP requests
+    assert "priority=180007" not in sw.ofctl("dump-flows", "br0").stdout   # hidden
+
+    db.vsctl("set", "Bridge", "br0", "other_config:disable-in-band=true")
+    wait_for(lambda: "priority=1800" not in hidden(), 5, what="in-band flows to go")
+    db.vsctl("remove", "Bridge", "br0", "other_config", "disable-in-band")
+    wait_for(lambda: "tp_dst=6640" in hidden(), 5, what="in-band flows to return")
+    db.vsctl("del-manager")
+    wait_for(lambda: "priority=1800" not in hidden(), 5, what="in-band flows to go")

@@ -18,6 +18,12 @@ the ``ovs_vswitchd`` lock, and on every pass of the daemon's loop (OVS bridge_ru
    for.  The first such transaction holds back ``daemonize_complete`` until committed;
 4. keeps the status and statistics columns up to date (``config.ovsdb_status``).
 
+The Manager table (Open_vSwitch manager_options) is ovsdb-server's business: it serves
+those ``ptcp:``/``punix:``/``tcp:`` remotes itself (``--remote=db:Open_vSwitch,
+Open_vSwitch,manager_options``).  As in OVS, the switch reads only each manager's target
+and connection_mode, so that active IPv4 managers stay reachable through in-band control
+(``Bridges.set_managers``).
+
 Columns this daemon writes are replicated without alerts, and ``SwitchIdl`` counts only
 changes outside them, so its own writes are not seen as configuration changes.  A failed reconfiguration transaction (connection lost, lock
 lost) makes the next pass reconfigure and write again.
@@ -59,7 +65,8 @@ Txn = ovs.db.idl.Transaction
 
 # Columns read as configuration: a change to any of them triggers a reconfiguration.
 READ_COLUMNS = {
-    "Open_vSwitch": ["bridges", "next_cfg", "other_config", "ssl"],
+    "Open_vSwitch": ["bridges", "next_cfg", "other_config", "ssl", "manager_options"],
+    "Manager": ["target", "connection_mode"],
     "Bridge": ["name", "ports", "controller", "fail_mode", "protocols", "datapath_type",
                "other_config", "flow_tables"],
     "Port": ["name", "interfaces", "tag", "trunks", "vlan_mode", "other_config"],
@@ -113,6 +120,17 @@ class SwitchIdl(ovs.db.idl.Idl):
     def is_monitoring(self) -> bool:
         """True once the database contents are loaded on the current connection."""
         return self.state == self.IDL_S_MONITORING
+
+
+def managers(ovs_row: Any | None) -> list[tuple[str, str | None]]:
+    """(target, connection_mode) of each Manager row the Open_vSwitch row lists."""
+    if ovs_row is None:
+        return []
+    out = []
+    for row in sorted(ovs_row.manager_options, key=lambda r: r.target):
+        mode = row.connection_mode
+        out.append((row.target, mode[0] if mode else None))
+    return out
 
 
 class SchemaError(ConfigError):
@@ -242,6 +260,7 @@ class OvsdbSource:
         for p in rows.problems:
             log.error("%s", p)
         self._configure_ssl(daemon, rows.config.ssl)
+        bridges.set_managers(managers(ovs_row))
         bridges.reconfigure(rows.config, now)
         self.stats.set_interval(rows.config.other_config, now)
         txn = Txn(self.idl)

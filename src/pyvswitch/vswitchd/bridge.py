@@ -38,6 +38,7 @@ from pyvswitch.config.model import (
 )
 from pyvswitch.netdev.base import NetdevError, open_netdev
 from pyvswitch.ofproto import packet_in
+from pyvswitch.ofproto.in_band import parse_remote
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
 from pyvswitch.util.vlog import Logger
@@ -45,6 +46,7 @@ from pyvswitch.util.vlog import Logger
 log = Logger("bridge")
 
 MGMT_PROBE_MS = 60_000
+OVSDB_PORT = 6640                 # default port of a manager target
 DEFAULT_FLOW_LIMIT = 200_000      # OVS ofproto_flow_limit
 DEFAULT_MAX_IDLE_MS = 10_000      # OVS ofproto_max_idle
 # Open_vSwitch other_config keys OVS honours that have no meaning for this daemon (threads,
@@ -146,6 +148,7 @@ class Bridges:
         self.flow_limit = DEFAULT_FLOW_LIMIT
         self.max_idle_ms = DEFAULT_MAX_IDLE_MS
         self._ignored_knobs: dict[str, str] = {}     # key -> value already logged
+        self.in_band_managers: list[tuple[str, int]] = []   # see set_managers
         packet_in.register_unixctl(self)    # ofproto/packet-in-stats
 
     # --- reconfiguration --------------------------------------------------------------
@@ -193,6 +196,21 @@ class Bridges:
             log.error("%s", p)
         self.problems = problems
         return problems
+
+    def set_managers(self, managers: list[tuple[str, str | None]]) -> None:
+        """Open_vSwitch manager_options as (target, connection_mode) pairs (OVS
+        collect_in_band_managers).  ovsdb-server serves the managers itself; the switch
+        only keeps the active IPv4 ones (not loopback, default port 6640) reachable
+        in-band on every bridge that has in-band enabled; out-of-band ones are left out
+        (Manager targets are unique in the schema)."""
+        remotes = []
+        for target, mode in managers:
+            if mode == "out-of-band":
+                continue
+            addr = parse_remote(target, OVSDB_PORT)
+            if addr is not None and addr[0] != "127.0.0.1":
+                remotes.append(addr)
+        self.in_band_managers = remotes
 
     def _global_knobs(self, other_config, problems: list[Problem]) -> None:
         if self.flow_restore_wait:        # once false it is never read again (as OVS)
@@ -330,6 +348,7 @@ class Bridges:
         controllers = [c for c in configured if c.target != "none"] + [mgmt]
         connmgr = br.ofproto.connmgr
         connmgr.in_band_disabled = cfg.other_config.get("disable-in-band") == "true"
+        connmgr.extra_in_band_remotes = list(self.in_band_managers)
         queue = cfg.other_config.get("in-band-queue", "")
         connmgr.in_band_queue = int(queue) if queue.isdigit() else None
         flipped = connmgr.set_controllers(controllers, cfg.allowed_versions, now)
