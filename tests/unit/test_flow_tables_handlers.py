@@ -53,6 +53,23 @@ def test_flow_mod_then_flow_stats_in_every_version(ofp, version):
     assert (agg.flow_count, agg.packet_count, agg.byte_count) == (1, 3, 180)
 
 
+def test_repeated_dumps_in_other_versions_read_the_same_flow(ofp):
+    """A rule keeps its encoded match/instructions between dumps; a session of another
+    version (or the Nicira form) still gets its own encoding, and the counters and
+    durations of every dump are current."""
+    match = Match().set("eth_type", 0x0800).set("ip_proto", 6).set("tcp_dst", 80)
+    send(ofp, FakeOfConn(0x04), add(match, priority=7), now=0)
+    rule = next(ofp.flows.rules())
+    for n, version in enumerate([0x04, 0x04, 0x06, 0x01, 0x04, 0x05]):
+        rule.add_stats(1, 60, n)
+        (reply,) = send(ofp, FakeOfConn(version), ms.FlowStatsRequest(Match()), now=1000 * n)
+        (fs,) = reply.flows
+        assert fs.match == match and fs.priority == 7, version
+        assert fs.instructions.apply == (Output(2),)
+        assert fs.packet_count == n + 1 and fs.duration_sec == n
+    assert rule.wire is not None
+
+
 def test_flow_stats_filters(ofp):
     conn = FakeOfConn(0x04)
     send(ofp, conn, add(Match().set("in_port", 1), port=2, cookie=1))

@@ -452,3 +452,50 @@ def test_nxm_cookie_pseudo_field() -> None:
     # The same (class, field) with one byte is mpls_ttl, an ordinary field.
     ttl = MC.encode_nxm(parse_match("mpls,mpls_ttl=5"))
     assert MC.decode_nxm_cookie(ttl, 0, len(ttl)) == (parse_match("mpls,mpls_ttl=5"), 0, 0)
+
+
+# --- encoding plans (the cached replay of the generic encoder) ------------------------------
+
+_PLAN_MATCHES = [
+    "ip,nw_dst=10.1.2.3",
+    "tcp,nw_dst=11.0.0.7,tcp_dst=80",
+    "udp,nw_src=12.1.1.1,nw_dst=13.0.0.0/8,udp_dst=53",
+    "tcp,nw_dst=14.1.2.0/24,nw_src=15.3.0.0/16,tcp_dst=0x100/0xff00",
+    "arp,arp_spa=10.0.0.1,arp_op=2",
+    "icmp,icmp_type=8,icmp_code=0",
+    "ipv6,ipv6_src=2001:db8::1/64,ipv6_label=5",
+    "in_port=3,dl_vlan=10,dl_vlan_pcp=3",
+    "dl_src=00:11:22:33:44:55/ff:ff:ff:00:00:00,reg3=0x5/0xff,metadata=0x9",
+    "mpls,mpls_label=17",
+    "ip,nw_tos=32,nw_ttl=4",
+    "tcp6,ipv6_dst=::1,tcp_flags=+syn-ack",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _PLAN_MATCHES)
+@pytest.mark.parametrize("version", [0, 0x04, 0x05, 0x06])
+def test_planned_encoding_equals_the_generic_encoder(text, version):
+    """Every match encodes, through a cached plan or not, exactly as the generic encoder
+    does - on first use and on reuse, also for another match of the same shape."""
+    from pyvswitch.openflow.flow_parse import parse_match
+    match = parse_match(text)
+    generic = MC._encode_tlvs(match, version)
+    assert MC._encode_tlvs_fast(match, version) == generic
+    assert MC._encode_tlvs_fast(match, version) == generic
+    other = Match(list(match.values), list(match.masks))
+    for slot, mask in enumerate(other.masks):   # same shape, other values
+        if mask and slot not in (Slot.ETH_TYPE, Slot.NW_PROTO, Slot.VLAN_TCI,
+                                 Slot.MPLS_LSE, Slot.TCP_FLAGS):
+            other.values[slot] = (other.values[slot] ^ 0x5A5A) & mask
+    assert MC._encode_tlvs_fast(other, version) == MC._encode_tlvs(other, version)
+
+
+def test_common_matches_get_a_plan():
+    match = parse_match("tcp,nw_dst=11.0.0.7,tcp_dst=80")
+    MC._encode_tlvs_fast(match, 0x04)
+    key = (0x04, 0x0800, 6, *match.masks)
+    assert MC._PLANS[key] is not None
+    vlan = parse_match("dl_vlan=10")            # value-dependent headers: never planned
+    MC._encode_tlvs_fast(vlan, 0x04)
+    assert not any(k[3:] == tuple(vlan.masks) for k in MC._PLANS)

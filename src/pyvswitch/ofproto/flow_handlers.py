@@ -63,7 +63,7 @@ def flow_stats(flows, req, now: float) -> list[ms.FlowStats]:
             rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
             rule.packet_count, rule.byte_count,
             _age_secs(now - rule.used_ms) if nxm else None,
-            _age_secs(now - rule.modified_ms) if nxm else None))
+            _age_secs(now - rule.modified_ms) if nxm else None, rule))
     return out
 
 

@@ -7,7 +7,7 @@ its instructions, cookie, timeouts, flags and importance, its timestamps and its
 A rule is never changed in place by a flow_mod: MODIFY and an ADD over an identical rule
 build a *replacement* rule (as Open vSwitch does), so a rule object a lookup returned stays
 coherent for the packet being translated.  Only counters, ``used_ms`` and the table's
-bookkeeping slots change after creation.
+bookkeeping slots (and the ``wire`` cache of its encoded form) change after creation.
 
 Conventions
 -----------
@@ -39,7 +39,7 @@ class Rule:
     __slots__ = ("table_id", "match", "priority", "instructions", "cookie", "idle_timeout",
                  "hard_timeout", "flags", "importance", "created_ms", "modified_ms",
                  "used_ms", "packet_count", "byte_count", "evg", "successor",
-                 "forward_counts")
+                 "forward_counts", "wire")
 
     def __init__(self, table_id: int, match: Match, priority: int,
                  instructions: Instructions, *, cookie: int = 0, idle_timeout: int = 0,
@@ -65,6 +65,10 @@ class Rule:
         #: datapath still credits to this rule go there (OVS rule_dpif new_rule).
         self.successor: Rule | None = None
         self.forward_counts = False
+        #: Match and instructions as the last flow-stats reply encoded them (the codec
+        #: fills it, see ``messages_stats.FlowStats.cache``); valid for the rule's whole
+        #: life because neither ever changes.
+        self.wire: tuple | None = None
 
     def copy(self) -> "Rule":
         """A rule equal to this one in every respect but identity (same match object,

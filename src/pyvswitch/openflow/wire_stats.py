@@ -161,28 +161,64 @@ def _encode_aggregate_request(msg, version: int, xid: int) -> bytes:
 
 # --- FLOW replies --------------------------------------------------------------------------
 
-def _encode_flow_entry(fs: FlowStats, version: int, nx: bool) -> bytes:
+#: (form, Instructions) -> encoded actions or instructions (bounded; cleared when full).
+_INSTRUCTIONS_WIRE: dict[tuple, bytes] = {}
+_MAX_INSTRUCTIONS_WIRE = 4096
+
+
+def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, bytes]:
+    """(match, actions or instructions) of a flow stats entry in the form ``version`` and
+    ``nx`` call for, from ``fs.cache.wire`` when the last reply encoded them the same way
+    (a dump of 100k flows then costs one struct pack per flow)."""
+    owner = fs.cache
+    key = version | (0x100 if nx else 0)
+    if owner is not None:
+        wire = owner.wire
+        if wire is not None and wire[0] == key:
+            return wire[1], wire[2]
     if version == R.V10 and not nx:
-        actions = _ac().encode_actions(version, fs.instructions.apply or ())
-        body = (MC.encode_ofp10_match(fs.match)
-                + FS10_TAIL.pack(fs.duration_sec, fs.duration_nsec, fs.priority,
-                                 fs.idle_timeout, fs.hard_timeout, fs.cookie,
-                                 fs.packet_count, fs.byte_count) + actions)
+        match = MC.encode_ofp10_match(fs.match)
+    elif nx:
+        match = MC.encode_nxm(fs.match)
+    else:
+        match = MC.encode_oxm_match(fs.match, version)
+    # Many flows share their instructions: encode each distinct set once per form.
+    ikey = (key, fs.instructions)
+    try:
+        rest = _INSTRUCTIONS_WIRE.get(ikey)
+    except TypeError:             # an action holding something unhashable
+        rest = ikey = None
+    if rest is None:
+        if version == R.V10 or nx:
+            rest = _ac().encode_actions(version, fs.instructions.apply or ())
+        else:
+            rest = _ac().encode_instructions(version, fs.instructions)
+        if ikey is not None:
+            if len(_INSTRUCTIONS_WIRE) >= _MAX_INSTRUCTIONS_WIRE:
+                _INSTRUCTIONS_WIRE.clear()
+            _INSTRUCTIONS_WIRE[ikey] = rest
+    if owner is not None:
+        owner.wire = (key, match, rest)
+    return match, rest
+
+
+def _encode_flow_entry(fs: FlowStats, version: int, nx: bool) -> bytes:
+    match, rest = _flow_entry_parts(fs, version, nx)
+    if version == R.V10 and not nx:
+        body = (match + FS10_TAIL.pack(fs.duration_sec, fs.duration_nsec, fs.priority,
+                                       fs.idle_timeout, fs.hard_timeout, fs.cookie,
+                                       fs.packet_count, fs.byte_count) + rest)
         return FS10.pack(4 + len(body), fs.table_id) + body
     if nx:
-        actions = _ac().encode_actions(version, fs.instructions.apply or ())
-        nxm = MC.encode_nxm(fs.match)
-        tail = nxm + b"\0" * R.pad8(len(nxm)) + actions
+        tail = match + b"\0" * R.pad8(len(match)) + rest
         idle_age = 0 if fs.idle_age is None else fs.idle_age + 1
         hard_age = 0 if fs.hard_age is None else fs.hard_age + 1
         return NX_FS.pack(48 + len(tail), fs.table_id, fs.duration_sec, fs.duration_nsec,
-                          fs.priority, fs.idle_timeout, fs.hard_timeout, len(nxm),
+                          fs.priority, fs.idle_timeout, fs.hard_timeout, len(match),
                           idle_age, hard_age, fs.cookie, fs.packet_count,
                           fs.byte_count) + tail
-    match = MC.encode_oxm_match(fs.match, version)
-    inst = _ac().encode_instructions(version, fs.instructions)
     if version != R.V15:
-        tail = match + inst
+        tail = match + rest
         return FS11.pack(48 + len(tail), fs.table_id, fs.duration_sec, fs.duration_nsec,
                          fs.priority, fs.idle_timeout, fs.hard_timeout, fs.flags,
                          fs.importance if version >= R.V14 else 0, fs.cookie,
@@ -193,7 +229,7 @@ def _encode_flow_entry(fs: FlowStats, version: int, nx: bool) -> bytes:
              + OXS_U64.pack(_oxs_header(OXS_BYTE_COUNT, 8), fs.byte_count))
     stats = OXS_HDR.pack(0, 4 + len(stats)) + stats
     stats += b"\0" * R.pad8(len(stats))
-    tail = match + stats + inst
+    tail = match + stats + rest
     return FS15.pack(24 + len(tail), fs.table_id, 0, fs.priority, fs.idle_timeout,
                      fs.hard_timeout, fs.flags, fs.importance, fs.cookie) + tail
 
