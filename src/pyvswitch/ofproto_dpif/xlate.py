@@ -137,6 +137,8 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
         xlate_actions.run_table(ctx, table_id)
     if not ctx.stop or ctx.action_set:
         xlate_actions.run_action_set(ctx)
+    if getattr(getattr(bridge.ofproto, "connmgr", None), "in_band", None) is not None:
+        _dhcp_reply_to_local(ctx, flow)
     wc = ctx.out.wc
     for slot in _PIPELINE_SLOTS:            # pipeline fields never reach the datapath
         wc[slot] = 0
@@ -144,6 +146,28 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
         for slot in _FROZEN_META:
             wc[slot] = 0
     return ctx.out
+
+
+def _dhcp_reply_to_local(ctx: Ctx, flow) -> None:
+    """With in-band control, a DHCP reply (UDP 67 -> 68) also goes to the LOCAL port
+    whatever the tables said, so the bridge's own DHCP client gets its address (OVS
+    in_band_must_output_to_local_port).  The fields consulted join the megaflow mask
+    whatever the outcome, so no cached flow can carry a DHCP reply past this."""
+    from pyvswitch.datapath.actions import Output
+    from pyvswitch.openflow.ofpacts import OFPP_LOCAL
+    if flow[Slot.ETH_TYPE] != 0x0800:
+        return
+    ctx.unwildcard(Slot.NW_PROTO)
+    if flow[Slot.NW_PROTO] != 17:
+        return
+    ctx.unwildcard(Slot.TP_SRC)
+    ctx.unwildcard(Slot.TP_DST)
+    local = ctx.bridge.ofp_to_odp.get(OFPP_LOCAL)
+    if (flow[Slot.TP_SRC] != 67 or flow[Slot.TP_DST] != 68 or local is None
+            or any(isinstance(a, Output) and a.port == local for a in ctx.out.actions)):
+        return
+    ctx.note("outputting DHCP packet to local port for in-band control")
+    ctx.emit(Output(local))
 
 
 def translate_actions(bridge: XlateBridge, flow, actions, now: float = 0,
