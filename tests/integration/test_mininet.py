@@ -101,8 +101,9 @@ class MininetRun:
     def mn(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         env = dict(os.environ, PYVSWITCH_MN_SCOPED_CLEANUP="1",
                    PATH=f"{self.shims}:{os.environ.get('PATH', '')}")
-        argv = ["ip", "netns", "exec", self.ns, "mn", "--custom", str(SWITCH_FILE),
-                "--switch", "pyvswitch", *args]
+        if "--switch" not in args:
+            args = ("--switch", "pyvswitch", *args)
+        argv = ["ip", "netns", "exec", self.ns, "mn", "--custom", str(SWITCH_FILE), *args]
         self.proc = subprocess.Popen(argv, env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True)
@@ -182,3 +183,15 @@ def test_mn_pingall_on_pyvswitch(mininet, controllers, controller, topo):
     assert set(mininet.ns_pids()) <= {ctl.proc.pid}, subprocess.run(
         ["ps", "-o", "pid,cmd", "-p", ",".join(map(str, mininet.ns_pids()))],
         capture_output=True, text=True).stdout
+
+
+def test_mn_standalone_switch_needs_no_controller(mininet):
+    """``--switch pyvswitch,failMode=standalone`` with no controller: a learning switch
+    (the NORMAL flow), and ``mn --wait`` does not wait for a controller session."""
+    r = mininet.mn("--switch", "pyvswitch,failMode=standalone,protocols=OpenFlow13",
+                   "--controller", "none", "--topo", "single,3", "--test", "pingall",
+                   timeout=90)
+    assert r.returncode == 0, r.stdout
+    assert "*** Results: 0% dropped (6/6 received)" in r.stdout, r.stdout
+    assert mininet.new_rundirs() == set()
+    assert mininet.ns_pids() == []
