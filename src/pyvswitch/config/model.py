@@ -32,6 +32,10 @@ FAIL_MODES = frozenset({"standalone", "secure"})
 CONNECTION_MODES = frozenset({"in-band", "out-of-band"})
 VLAN_MODES = frozenset({"trunk", "access", "native-tagged", "native-untagged"})
 DEFAULT_OFP_PORT = 6653
+#: Bridge.datapath_type as written -> the datapath used ("" and "system" mean the
+#: userspace datapath: there is no kernel module).
+DATAPATH_TYPES = {"": "netdev", "system": "netdev", "netdev": "netdev", "dummy": "dummy"}
+OVERFLOW_POLICIES = frozenset({"refuse", "evict"})
 
 _TARGET_RE = re.compile(r"^(tcp|ssl|unix|ptcp|pssl|punix):(.*)$")
 
@@ -136,6 +140,47 @@ def _int_in(value: Any, lo: int, hi: int) -> int | None:
     return value
 
 
+def one_of(value: Any, choices: Any) -> bool:
+    """Is ``value`` a string among ``choices``? (False for any other type, including
+    unhashable ones a configuration file can hold.)"""
+    return isinstance(value, str) and value in choices
+
+
+def string_map(value: Any) -> dict[str, str] | None:
+    """A table of strings (other_config, options): unset -> {}, scalar values are
+    converted with str(); None when ``value`` is not a table or holds tables or arrays."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        return None
+    if any(isinstance(v, (Mapping, list, tuple, set)) for v in value.values()):
+        return None
+    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v))
+            for k, v in value.items()}
+
+
+def build_flow_table(row: Mapping[str, Any], where: str,
+                     problems: list[Problem]) -> FlowTableConfig | None:
+    """A Flow_Table row (name, flow_limit, overflow_policy, groups) or None."""
+    name, limit = row.get("name"), row.get("flow_limit")
+    policy, groups = row.get("overflow_policy"), row.get("groups") or ()
+    if name is not None and not isinstance(name, str):
+        problems.append(Problem(f"{where}.name", f"{name!r} is not a string"))
+        return None
+    if limit is not None and _int_in(limit, 0, 2**63 - 1) is None:
+        problems.append(Problem(f"{where}.flow_limit", f"{limit!r} is not an integer >= 0"))
+        return None
+    if policy is not None and not one_of(policy, OVERFLOW_POLICIES):
+        problems.append(Problem(f"{where}.overflow_policy",
+                                f'{policy!r} is not "refuse" or "evict"'))
+        return None
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, str) for g in groups):
+        problems.append(Problem(f"{where}.groups", "must be an array of field names"))
+        return None
+    return FlowTableConfig(name=name, flow_limit=limit, overflow_policy=policy,
+                           groups=tuple(groups))
+
+
 def check_target(target: Any) -> str | None:
     """Return an error text for a controller target, or None if it is usable."""
     if not isinstance(target, str) or not target:
@@ -184,9 +229,12 @@ def parse_protocols(values: Any, where: str, problems: list[Problem]) -> frozens
         return frozenset()
     if isinstance(values, str):
         values = [v for v in values.split(",") if v]
+    if not isinstance(values, (list, tuple, set, frozenset)):
+        problems.append(Problem(where, f"{values!r} is not a list of OpenFlow versions"))
+        return frozenset()
     out = set()
     for v in values:
-        if v not in OF_VERSIONS:
+        if not one_of(v, OF_VERSIONS):
             problems.append(Problem(where, f'unknown OpenFlow version "{v}" '
                                     f"(expected one of {', '.join(OF_VERSIONS)})"))
         elif OF_VERSIONS[v] in SUPPORTED_VERSIONS:
@@ -212,15 +260,16 @@ def build_interface(row: Mapping[str, Any], where: str,
                                 "(a non-empty string of at most 15 characters, no '/')"))
         return None
     itype = row.get("type", "")
-    if itype not in INTERFACE_TYPES:
+    if itype is None:
+        itype = ""
+    if not one_of(itype, INTERFACE_TYPES):
         problems.append(Problem(f"{where}.type", f'unknown interface type "{itype}" '
                                 f"(supported: {', '.join(sorted(t for t in INTERFACE_TYPES if t))})"))
         return None
-    options = row.get("options", {}) or {}
-    if not isinstance(options, Mapping):
+    options = string_map(row.get("options"))
+    if options is None:
         problems.append(Problem(f"{where}.options", "must be a table of strings"))
         return None
-    options = {str(k): str(v) for k, v in options.items()}
     if itype == "patch" and not options.get("peer"):
         problems.append(Problem(f"{where}.options", "patch interface needs options:peer"))
         return None
@@ -233,9 +282,13 @@ def build_interface(row: Mapping[str, Any], where: str,
     if mtu_request is not None and _int_in(mtu_request, 1, 65535) is None:
         problems.append(Problem(f"{where}.mtu_request", f"{mtu_request!r} is not a valid MTU"))
         return None
+    mac = row.get("mac")
+    if mac is not None and not isinstance(mac, str):
+        problems.append(Problem(f"{where}.mac", f"{mac!r} is not a MAC address string"))
+        return None
     return InterfaceConfig(name=name, type=itype, options=options,
                            ofport_request=ofport_request, mtu_request=mtu_request,
-                           mac=row.get("mac"))
+                           mac=mac)
 
 
 def build_port(row: Mapping[str, Any], interfaces: list[InterfaceConfig], where: str,
@@ -252,16 +305,21 @@ def build_port(row: Mapping[str, Any], interfaces: list[InterfaceConfig], where:
         problems.append(Problem(f"{where}.tag", f"{tag!r} is not a VLAN id in 0..4095"))
         return None
     trunks = row.get("trunks") or ()
-    if any(_int_in(t, 0, 4095) is None for t in trunks):
+    if not isinstance(trunks, (list, tuple, set, frozenset)) or \
+            any(_int_in(t, 0, 4095) is None for t in trunks):
         problems.append(Problem(f"{where}.trunks", f"{trunks!r}: VLAN ids must be 0..4095"))
         return None
     vlan_mode = row.get("vlan_mode")
-    if vlan_mode is not None and vlan_mode not in VLAN_MODES:
+    if vlan_mode is not None and not one_of(vlan_mode, VLAN_MODES):
         problems.append(Problem(f"{where}.vlan_mode", f'unknown vlan_mode "{vlan_mode}"'))
+        return None
+    other = string_map(row.get("other_config"))
+    if other is None:
+        problems.append(Problem(f"{where}.other_config", "must be a table of strings"))
         return None
     return PortConfig(name=name, interfaces=tuple(interfaces), tag=tag,
                       trunks=tuple(sorted(set(trunks))), vlan_mode=vlan_mode,
-                      other_config=dict(row.get("other_config", {}) or {}))
+                      other_config=other)
 
 
 def build_controller(row: Mapping[str, Any], where: str,
@@ -284,18 +342,21 @@ def build_controller(row: Mapping[str, Any], where: str,
             return None
         values[key] = v
     mode = row.get("connection_mode")
-    if mode is not None and mode not in CONNECTION_MODES:
+    if mode is not None and not one_of(mode, CONNECTION_MODES):
         problems.append(Problem(f"{where}.connection_mode",
                                 f'"{mode}" is not "in-band" or "out-of-band"'))
         return None
     ctype = row.get("type")
-    if ctype is not None and ctype not in ("primary", "service"):
+    if ctype is not None and not one_of(ctype, ("primary", "service")):
         problems.append(Problem(f"{where}.type", f'"{ctype}" is not "primary" or "service"'))
         return None
     enable_async = row.get("enable_async_messages")
     if enable_async is not None and not isinstance(enable_async, bool):
         problems.append(Problem(f"{where}.enable_async_messages", "must be true or false"))
         return None
+    other = string_map(row.get("other_config"))
+    if other is None:
+        problems.append(Problem(f"{where}.other_config", "must be a table of strings"))
+        return None
     return ControllerConfig(target=target, type=ctype, connection_mode=mode,
-                            enable_async_messages=enable_async,
-                            other_config=dict(row.get("other_config", {}) or {}), **values)
+                            enable_async_messages=enable_async, other_config=other, **values)

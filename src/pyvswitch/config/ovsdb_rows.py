@@ -34,11 +34,10 @@ from typing import Any
 from uuid import UUID
 
 from pyvswitch.config.model import (
-    BridgeConfig, ControllerConfig, FlowTableConfig, InterfaceConfig, PortConfig, Problem,
-    SwitchConfig, build_controller, build_interface, build_port, parse_protocols,
+    DATAPATH_TYPES, FAIL_MODES, BridgeConfig, ControllerConfig, FlowTableConfig,
+    InterfaceConfig, PortConfig, Problem, SwitchConfig, build_controller, build_flow_table,
+    build_interface, build_port, one_of, parse_datapath_id, parse_protocols, string_map,
 )
-
-DATAPATH_TYPES = {"": "netdev", "system": "netdev", "netdev": "netdev", "dummy": "dummy"}
 
 
 @dataclass
@@ -57,6 +56,25 @@ def optional(value: Any) -> Any:
     return value
 
 
+def _rows(value: Any) -> list:
+    """A set or reference column as a list (anything else: no rows)."""
+    return list(value) if isinstance(value, (list, tuple, set, frozenset)) else []
+
+
+def _by_name(rows: list, column: str = "name") -> list:
+    """Rows sorted by a column that should be a string (rows without one sort first)."""
+    return sorted(rows, key=lambda r: str(getattr(r, column, "")))
+
+
+def _map(value: Any, where: str, problems: list[Problem]) -> dict[str, str]:
+    """A map column of strings; anything else is reported and read as empty."""
+    out = string_map(value)
+    if out is None:
+        problems.append(Problem(where, "must be a map of strings; ignored"))
+        return {}
+    return out
+
+
 def read_config(ovs_row: Any | None) -> RowsResult:
     """Build the configuration from the Open_vSwitch row (None: no row, no bridges)."""
     if ovs_row is None:
@@ -64,7 +82,7 @@ def read_config(ovs_row: Any | None) -> RowsResult:
     result = RowsResult(SwitchConfig())
     bridges: dict[str, BridgeConfig] = {}
     iface_owner: dict[str, str] = {}            # interface name -> bridge name
-    for br_row in sorted(ovs_row.bridges, key=lambda r: r.name):
+    for br_row in _by_name(_rows(ovs_row.bridges)):
         bcfg = _read_bridge(br_row, iface_owner, result)
         if bcfg is not None:
             bridges[bcfg.name] = bcfg
@@ -75,7 +93,9 @@ def read_config(ovs_row: Any | None) -> RowsResult:
         ssl_cfg["bootstrap_ca_cert"] = str(bool(getattr(ssl, "bootstrap_ca_cert", False))
                                            ).lower()
     result.config = SwitchConfig(bridges=bridges,
-                                 other_config=dict(ovs_row.other_config),
+                                 other_config=_map(ovs_row.other_config,
+                                                   "Open_vSwitch.other_config",
+                                                   result.problems),
                                  ssl=ssl_cfg, next_cfg=ovs_row.next_cfg)
     return result
 
@@ -85,27 +105,38 @@ def _read_bridge(row: Any, iface_owner: dict[str, str],
     name = row.name
     where = f"bridge {name}"
     problems = result.problems
-    if not name or "/" in name or len(name) > 15:
+    if not isinstance(name, str) or not name or "/" in name or len(name) > 15:
         problems.append(Problem(where, "bridge names are 1 to 15 characters, no '/'"))
         _refuse_all(row, f"bridge {name!r} has a bad name", result)
         return None
-    dp_type = DATAPATH_TYPES.get(row.datapath_type)
+    dp_type = DATAPATH_TYPES[row.datapath_type] if one_of(row.datapath_type,
+                                                          DATAPATH_TYPES) else None
     if dp_type is None:
         message = (f'unknown datapath type "{row.datapath_type}" '
                    f"(supported: netdev, system, dummy)")
         problems.append(Problem(f"{where}.datapath_type", message))
         _refuse_all(row, f"bridge {name}: {message}", result)
         return None
-    other = dict(row.other_config)
+    other = _map(row.other_config, f"{where}.other_config", problems)
+    fail_mode = optional(row.fail_mode)
+    if fail_mode is not None and not one_of(fail_mode, FAIL_MODES):
+        problems.append(Problem(f"{where}.fail_mode", f"{fail_mode!r} is not standalone "
+                                "or secure; the default applies"))
+        fail_mode = None
+    dpid = other.get("datapath-id")
+    if dpid is not None and parse_datapath_id(dpid) is None:
+        problems.append(Problem(f"{where}.other_config:datapath-id",
+                                f'"{dpid}" is not 16 hex digits; ignored'))
+        dpid = None
 
     ports: dict[str, PortConfig] = {}
-    for port_row in sorted(row.ports, key=lambda r: r.name):
+    for port_row in _by_name(_rows(row.ports)):
         port = _read_port(port_row, name, iface_owner, result)
         if port is not None:
             ports[port.name] = port
 
     controllers: list[ControllerConfig] = []
-    ctrl_rows = sorted(row.controller, key=lambda r: r.target)
+    ctrl_rows = _by_name(_rows(row.controller), "target")
     for crow in ctrl_rows:
         if crow.target == "none":
             continue
@@ -119,18 +150,25 @@ def _read_bridge(row: Any, iface_owner: dict[str, str],
         controllers.append(ctrl)
 
     tables: dict[int, FlowTableConfig] = {}
-    for table_id, trow in sorted(dict(row.flow_tables).items()):
-        if not 0 <= table_id <= 253:
-            problems.append(Problem(f"{where}.flow_tables", f"table {table_id} is not 0..253"))
+    flow_tables = row.flow_tables if isinstance(row.flow_tables, dict) else {}
+    for table_id, trow in sorted(flow_tables.items(), key=lambda kv: str(kv[0])):
+        if isinstance(table_id, bool) or not isinstance(table_id, int) \
+                or not 0 <= table_id <= 253:
+            problems.append(Problem(f"{where}.flow_tables", f"table {table_id!r} is not 0..253"))
             continue
-        tables[table_id] = FlowTableConfig(
-            name=optional(trow.name), flow_limit=optional(trow.flow_limit),
-            overflow_policy=optional(trow.overflow_policy), groups=tuple(trow.groups))
+        table = build_flow_table({
+            "name": optional(getattr(trow, "name", [])),
+            "flow_limit": optional(getattr(trow, "flow_limit", [])),
+            "overflow_policy": optional(getattr(trow, "overflow_policy", [])),
+            "groups": getattr(trow, "groups", [])}, f"{where}.flow_tables[{table_id}]",
+            problems)
+        if table is not None:
+            tables[table_id] = table
 
-    protocols = parse_protocols(list(row.protocols), f"{where}.protocols", problems)
+    protocols = parse_protocols(row.protocols, f"{where}.protocols", problems)
     return BridgeConfig(name=name, ports=ports, controllers=tuple(controllers),
-                        fail_mode=optional(row.fail_mode), protocols=protocols,
-                        datapath_id=other.get("datapath-id"), datapath_type=dp_type,
+                        fail_mode=fail_mode, protocols=protocols,
+                        datapath_id=dpid, datapath_type=dp_type,
                         other_config=other, flow_tables=tables)
 
 
@@ -138,9 +176,10 @@ def _read_port(row: Any, bridge: str, iface_owner: dict[str, str],
                result: RowsResult) -> PortConfig | None:
     where = f"bridge {bridge}: port {row.name}"
     interfaces: list[InterfaceConfig] = []
-    for irow in sorted(row.interfaces, key=lambda r: r.name):
+    iface_rows = _rows(row.interfaces)
+    for irow in _by_name(iface_rows):
         iwhere = f"{where}: interface {irow.name}"
-        owner = iface_owner.get(irow.name)
+        owner = iface_owner.get(irow.name) if isinstance(irow.name, str) else None
         if owner is not None:
             message = (f"interface {irow.name} is already in bridge {owner}" if owner != bridge
                        else f"interface {irow.name} is configured twice")
@@ -155,30 +194,30 @@ def _read_port(row: Any, bridge: str, iface_owner: dict[str, str],
             continue
         iface_owner[irow.name] = bridge
         interfaces.append(iface)
-    if not interfaces and not row.interfaces:
+    if not interfaces and not iface_rows:
         result.problems.append(Problem(where, f"port {row.name} has no interfaces"))
         return None
     if not interfaces:
         return None          # each interface's problem is already reported
-    port = build_port({"name": row.name, "tag": optional(row.tag), "trunks": list(row.trunks),
+    port = build_port({"name": row.name, "tag": optional(row.tag), "trunks": row.trunks,
                        "vlan_mode": optional(row.vlan_mode),
-                       "other_config": dict(row.other_config)},
+                       "other_config": row.other_config},
                       interfaces, where, result.problems)
     if port is None:
         message = result.problems[-1].message
-        for irow in row.interfaces:
+        for irow in iface_rows:
             result.iface_errors.setdefault(irow.uuid, f"port {row.name}: {message}")
     return port
 
 
 def _interface_dict(row: Any) -> dict[str, Any]:
-    return {"name": row.name, "type": row.type, "options": dict(row.options),
+    return {"name": row.name, "type": row.type, "options": row.options,
             "ofport_request": optional(row.ofport_request),
             "mtu_request": optional(row.mtu_request), "mac": optional(row.mac)}
 
 
 def _controller_dict(row: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"target": row.target, "other_config": dict(row.other_config)}
+    out: dict[str, Any] = {"target": row.target, "other_config": row.other_config}
     for column in ("max_backoff", "inactivity_probe", "connection_mode",
                    "controller_rate_limit", "controller_burst_limit",
                    "controller_queue_size", "enable_async_messages", "type"):
@@ -187,6 +226,6 @@ def _controller_dict(row: Any) -> dict[str, Any]:
 
 
 def _refuse_all(br_row: Any, message: str, result: RowsResult) -> None:
-    for port_row in br_row.ports:
-        for irow in port_row.interfaces:
+    for port_row in _rows(br_row.ports):
+        for irow in _rows(getattr(port_row, "interfaces", [])):
             result.iface_errors.setdefault(irow.uuid, message)

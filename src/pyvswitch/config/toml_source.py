@@ -24,7 +24,7 @@ from typing import Any
 from pyvswitch.config.model import (
     BridgeConfig, ControllerConfig, FlowTableConfig, PortConfig, Problem, SwitchConfig,
     build_controller, build_interface, build_port, parse_protocols, FAIL_MODES,
-    parse_datapath_id,
+    parse_datapath_id, build_flow_table, one_of, string_map, DATAPATH_TYPES,
 )
 
 _TOP_KEYS = {"bridge", "other_config", "ssl"}
@@ -91,11 +91,10 @@ def parse(data: dict[str, Any], path: str = "<config>") -> tuple[SwitchConfig, l
         if bad:
             raise ConfigError(f"{path}: ssl.{bad[0]}: must be a file name")
         ssl = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in ssl.items()}
-    other = data.get("other_config", {})
-    if not isinstance(other, dict):
-        raise ConfigError(f"{path}: other_config: must be a table")
-    return SwitchConfig(bridges=bridges, other_config={k: str(v) for k, v in other.items()},
-                        ssl=ssl), problems
+    other = string_map(data.get("other_config"))
+    if other is None:
+        raise ConfigError(f"{path}: other_config: must be a table of strings")
+    return SwitchConfig(bridges=bridges, other_config=other, ssl=ssl), problems
 
 
 def _parse_bridge(raw: Any, where: str, problems: list[Problem]) -> BridgeConfig:
@@ -110,7 +109,7 @@ def _parse_bridge(raw: Any, where: str, problems: list[Problem]) -> BridgeConfig
                           f"without '/', got {name!r}")
     where = f"{where.rsplit(':', 1)[0]}: bridge {name}"
     fail_mode = raw.get("fail_mode")
-    if fail_mode is not None and fail_mode not in FAIL_MODES:
+    if fail_mode is not None and not one_of(fail_mode, FAIL_MODES):
         raise ConfigError(f'{where}.fail_mode: "{fail_mode}" is not "standalone" or "secure"')
     bad: list[Problem] = []
     protocols = parse_protocols(raw.get("protocols"), f"{where}.protocols", bad)
@@ -119,7 +118,13 @@ def _parse_bridge(raw: Any, where: str, problems: list[Problem]) -> BridgeConfig
     dpid = raw.get("datapath_id")
     if dpid is not None and parse_datapath_id(str(dpid)) is None:
         raise ConfigError(f'{where}.datapath_id: "{dpid}" is not 16 hex digits')
-    other = {str(k): str(v) for k, v in (raw.get("other_config") or {}).items()}
+    other = string_map(raw.get("other_config"))
+    if other is None:
+        raise ConfigError(f"{where}.other_config: must be a table of strings")
+    dp_type = raw.get("datapath_type", "netdev")
+    if not one_of(dp_type, DATAPATH_TYPES):
+        raise ConfigError(f"{where}.datapath_type: {dp_type!r} is not one of "
+                          f"{', '.join(sorted(t for t in DATAPATH_TYPES if t))}")
 
     ports: dict[str, PortConfig] = {}
     for i, prow in enumerate(_rows(raw, "port", where)):
@@ -158,19 +163,12 @@ def _parse_bridge(raw: Any, where: str, problems: list[Problem]) -> BridgeConfig
     for i, trow in enumerate(_rows(raw, "flow_table", where)):
         twhere = f"{where}.flow_table[{i}]"
         tid = trow.get("table")
-        if not isinstance(tid, int) or not 0 <= tid <= 253:
+        if isinstance(tid, bool) or not isinstance(tid, int) or not 0 <= tid <= 253:
             problems.append(Problem(twhere, "table must be an integer in 0..253"))
             continue
-        limit = trow.get("flow_limit")
-        policy = trow.get("overflow_policy")
-        if (limit is not None and (not isinstance(limit, int) or limit < 0)) or \
-                policy not in (None, "refuse", "evict"):
-            problems.append(Problem(twhere, "flow_limit must be >= 0 and overflow_policy "
-                                    '"refuse" or "evict"'))
-            continue
-        tables[tid] = FlowTableConfig(name=trow.get("name"), flow_limit=limit,
-                                      overflow_policy=policy,
-                                      groups=tuple(trow.get("groups", ())))
+        table = build_flow_table(trow, twhere, problems)
+        if table is not None:
+            tables[tid] = table
     flows = raw.get("flows", [])
     if not isinstance(flows, list) or not all(isinstance(f, str) for f in flows):
         raise ConfigError(f"{where}.flows: must be an array of ovs-ofctl flow strings")
@@ -178,7 +176,7 @@ def _parse_bridge(raw: Any, where: str, problems: list[Problem]) -> BridgeConfig
     return BridgeConfig(name=name, ports=ports, controllers=tuple(controllers),
                         fail_mode=fail_mode, protocols=protocols,
                         datapath_id=str(dpid) if dpid is not None else other.get("datapath-id"),
-                        datapath_type=raw.get("datapath_type", "netdev"),
+                        datapath_type=DATAPATH_TYPES[dp_type],
                         other_config=other, flow_tables=tables, flows=tuple(flows))
 
 
