@@ -45,3 +45,17 @@ conformance: setup
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
+
+# Long fuzzing: every hypothesis test in tests/unit with FUZZ_SCALE times its examples
+# (fresh random data, no replay database). docs/reliability.md has the last figures.
+.PHONY: fuzz
+FUZZ_SCALE ?= 50
+fuzz: venv
+	PYVSWITCH_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -p no:cacheprovider \
+		--hypothesis-show-statistics $(wildcard tests/unit/test_*fuzz*.py)
+
+# Soak: mixed load against one pyvswitchd for MINUTES (default 10); needs root.
+.PHONY: soak
+MINUTES ?= 10
+soak: setup
+	$(PY) tools/soak.py --minutes $(MINUTES) $(ARGS)
