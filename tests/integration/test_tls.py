@@ -250,7 +250,9 @@ def test_handshake_failures_are_rate_limited_and_the_switch_keeps_answering(make
     elapsed = time.monotonic() - start
     logged = sw.log_text().count("SSL handshake failed")
     # 25 at once, then 10 per second (+1 s for the daemon lagging behind the test).
-    assert 25 <= logged <= 25 + 10 * (elapsed + 1) < attempts
+    assert 25 <= logged <= 25 + 10 * (elapsed + 1)
+    if elapsed < 10:                # the usual case: well under one message per attempt
+        assert logged < attempts
     assert "similar messages suppressed" in sw.log_text() or elapsed < 1
     ckey, ccrt = pki["controller"]
     cn, first = tls_hello(port, ckey, ccrt, pki["ca"])

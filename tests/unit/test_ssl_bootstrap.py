@@ -13,14 +13,16 @@ from hypothesis import given, settings, strategies as st
 from pyvswitch.io import ssl_bootstrap as sb
 from pyvswitch.io.ssl_stream import SslConfig
 
+NEWKEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
+
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = tmp_path_factory.mktemp("certs")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    subprocess.run(["openssl", "req", "-x509", *NEWKEY, "-nodes", "-days", "1",
                     "-subj", "/CN=unit CA", "-keyout", d / "ca.key", "-out", d / "ca.crt"],
                    check=True, capture_output=True)
-    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=leaf",
+    subprocess.run(["openssl", "req", *NEWKEY, "-nodes", "-subj", "/CN=leaf",
                     "-keyout", d / "leaf.key", "-out", d / "leaf.csr"],
                    check=True, capture_output=True)
     subprocess.run(["openssl", "x509", "-req", "-in", d / "leaf.csr", "-CA", d / "ca.crt",
