@@ -285,3 +285,37 @@ def test_managers_are_kept_reachable_in_band_unless_disabled(ovsdb, vswitchd):
     wait_for(lambda: "tp_dst=6640" in hidden(), 5, what="in-band flows to return")
     db.vsctl("del-manager")
     wait_for(lambda: "priority=1800" not in hidden(), 5, what="in-band flows to go")
+
+
+def test_memory_and_coverage_show_through_appctl(ovsdb, vswitchd):
+    db = ovsdb()
+    sw = vswitchd(db)
+    db.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=dummy",
+             "--", "add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy",
+             "--", "add-port", "br0", "p2", "--", "set", "Interface", "p2", "type=dummy")
+    sw.ofctl("add-flow", "br0", "priority=5,in_port=1,actions=output:2")
+    frame = "ffffffffffff0200000000010800" + "00" * 46
+    for _ in range(3):
+        sw.appctl("netdev-dummy/receive", "p1", frame)
+
+    memory = sw.appctl("memory/show").stdout.strip()
+    assert re.fullmatch(r"(\S+:\d+)( [^:]+:\d+)*", memory), memory
+    usage = dict(item.rsplit(":", 1) for item in re.findall(r"[^ :]+(?: keys)?:\d+", memory))
+    assert usage["ports"] == "3" and usage["rules"] == "2", memory
+    assert int(usage["idl-cells-Open_vSwitch"]) > 0
+
+    def coverage_line(name):
+        text = sw.appctl("coverage/show").stdout
+        assert text.startswith("Event coverage, avg rate over last: 5 seconds, last "
+                               "minute, last hour,  hash="), text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return line
+        return None
+    line = wait_for(lambda: coverage_line("upcall_handled"), 5, what="upcalls counted")
+    assert re.fullmatch(r"upcall_handled +\d+\.\d/sec +\d+\.\d{3}/sec +\d+\.\d{4}/sec"
+                        r" +total: 1", line), line
+    assert coverage_line("bridge_reconfigure") is not None
+    # Counted: our add-flow (and the NORMAL flow the standalone bridge added itself).
+    assert int(sw.appctl("coverage/read-counter", "ofproto_flow_mod").stdout) >= 1
+    assert sw.appctl("coverage/read-counter", "no_such_event", check=False).returncode != 0

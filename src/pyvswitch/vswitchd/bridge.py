@@ -41,9 +41,12 @@ from pyvswitch.ofproto import packet_in
 from pyvswitch.ofproto.in_band import parse_remote
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
+from pyvswitch.util import coverage
 from pyvswitch.util.vlog import Logger
+from pyvswitch.vswitchd.coverage_feed import CoverageFeed
 
 log = Logger("bridge")
+BRIDGE_RECONFIGURE = coverage.Counter("bridge_reconfigure")
 
 MGMT_PROBE_MS = 60_000
 OVSDB_PORT = 6640                 # default port of a manager target
@@ -149,12 +152,15 @@ class Bridges:
         self.max_idle_ms = DEFAULT_MAX_IDLE_MS
         self._ignored_knobs: dict[str, str] = {}     # key -> value already logged
         self.in_band_managers: list[tuple[str, int]] = []   # see set_managers
+        self.coverage_feed = CoverageFeed()     # bridges' counters -> coverage/show
         packet_in.register_unixctl(self)    # ofproto/packet-in-stats
 
     # --- reconfiguration --------------------------------------------------------------
     def reconfigure(self, cfg: SwitchConfig, now: float) -> list[Problem]:
         """Make the running bridges match ``cfg``; return the problems met."""
         problems: list[Problem] = []
+        BRIDGE_RECONFIGURE.inc()
+        self.coverage_feed.sample(self)       # before any bridge or connection goes
         bundle_idle = _bundle_idle_timeout(cfg.other_config, problems)
         self._global_knobs(cfg.other_config, problems)
         for name in list(self.bridges):
@@ -433,11 +439,15 @@ class Bridges:
                 br.provider.n_crashes = getattr(br.provider, "n_crashes", 0) + 1
                 log.exception("%s: unexpected error in the datapath provider", br.name)
             br.ofproto.run(now)
+        self.coverage_feed.run(self, now)
+        coverage.run(now)
 
     def wait(self, poller, now: float) -> None:
         for br in self.bridges.values():
             br.provider.wait(poller, now)
             br.ofproto.wait(poller, now)
+        if coverage.next_run() is not None:
+            poller.timer_wait_until(coverage.next_run())
 
     def close(self, now: float) -> None:
         for br in self.bridges.values():

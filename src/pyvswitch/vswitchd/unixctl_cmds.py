@@ -60,12 +60,7 @@ def register(daemon) -> None:
 
     @cmd("memory/show", "", 0, 0)
     def _memory(conn, argv):
-        n_ofconns = sum(len(br.ofproto.connmgr.all_ofconns())
-                        for br in daemon.bridges.bridges.values())
-        n_packets = sum(len(c.rconn.txq) for br in daemon.bridges.bridges.values()
-                        for c in br.ofproto.connmgr.all_ofconns())
-        n_ports = sum(len(br.ofproto.ports) for br in daemon.bridges.bridges.values())
-        conn.reply(f"ofconns:{n_ofconns} packets:{n_packets} ports:{n_ports}\n")
+        conn.reply(memory_text(daemon) + "\n")
 
     @cmd("ofproto/show-connections", "bridge", 1, 1)
     def _connections(conn, argv):
@@ -89,3 +84,36 @@ def register(daemon) -> None:
                 lines.append(f"  session {ofconn.name}: version {ofconn.version:#x}, "
                              f"role {role}, tx queue {len(ofconn.rconn.txq)}")
         conn.reply("\n".join(lines) + "\n")
+
+
+def memory_usage(daemon) -> dict[str, int]:
+    """What OVS's memory/show counts (ofproto, connmgr, upcall and IDL parts): things
+    whose number memory use follows."""
+    usage: dict[str, int] = {}
+
+    def add(key: str, n: int) -> None:
+        usage[key] = usage.get(key, 0) + n
+    for br in daemon.bridges.bridges.values():
+        ofproto = br.ofproto
+        add("ports", len(ofproto.ports))
+        add("rules", sum(1 for _ in ofproto.flows.rules()))
+        add("udpif keys", len(br.provider.upcalls.ukeys))
+        for ofconn in ofproto.connmgr.all_ofconns():
+            add("ofconns", 1)
+            packets = len(ofconn.rconn.txq)
+            for sched in getattr(ofconn, "schedulers", None) or ():
+                if sched is not None:
+                    packets += sched.stats().get("backlog", 0)
+            add("packets", packets)
+    idl = getattr(daemon.source, "idl", None)
+    if idl is not None:
+        name = idl._db.name if getattr(idl, "_db", None) else "Open_vSwitch"
+        add(f"idl-cells-{name}", sum(len(t.rows) * len(t.columns)
+                                     for t in idl.tables.values()))
+        add(f"idl-outstanding-txns-{name}", len(getattr(idl, "_outstanding_txns", {})))
+    return usage
+
+
+def memory_text(daemon) -> str:
+    """``name:count`` pairs sorted by name, as OVS's memory report."""
+    return " ".join(f"{k}:{v}" for k, v in sorted(memory_usage(daemon).items()))
