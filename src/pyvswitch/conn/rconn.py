@@ -313,9 +313,19 @@ class Rconn:
 
     def send(self, msg: bytes, counter: PacketCounter | None = None) -> bool:
         """Queue ``msg``; False (message dropped) when not connected."""
-        if not self.is_connected():
+        vconn = self.vconn
+        if vconn is None or not self._fsm.is_connected():
             return False
-        self._copy_to_monitors(msg)
+        if self.monitors:
+            self._copy_to_monitors(msg)
+        if not self.txq:            # nothing waits: hand it straight to the vconn
+            try:
+                sent = vconn.send(msg)
+            except OSError:
+                sent = False        # the queue path below meets the error again
+            if sent:
+                self.counters.packets_sent += 1
+                return True
         self._queue(msg, counter)
         return True
 

@@ -51,6 +51,9 @@ class StreamVconn:
         self._msgs: deque[bytes] = deque()
         self._out = bytearray()
         self._error: int | None = None
+        #: The socket itself once negotiated, for a plain (non-TLS) ``ovs.stream.Stream``:
+        #: the hot paths then skip the stream's per-call state checks and error wrapping.
+        self._sock = None
 
     # --- opening ----------------------------------------------------------------------
     @classmethod
@@ -110,6 +113,8 @@ class StreamVconn:
             return self._error
         self.version = version
         self._negotiated = True
+        if type(self.stream) is ovs.stream.Stream:
+            self._sock = self.stream.socket
         return 0
 
     def recv(self) -> bytes | None:
@@ -131,6 +136,15 @@ class StreamVconn:
             self._flush()
             if self._out:
                 return False
+        sock = self._sock
+        if sock is not None:        # the common case: the socket takes it all at once
+            try:
+                n = sock.send(msg)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            if n == len(msg):
+                return True
+            msg = msg[n:]
         self._out += msg
         self._flush()
         return True
@@ -162,8 +176,17 @@ class StreamVconn:
     # --- internals --------------------------------------------------------------------
     def _fill(self) -> None:
         """Read what the socket has and split it into messages."""
+        sock = self._sock
         for _ in range(16):
-            error, data = self.stream.recv(_RECV_CHUNK)
+            if sock is not None:
+                try:
+                    error, data = 0, sock.recv(_RECV_CHUNK)
+                except (BlockingIOError, InterruptedError):
+                    error, data = errno.EAGAIN, b""
+                except OSError as e:
+                    error, data = e.errno or errno.EIO, b""
+            else:
+                error, data = self.stream.recv(_RECV_CHUNK)
             if error == errno.EAGAIN:
                 break
             if error:

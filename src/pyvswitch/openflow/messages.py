@@ -319,10 +319,12 @@ class PacketOut(Message):
     match: Optional[Match] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class FlowMod(Message):
     """FLOW_MOD in any version (OVS ofputil_flow_mod).  OF1.0 action lists become
-    ``Instructions(apply=...)``; ``table_id`` 0xff means "unspecified/all tables"."""
+    ``Instructions(apply=...)``; ``table_id`` 0xff means "unspecified/all tables".
+    Not frozen (unlike the other messages): one is decoded per flow_mod, and a frozen
+    dataclass costs several microseconds more to build; treat it as immutable all the same."""
 
     match: Match
     instructions: Instructions
