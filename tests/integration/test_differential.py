@@ -76,6 +76,17 @@ def dpif_ports(out: str) -> list[str]:
     return [re.sub(r": hit:\d+ missed:\d+", "", line) for line in out.splitlines()]
 
 
+def in_band_rules(out: str) -> list[str]:
+    """``bridge/dump-flows``: the in-band hidden rules (priorities 180000-180008), match
+    and actions, MAC addresses (random per bridge) masked."""
+    rules = []
+    for line in out.splitlines():
+        m = re.search(r"priority=(18000\d.*)", line)
+        if m:
+            rules.append(re.sub(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", "MAC", m.group(1)))
+    return sorted(rules)
+
+
 def exit_status(out: str) -> str:
     return ""
 
@@ -124,6 +135,13 @@ SCRIPT = [
     ("ofctl", "dump-flows br0", flows),
     ("vsctl", "del-fail-mode br0", raw),
     ("ofctl", "dump-flows br0", flows),
+    # In-band control: the hidden rules for a controller (unreachable, no next hop).
+    ("vsctl", "set-controller br0 tcp:192.0.2.1:6653", raw),
+    ("appctl-until", "bridge/dump-flows br0", in_band_rules),
+    ("vsctl", "set Bridge br0 other_config:disable-in-band=true", raw),
+    ("sleep", "0.5", None),
+    ("appctl", "bridge/dump-flows br0", in_band_rules),
+    ("vsctl", "del-controller br0", raw),
     ("vsctl", "del-port br0 p2", raw),
     ("ofctl", "show br0", port_list),
     ("vsctl", "del-br br0", raw),
@@ -172,6 +190,15 @@ def _run(target, server: OvsdbServer, script: list[tuple]) -> list[tuple]:
         if tool == "receive-unhandled":      # nothing to wait for: give it a moment
             target.appctl("netdev-dummy/receive", args, norm)
             time.sleep(0.5)
+            continue
+        if tool == "sleep":
+            time.sleep(float(args))
+            continue
+        if tool == "appctl-until":          # a result that appears on the next loop pass
+            r = wait_for(lambda: (lambda r: r if norm(r.stdout) else None)(
+                target.appctl(*shlex.split(args))), 5, interval=0.1,
+                what=f"step {i}: {args} to show something")
+            results.append((f"{i}: appctl {args}", r.returncode, norm(r.stdout)))
             continue
         argv = shlex.split(args)
         if tool == "vsctl":
