@@ -19,7 +19,7 @@ import pytest
 from faucet_harness import Faucet, faucet_venv
 from harness import free_tcp_port, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(600)   # the first run also makes .venv-faucet
 
 FAUCET_YAML = """\
 vlans:

@@ -31,7 +31,7 @@ from harness import free_tcp_port, wait_for
 from osken_launcher import OsKen, is_listening
 from test_forwarding import netdev_bridge
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(600)   # the first run also makes .venv-ryu
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
