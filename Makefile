@@ -49,7 +49,7 @@ clean:
 # Long fuzzing: every hypothesis test in tests/unit with FUZZ_SCALE times its examples
 # (fresh random data, no replay database). docs/reliability.md has the last figures.
 .PHONY: fuzz
-FUZZ_SCALE ?= 50
+FUZZ_SCALE ?= 20
 fuzz: venv
 	PYVSWITCH_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -p no:cacheprovider \
 		--hypothesis-show-statistics $(wildcard tests/unit/test_*fuzz*.py)
