@@ -81,3 +81,28 @@ def test_numbers_are_handed_out_in_turn_and_freed_ones_rest(tmp_path):
         assert _numbers(bridges)["p4"] == 1                # a request may take it at once
     finally:
         bridges.close(100)
+
+
+def test_bridge_hwaddr_and_mac_table_settings(tmp_path):
+    bridges = Bridges(str(tmp_path))
+
+    def cfg(other):
+        return SwitchConfig(bridges={"br0": BridgeConfig(name="br0", datapath_type="dummy",
+                                                         other_config=other)})
+    try:
+        bridges.reconfigure(cfg({"hwaddr": "02:11:22:33:44:55", "mac-aging-time": "5",
+                                 "mac-table-size": "100"}), 0)
+        br = bridges.bridges["br0"]
+        assert bytes(br.local_netdev.hwaddr).hex() == "021122334455"
+        assert br.ofproto.datapath_id == 0x021122334455
+        assert br.provider.mac_table.aging_ms == 15_000        # OVS's minimum
+        assert br.provider.mac_table.max_entries == 100
+        problems = bridges.reconfigure(cfg({"hwaddr": "01:00:00:00:00:01",
+                                            "mac-aging-time": "7200"}), 10)
+        assert [p.where for p in problems] == ["bridge br0.other_config:hwaddr"]
+        assert bytes(br.local_netdev.hwaddr).hex() != "010000000001"
+        assert br.ofproto.datapath_id != 0x021122334455       # back to the derived one
+        assert br.provider.mac_table.aging_ms == 3_600_000
+        assert br.provider.mac_table.max_entries == 8192
+    finally:
+        bridges.close(100)

@@ -124,6 +124,44 @@ def _error_text(e: Exception, name: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
+def _int_knob(other_config, key: str, where: str, problems: list[Problem]) -> int:
+    """A non-negative integer from a bridge's other_config; 0 when unset or bad."""
+    text = other_config.get(key)
+    if text is None:
+        return 0
+    if not text.isdigit():
+        problems.append(Problem(f"{where}.other_config:{key}",
+                                f'"{text}" is not a non-negative integer; using the default'))
+        return 0
+    return int(text)
+
+
+def _bridge_mac(cfg: BridgeConfig, problems: list[Problem]) -> bytes:
+    """other_config:hwaddr when it is a usable unicast address (OVS
+    bridge_pick_local_hw_addr), else one derived from the bridge name, stable across
+    restarts so that the datapath id is too."""
+    text = cfg.other_config.get("hwaddr")
+    if text:
+        try:
+            mac = bytes.fromhex(text.replace(":", ""))
+            if len(mac) != 6 or text.count(":") != 5:
+                raise ValueError
+        except ValueError:
+            mac = None
+        if mac is None:
+            problems.append(Problem(f"bridge {cfg.name}.other_config:hwaddr",
+                                    f'"{text}" is not a MAC address'))
+        elif mac[0] & 1:
+            problems.append(Problem(f"bridge {cfg.name}.other_config:hwaddr",
+                                    f"cannot set MAC address to multicast address {text}"))
+        elif not any(mac):
+            problems.append(Problem(f"bridge {cfg.name}.other_config:hwaddr",
+                                    "cannot set MAC address to zero"))
+        else:
+            return mac
+    return _hash_mac(cfg.name)
+
+
 @dataclass
 class Bridge:
     name: str
@@ -179,9 +217,15 @@ class Bridges:
                 if br is None:
                     continue
                 self.bridges[name] = br
-            elif bcfg.datapath_id != br.cfg.datapath_id:
-                br.ofproto.datapath_id = pick_datapath_id(bcfg, _hash_mac(name))
-                log.info("%s: datapath id changed to %016x", name, br.ofproto.datapath_id)
+            elif (bcfg.datapath_id, bcfg.other_config.get("hwaddr")) != (
+                    br.cfg.datapath_id, br.cfg.other_config.get("hwaddr")):
+                mac = _bridge_mac(bcfg, problems)
+                self._set_local_mac(br.name, br.local_netdev, mac)
+                dpid = pick_datapath_id(bcfg, mac)
+                if dpid != br.ofproto.datapath_id:
+                    br.ofproto.datapath_id = dpid
+                    log.info("%s: datapath id changed to %016x", name, dpid)
+            self._configure_mac_table(br, bcfg, problems)
             br.provider.set_flow_restore_wait(self.flow_restore_wait, now)
             br.provider.upcalls.flow_limit = self.flow_limit
             br.provider.upcalls.max_idle_ms = self.max_idle_ms
@@ -249,18 +293,32 @@ class Bridges:
             problems.append(Problem(f"bridge {cfg.name}",
                                     f"cannot create the bridge's local port: {e}"))
             return None
-        mac = _hash_mac(cfg.name)  # stable across restarts, so the datapath id is too
-        set_hwaddr = getattr(local, "set_hwaddr", None)
-        if set_hwaddr is not None:
-            try:
-                set_hwaddr(mac)
-            except OSError as e:
-                log.warning("%s: cannot set the bridge MAC (%s)", cfg.name, e)
+        mac = _bridge_mac(cfg, problems)
+        self._set_local_mac(cfg.name, local, mac)
         ofproto = Ofproto(cfg.name, pick_datapath_id(cfg, mac))
         provider = OfprotoDpif(ofproto)
         ofproto.add_port(cfg.name, local, local=True, now=now)
         log.info("%s: bridge created (datapath id %016x)", cfg.name, ofproto.datapath_id)
         return Bridge(cfg.name, cfg, ofproto, provider, local)
+
+    @staticmethod
+    def _set_local_mac(name: str, local, mac: bytes) -> None:
+        set_hwaddr = getattr(local, "set_hwaddr", None)
+        if set_hwaddr is not None and bytes(getattr(local, "hwaddr", b"")) != mac:
+            try:
+                set_hwaddr(mac)
+            except OSError as e:
+                log.warning("%s: cannot set the bridge MAC (%s)", name, e)
+
+    @staticmethod
+    def _configure_mac_table(br: Bridge, cfg: BridgeConfig,
+                             problems: list[Problem]) -> None:
+        """other_config:mac-aging-time (s, 15..3600, default 300) and mac-table-size
+        (default 8192), as OVS bridge_configure_mac_table."""
+        other = cfg.other_config
+        aging = _int_knob(other, "mac-aging-time", f"bridge {br.name}", problems) or 300
+        size = _int_knob(other, "mac-table-size", f"bridge {br.name}", problems) or 8192
+        br.provider.mac_table.configure(min(max(aging, 15), 3600), size)
 
     def _reconfigure_ports(self, br: Bridge, cfg: BridgeConfig,
                            problems: list[Problem], now: float) -> None:
