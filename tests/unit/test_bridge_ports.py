@@ -106,3 +106,24 @@ def test_bridge_hwaddr_and_mac_table_settings(tmp_path):
         assert br.provider.mac_table.max_entries == 8192
     finally:
         bridges.close(100)
+
+
+def test_bridge_controller_queue_size_is_the_default_for_its_controllers(tmp_path):
+    from pyvswitch.config.model import ControllerConfig
+    bridges = Bridges(str(tmp_path))
+    a, b = "unix:/nonexistent/pvs-a.sock", "unix:/nonexistent/pvs-b.sock"
+
+    def cfg(size: str):
+        return SwitchConfig(bridges={"br0": BridgeConfig(
+            name="br0", datapath_type="dummy", other_config={"controller-queue-size": size},
+            controllers=(ControllerConfig(a), ControllerConfig(b, controller_queue_size=20)))})
+    try:
+        bridges.reconfigure(cfg("7"), 0)
+        services = bridges.bridges["br0"].ofproto.connmgr.services
+        mgmt = next(t for t in services if t.endswith("br0.mgmt"))
+        assert (services[a].queue_limit, services[b].queue_limit,
+                services[mgmt].queue_limit) == (7, 20, 7)
+        bridges.reconfigure(cfg("1000"), 10)            # out of 1..512: the default
+        assert (services[a].queue_limit, services[mgmt].queue_limit) == (100, 100)
+    finally:
+        bridges.close(100)

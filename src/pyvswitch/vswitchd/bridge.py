@@ -29,6 +29,7 @@ Must not import: ``vswitchd.main`` (the shell above).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -403,13 +404,20 @@ class Bridges:
 
     def _reconfigure_controllers(self, br: Bridge, cfg: BridgeConfig, now: float,
                                  created: bool) -> None:
+        # other_config:controller-queue-size (1..512, else 100) for every controller that
+        # sets none itself, the management socket included (OVS
+        # bridge_get_controller_queue_size).
+        text = cfg.other_config.get("controller-queue-size", "")
+        queue = int(text) if text.isdigit() and 1 <= int(text) <= 512 else 100
         mgmt = ControllerConfig(target=f"punix:{self.mgmt_path(br.name)}", type="service",
                                 inactivity_probe=MGMT_PROBE_MS,
-                                connection_mode="out-of-band")
+                                connection_mode="out-of-band", controller_queue_size=queue)
         # While flow-restore-wait holds, only the management socket (OVS
         # bridge_configure_remotes): restored flows must not race a controller's.
         configured = () if self.flow_restore_wait else cfg.controllers
-        controllers = [c for c in configured if c.target != "none"] + [mgmt]
+        controllers = [c if c.controller_queue_size is not None
+                       else dataclasses.replace(c, controller_queue_size=queue)
+                       for c in configured if c.target != "none"] + [mgmt]
         connmgr = br.ofproto.connmgr
         connmgr.in_band_disabled = cfg.other_config.get("disable-in-band") == "true"
         connmgr.extra_in_band_remotes = list(self.in_band_managers)
