@@ -28,6 +28,7 @@ def test_vsctl_commands_take_effect_at_once(ovsdb, vswitchd, hosts, tmp_path):
     assert "priority=0 actions=NORMAL" in sw.ofctl("dump-flows", "br0").stdout
     assert db.get("Interface", "br0", "ofport") == "65534"
     assert re.fullmatch(r'"[0-9a-f]{16}"', db.get("Bridge", "br0", "datapath_id"))
+    assert db.get("Bridge", "br0", "datapath_version") == '"<built-in>"'
 
     db.vsctl("add-port", "br0", "veth1", "--", "set", "Interface", "veth1",
              "ofport_request=1")

@@ -82,7 +82,7 @@ READ_COLUMNS = {
 WRITE_COLUMNS = {
     "Open_vSwitch": ["cur_cfg", "datapath_types", "iface_types", "ovs_version",
                      "db_version"],
-    "Bridge": ["datapath_id"],
+    "Bridge": ["datapath_id", "datapath_version"],
     "Interface": ["ofport", "error", "admin_state", "link_state", "mtu", "mac_in_use",
                   "ifindex", "statistics"],
     "Controller": ["is_connected", "role", "status"],

@@ -7,8 +7,8 @@ Turning the running bridges into column values, in three kinds of transaction:
 * **Reconfiguration results** (``write_config_results``, inside the reconfiguration
   transaction that also copies next_cfg to cur_cfg): Interface.ofport (the OpenFlow port,
   or -1 with Interface.error when the interface could not be set up; error cleared
-  otherwise), Bridge.datapath_id, and the Open_vSwitch row's datapath_types, iface_types,
-  ovs_version and db_version.
+  otherwise), Bridge.datapath_id and datapath_version, and the Open_vSwitch row's
+  datapath_types, iface_types, ovs_version and db_version.
 * **Status** (``StatusUpdater``): Interface admin_state, link_state, mtu, mac_in_use and
   ifindex, written when some device's ``change_seq`` moved, after every reconfiguration,
   and 100 ms after a failed attempt.  One transaction in flight.
@@ -81,6 +81,8 @@ def write_config_results(idl: ovs.db.idl.Idl, bridges: Any, rows: RowsResult,
     for br_row in idl.tables["Bridge"].rows.values():
         br = bridges.bridges.get(br_row.name)
         br_row.datapath_id = [f"{br.ofproto.datapath_id:016x}"] if br is not None else []
+        # The userspace datapath is part of the daemon: OVS reports it as "<built-in>".
+        br_row.datapath_version = "<built-in>" if br is not None else ""
     for irow, br, netdev in interfaces(idl, bridges):
         port = br.ofproto.ports_by_name.get(irow.name) if br is not None else None
         if port is not None and netdev is not None:
