@@ -180,7 +180,6 @@ class TomlSource:
             log.error("%s", p)
         self.cfg = cfg
         self.applied = False
-        self.reloads = 0
 
     def run(self, daemon: Daemon, now: float) -> None:
         if not self.applied:
@@ -203,10 +202,14 @@ class TomlSource:
                       self.path, len(problems))
             return False
         self.cfg = cfg
-        self.reloads += 1
+        if not self.applied:     # not started yet: run() applies it (and daemonizes)
+            return True
         SslConfig.apply(cfg.ssl, daemon.args)
-        daemon.bridges.reconfigure(cfg, now)
-        self.applied = True
+        try:
+            daemon.bridges.reconfigure(cfg, now)
+        except Exception:  # fault isolation: a bug in one reload must not end the switch
+            log.exception("SIGHUP: unexpected error applying %s", self.path)
+            return False
         log.info("SIGHUP: %s reloaded (%s)", self.path,
                  ", ".join(sorted(cfg.bridges)) or "no bridges")
         return True
