@@ -110,6 +110,11 @@ SCRIPT = [
     ("vsctl", "get Interface p2 ofport", raw),
     ("ofctl", "show br0", port_list),
     ("appctl", "dpif/show", dpif_ports),
+    # A device that does not exist: reported in Interface.error, the rest applies.
+    ("vsctl", "add-port br0 pvsnosuch0", raw),
+    ("vsctl", "get Interface pvsnosuch0 ofport", raw),
+    ("vsctl", "get Interface pvsnosuch0 error", raw),
+    ("vsctl", "del-port br0 pvsnosuch0", raw),
     ("ofctl", "dump-flows br0", flows),
     ("ofctl", "add-flow br0 priority=100,in_port=5,dl_dst=02:00:00:00:00:02,actions=output:1",
      raw),
