@@ -384,7 +384,7 @@ def decode_nxm(buf, offset: int, length: int) -> Match:
     end = offset + length
     if end > len(buf):
         raise OFPError("OFPBMC_BAD_LEN", "nx_match longer than the message")
-    return _decode_tlvs(buf, offset, end)
+    return MP.decode_tlvs(buf, offset, end)
 
 
 _NXM_COOKIE = (0x0001 << 16) | (30 << 9)   # NXM_NX_COOKIE, shares (class, field) with mpls_ttl
@@ -435,7 +435,7 @@ def decode_oxm_match(buf, offset: int) -> tuple[Match, int]:
     padded = (length + 7) & ~7
     if offset + padded > len(buf):
         raise OFPError("OFPBMC_BAD_LEN", "ofp_match runs past the message")
-    return _decode_tlvs(buf, offset + 4, offset + length), padded
+    return MP.decode_tlvs(buf, offset + 4, offset + length), padded
 
 
 def decode_oxm_field(buf, offset: int, end: int | None = None,
@@ -508,7 +508,7 @@ def encode_oxm_field(fld: Field, value: int, mask: int | None, version: int) -> 
     return _tlv(key, entry.width, value & (full if mask is None else mask), mask)
 
 
-#: While ``_plan_for`` records one generic encoding: ``(name, value, mask, full)`` of each
+#: While ``match_plans`` records one generic encoding: ``(name, value, mask, full)`` of each
 #: field ``_put`` emitted.
 _TRACE: list | None = None
 
@@ -634,85 +634,14 @@ def _encode_vlan(out: list, match: Match, version: int) -> None:
     _put(out, version, "vlan_tci", tci, tmask, 0xFFFF)
 
 
-# --- encoding plans: the generic encoder's output for one shape of match, replayed -------
-#
-# Which TLVs ``_encode_tlvs`` emits, in which order and with which headers, depends only on
-# the version, the masks, and the eth_type / ip_proto values (they name the L3/L4 fields),
-# except for VLAN matches (the TCI value picks vlan_vid+vlan_pcp or vlan_tci).  For a match
-# whose every TLV carries a whole slot unchanged (no sub-fields, no value transformation),
-# the encoding is then ``header + slot value [+ mask]`` per emitted slot: a *plan*, built
-# once per shape by recording the generic encoder and kept only if replaying it reproduces
-# the generic bytes.  Shapes that do not qualify are remembered as None (generic path).
-
-_PLANS: dict[tuple, tuple | None] = {}
-_MAX_PLANS = 4096
-_SLOT_FULL = tuple((1 << b) - 1 for b in F.SLOT_BITS)
-
-
-def _plan_for(match: Match, version: int, key: tuple) -> tuple | None:
-    global _TRACE
-    _TRACE = trace = []
-    try:
-        generic = _encode_tlvs(match, version)
-    finally:
-        _TRACE = None
-    v, m = match.values, match.masks
-    steps = []
-    for name, value, mask, full in trace:
-        fld = BY_NAME[name]
-        slot = fld.slot
-        try:
-            entry, hkey = header_of(name, version)
-        except KeyError:
-            return None
-        if (fld.shift or full != _SLOT_FULL[slot] or value != v[slot] or mask != m[slot]
-                or entry.kind not in (_DIRECT, _PORT32) or hkey[2] is not None):
-            return None
-        cls, code, _ = hkey
-        width = entry.width
-        if mask == full:
-            steps.append((slot, _u32.pack((cls << 16) | (code << 9) | width), width, full,
-                          b""))
-        else:
-            steps.append((slot, _u32.pack((cls << 16) | (code << 9) | 0x100 | (2 * width)),
-                          width, mask, mask.to_bytes(width, "big")))
-    plan = tuple(steps)
-    if _replay(plan, v) != generic:
-        return None
-    return plan
-
-
-def _replay(plan: tuple, v) -> bytes:
-    return b"".join([head + (v[slot] & mask).to_bytes(width, "big") + tail
-                     for slot, head, width, mask, tail in plan])
-
-
-def _encode_tlvs_fast(match: Match, version: int) -> bytes:
-    """``_encode_tlvs`` through a cached plan when the match's shape has one."""
-    v, m = match.values, match.masks
-    if m[Slot.VLAN_TCI]:
-        return _encode_tlvs(match, version)
-    key = (version, v[Slot.ETH_TYPE] if m[Slot.ETH_TYPE] == 0xFFFF else -1,
-           v[Slot.NW_PROTO] if m[Slot.NW_PROTO] == 0xFF else -1, *m)
-    try:
-        plan = _PLANS[key]
-    except KeyError:
-        if len(_PLANS) >= _MAX_PLANS:
-            _PLANS.clear()
-        plan = _PLANS[key] = _plan_for(match, version, key)
-    if plan is None:
-        return _encode_tlvs(match, version)
-    return _replay(plan, v)
-
-
 def encode_nxm(match: Match) -> bytes:
     """The unpadded NXM TLV string for ``match`` (Nicira flow_mod / flow stats)."""
-    return _encode_tlvs_fast(match, 0)
+    return MP.encode_tlvs(match, 0)
 
 
 def encode_oxm_match(match: Match, version: int) -> bytes:
     """An OF1.2+ ``ofp_match`` (OFPMT_OXM), padded with zeros to a multiple of 8."""
-    body = _encode_tlvs_fast(match, version)
+    body = MP.encode_tlvs(match, version)
     length = 4 + len(body)
     return struct.pack("!HH", OFPMT_OXM, length) + body + bytes(-length % 8)
 
@@ -768,3 +697,7 @@ def header_width_bits(fld: Field, version: int) -> int:
     if fld.name == "in_port" and version == 0:
         return 16
     return fld.n_bits
+
+
+# The cached per-shape plans that speed both directions up (they use the tables above).
+from pyvswitch.openflow import match_plans as MP  # noqa: E402

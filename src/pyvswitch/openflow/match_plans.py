@@ -1,0 +1,234 @@
+"""Match codec plans: the generic OXM/NXM encoder and decoder, replayed per match shape.
+
+What this module owns
+---------------------
+``encode_tlvs(match, version)`` and ``decode_tlvs(buf, offset, end)``: the same results (and
+the same errors) as ``match_codec._encode_tlvs`` / ``_decode_tlvs``, several times faster for
+the matches a switch sees in bulk (a controller installing or dumping thousands of flows
+of a few shapes).  ``match_codec`` routes its public functions through them.
+
+* **Encoding.**  Which TLVs the generic encoder emits, in which order and with which
+  headers, depends only on the version, the masks and the eth_type / ip_proto values
+  (they name the L3/L4 fields) - except for VLAN matches, whose TCI value chooses between
+  vlan_vid + vlan_pcp and vlan_tci.  For a match whose every TLV carries one whole slot
+  unchanged, the encoding is ``header + value [+ mask]`` per slot: a plan, recorded once
+  per shape from the generic encoder and kept only if replaying it gives the same bytes.
+* **Decoding.**  A match whose TLVs all take the generic decoder's fast path decodes with
+  one ``struct`` unpack of the whole match (headers, values and masks) and a few checks per
+  field.  A plan is keyed by the match length and first header; it applies only if every
+  header is the one recorded and the fields other fields' prerequisites read (eth_type,
+  ip_proto, VLAN TCI) have the recorded values, so the prerequisite and duplicate checks
+  the generic decoder made when the plan was recorded still hold.  Any check that fails
+  (a bad mask, a value out of range...) hands the match to the generic decoder, which
+  raises the error Open vSwitch would.
+
+Shapes that do not qualify are remembered as such (generic path).  Both caches are bounded
+(cleared when full).
+
+Must not import: anything in pyvswitch except ``packet.fields`` and ``openflow.match_codec``
+(whose tables it reads; ``match_codec`` imports this module at its end).
+"""
+
+from __future__ import annotations
+
+import struct
+from operator import itemgetter
+
+from pyvswitch.openflow import match_codec as MC
+from pyvswitch.packet import fields as F
+from pyvswitch.packet.fields import BY_NAME, Match, Slot
+
+_SLOT_FULL = tuple((1 << b) - 1 for b in F.SLOT_BITS)
+_MAX_PLANS = 4096
+
+# --- encoding ---------------------------------------------------------------------------------
+
+_ENCODE_PLANS: dict[tuple, tuple | None] = {}
+
+
+def _record(match: Match, version: int) -> tuple | None:
+    """The encoding plan of ``match``'s shape, or None if it has none."""
+    MC._TRACE = trace = []
+    try:
+        generic = MC._encode_tlvs(match, version)
+    finally:
+        MC._TRACE = None
+    v, m = match.values, match.masks
+    steps = []
+    for name, value, mask, full in trace:
+        fld = BY_NAME[name]
+        slot = fld.slot
+        try:
+            entry, hkey = MC.header_of(name, version)
+        except KeyError:
+            return None
+        if (fld.shift or full != _SLOT_FULL[slot] or value != v[slot] or mask != m[slot]
+                or entry.kind not in (MC._DIRECT, MC._PORT32) or hkey[2] is not None):
+            return None
+        cls, code, _ = hkey
+        width = entry.width
+        if mask == full:
+            head = MC._u32.pack((cls << 16) | (code << 9) | width)
+            steps.append((slot, head, width, full, b""))
+        else:
+            head = MC._u32.pack((cls << 16) | (code << 9) | 0x100 | (2 * width))
+            steps.append((slot, head, width, mask, mask.to_bytes(width, "big")))
+    plan = tuple(steps)
+    return plan if _replay(plan, v) == generic else None
+
+
+def _replay(plan: tuple, v) -> bytes:
+    return b"".join([head + (v[slot] & mask).to_bytes(width, "big") + tail
+                     for slot, head, width, mask, tail in plan])
+
+
+def encode_tlvs(match: Match, version: int) -> bytes:
+    """``match_codec._encode_tlvs`` through the plan of the match's shape, if it has one."""
+    v, m = match.values, match.masks
+    if m[Slot.VLAN_TCI]:
+        return MC._encode_tlvs(match, version)
+    key = (version, v[Slot.ETH_TYPE] if m[Slot.ETH_TYPE] == 0xFFFF else -1,
+           v[Slot.NW_PROTO] if m[Slot.NW_PROTO] == 0xFF else -1, *m)
+    try:
+        plan = _ENCODE_PLANS[key]
+    except KeyError:
+        if len(_ENCODE_PLANS) >= _MAX_PLANS:
+            _ENCODE_PLANS.clear()
+        plan = _ENCODE_PLANS[key] = _record(match, version)
+    if plan is None:
+        return MC._encode_tlvs(match, version)
+    return _replay(plan, v)
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+#: Slots whose values other fields' prerequisites read: pinned to the recorded values.
+_PINNED_SLOTS = frozenset((Slot.ETH_TYPE, Slot.NW_PROTO, Slot.VLAN_TCI))
+#: Prerequisites decided by pinned slots alone (ND ones also read the ICMPv6 type/code).
+_PLANNABLE_PREREQS = frozenset(F.Prereq) - {F.Prereq.ND, F.Prereq.ND_SOLICIT,
+                                            F.Prereq.ND_ADVERT}
+_STRUCT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+class _DecodePlan:
+    __slots__ = ("st", "headers", "expected", "pins", "pinned", "fixed", "steps")
+
+
+#: (match length, first header) -> plans recorded for it (a few at most).
+_DECODE_PLANS: dict[tuple[int, int], list[_DecodePlan]] = {}
+#: (match length, first header) -> matches of that key that could not be planned.
+_FAILED: dict[tuple[int, int], int] = {}
+
+
+def _getter(indexes: list[int]):
+    """An itemgetter that always returns a tuple."""
+    if len(indexes) == 1:
+        i = indexes[0]
+        return lambda vals: (vals[i],)
+    return itemgetter(*indexes)
+
+
+def _record_decode(buf, offset: int, end: int, match: Match) -> _DecodePlan | None:
+    """The plan of the TLVs at ``buf[offset:end]`` (which decoded to ``match``)."""
+    fmt, headers, pins, fixed, steps = ["!"], [], [], [], []
+    n = 0                                    # items the struct has produced so far
+    pos = offset
+    while pos < end:
+        header, = MC._u32.unpack_from(buf, pos)
+        fast = MC._FAST.get(header >> 9)
+        entry = MC._BY_HEADER.get((header >> 16, (header >> 9) & 0x7F))
+        if fast is None or entry is None or entry.field.prereq not in _PLANNABLE_PREREQS:
+            return None
+        (width, maskable, wire_full, full, _prereq, slot, _bits, shift, _name,
+         value_ok) = fast
+        masked = bool(header & 0x100)
+        if header & 0xFF != (2 * width if masked else width):
+            return None
+        code = _STRUCT_CODES.get(width, f"{width}s")
+        fmt.append("I" + code + (code if masked else ""))
+        headers.append((n, header))
+        vi, mi = n + 1, (n + 2 if masked else -1)
+        n += 3 if masked else 2
+        if slot in _PINNED_SLOTS:
+            pins.append(vi)
+            value = int.from_bytes(buf[pos + 4:pos + 4 + width], "big")
+            mask = (int.from_bytes(buf[pos + 4 + width:pos + 4 + 2 * width], "big")
+                    if masked else wire_full) & full
+            fixed.append((slot, (value & mask) << shift, mask << shift))
+            if masked:
+                pins.append(mi)
+        else:
+            steps.append((vi, mi, code[-1] == "s", slot, shift, full, wire_full, maskable,
+                          value_ok))
+        pos += 4 + (header & 0xFF)
+    if pos != end:
+        return None
+    plan = _DecodePlan()
+    plan.st = struct.Struct("".join(fmt))
+    plan.headers = _getter([i for i, _ in headers])
+    plan.expected = tuple(h for _, h in headers)
+    vals = plan.st.unpack_from(buf, offset)
+    plan.pins = _getter(pins) if pins else None
+    plan.pinned = tuple(vals[i] for i in pins) if pins else None
+    plan.fixed = tuple(fixed)
+    plan.steps = tuple(steps)
+    return plan if _replay_decode(plan, buf, offset) == match else None
+
+
+def _replay_decode(plan: _DecodePlan, buf, offset: int) -> Match | None:
+    """The match, or None if the bytes do not fit the plan or fail a check."""
+    vals = plan.st.unpack_from(buf, offset)
+    if plan.headers(vals) != plan.expected:
+        return None
+    if plan.pins is not None and plan.pins(vals) != plan.pinned:
+        return None
+    match = Match()
+    values, masks = match.values, match.masks
+    for slot, value, mask in plan.fixed:
+        values[slot] |= value
+        masks[slot] |= mask
+    from_bytes = int.from_bytes
+    for vi, mi, is_bytes, slot, shift, full, wire_full, maskable, value_ok in plan.steps:
+        value = vals[vi]
+        if is_bytes:
+            value = from_bytes(value, "big")
+        if mi >= 0:
+            mask = vals[mi]
+            if is_bytes:
+                mask = from_bytes(mask, "big")
+            if value & ~mask or (not maskable and mask != wire_full and mask):
+                return None
+            mask &= full
+        else:
+            mask = full
+        if value > full or (value_ok is not None and not value_ok(value)):
+            return None
+        masks[slot] |= mask << shift
+        values[slot] |= (value & mask) << shift
+    return match
+
+
+def decode_tlvs(buf, offset: int, end: int) -> Match:
+    """``match_codec._decode_tlvs`` through a recorded plan when one fits."""
+    if end - offset < 4:
+        return MC._decode_tlvs(buf, offset, end)
+    key = (end - offset, MC._u32.unpack_from(buf, offset)[0])
+    plans = _DECODE_PLANS.get(key)
+    if plans:
+        if end > len(buf):
+            return MC._decode_tlvs(buf, offset, end)
+        for plan in plans:
+            match = _replay_decode(plan, buf, offset)
+            if match is not None:
+                return match
+    match = MC._decode_tlvs(buf, offset, end)      # raises what OVS would
+    if (plans is None or len(plans) < 4) and _FAILED.get(key, 0) < 8:
+        plan = _record_decode(buf, offset, end, match)
+        if plan is not None:
+            if len(_DECODE_PLANS) >= _MAX_PLANS:
+                _DECODE_PLANS.clear()
+                _FAILED.clear()
+            _DECODE_PLANS.setdefault(key, []).append(plan)
+        else:                                       # give up on shapes that have none
+            _FAILED[key] = _FAILED.get(key, 0) + 1
+    return match
