@@ -14,10 +14,13 @@ from __future__ import annotations
 import ovs.timeval
 import ovs.unixctl
 
+from pyvswitch.util import unixctl_guard
+
 
 
 def register(daemon) -> None:
     """Register every command; ``daemon`` is the running ``vswitchd.main.Daemon``."""
+    unixctl_guard.install()      # no command, ours or the library's, can stop the daemon
 
     def cmd(name: str, usage: str, min_args: int, max_args: int):
         def deco(fn):
