@@ -65,6 +65,13 @@ def datapath_actions(out: str) -> str:
     return actions
 
 
+def trace_tables(out: str) -> list[str]:
+    """``ofproto/trace``: the table-by-table walk (each "N. match, priority P" line, in
+    order) and the final datapath actions."""
+    walk = [line.strip() for line in out.splitlines() if re.match(r"\s*\d+\. ", line)]
+    return walk + [datapath_actions(out)]
+
+
 def fdb(out: str) -> list[str]:
     """``fdb/show``: port, VLAN and MAC of each entry (the age moves)."""
     return sorted(" ".join(line.split()[:3]) for line in out.splitlines()[1:])
@@ -125,6 +132,15 @@ SCRIPT = [
     ("appctl", "ofproto/trace br0 in_port=5,dl_dst=02:00:00:00:00:02", datapath_actions),
     ("appctl", "ofproto/trace br0 in_port=5,ip,nw_dst=10.9.1.1", datapath_actions),
     ("appctl", "ofproto/trace br0 in_port=1,dl_dst=02:00:00:00:00:09", datapath_actions),
+    # A pipeline over three tables, explained table by table.
+    ("ofctl", "add-flow br0 table=0,priority=200,udp,actions=resubmit(,3)", raw),
+    ("ofctl", "add-flow br0 table=3,priority=7,udp,tp_dst=53,actions=goto_table:4",
+     raw),
+    ("ofctl", "add-flow br0 table=4,priority=1,actions=output:1", raw),
+    ("appctl", "ofproto/trace br0 in_port=5,udp,nw_dst=10.1.1.1,udp_dst=53", trace_tables),
+    ("appctl", "ofproto/trace br0 in_port=5,udp,nw_dst=10.1.1.1,udp_dst=54", trace_tables),
+    ("ofctl", "del-flows br0 udp", raw),
+    ("ofctl", "del-flows br0 table=4", raw),
     ("ofctl", "del-flows br0 ip", raw),
     ("ofctl", "--strict del-flows br0 priority=100,in_port=5,dl_dst=02:00:00:00:00:02", raw),
     ("ofctl", "dump-flows br0", flows),
@@ -179,6 +195,22 @@ RESTORE_SCRIPT = [
     ("vsctl", "set Open_vSwitch . other_config:flow-restore-wait=true", raw),
     ("receive", "p2", _frame(MAC1, MAC2)),
     ("ofctl", "dump-flows br0", flows),
+]
+
+
+# Header rewrites: OVS spells the datapath actions in its ODP syntax and folds a VLAN
+# push with its VID (push_vlan(vid=9,pcp=0), set(ipv4(tos=0x8/0xfc))); pyvswitchd prints
+# its own (push_vlan(vid=0,pcp=0),set(vlan_tci=0x1009), set(ip_dscp=0x2)).  The packets
+# that leave are the same; the text is not yet.
+REWRITE_SCRIPT = [
+    ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=secure", raw),
+    ("vsctl", "add-port br0 p1 -- set Interface p1 type=dummy ofport_request=1", raw),
+    ("vsctl", "add-port br0 p2 -- set Interface p2 type=dummy ofport_request=2", raw),
+    ("ofctl", "add-flow br0 in_port=1,ip,actions=mod_nw_tos:8,output:2", raw),
+    ("ofctl", "add-flow br0 in_port=2,actions=mod_vlan_vid:9,mod_dl_src:02:00:00:00:00:09,"
+              "output:1", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,ip,nw_dst=10.1.1.1", datapath_actions),
+    ("appctl", "ofproto/trace br0 in_port=2,dl_dst=02:00:00:00:00:01", datapath_actions),
 ]
 
 
@@ -281,4 +313,11 @@ def test_same_script_same_results_as_open_vswitch(namespaces):
 
 def test_flow_restore_wait_same_as_open_vswitch(namespaces):
     expected, got = _both(namespaces, RESTORE_SCRIPT, RESTORE_SETUP)
+    _assert_same(expected, got)
+
+
+@pytest.mark.xfail(strict=True, reason="datapath actions of header rewrites are not yet "
+                                       "spelled in OVS's ODP syntax (see REWRITE_SCRIPT)")
+def test_trace_of_header_rewrites_same_as_open_vswitch(namespaces):
+    expected, got = _both(namespaces, REWRITE_SCRIPT)
     _assert_same(expected, got)
