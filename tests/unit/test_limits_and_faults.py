@@ -355,3 +355,29 @@ def test_coverage_show_lists_hit_counters():
     assert any(line.split()[0] == "test_only_event"
                and line.endswith(f"total: {counter.total}") for line in text.splitlines())
     assert text.rstrip().endswith("events never hit")
+
+
+def test_snoop_connections_stuck_in_hello_are_capped(switch):
+    from pyvswitch.ofproto.connmgr import MAX_PENDING_SNOOPS
+    sw = switch()
+    path = sw.bridges.snoop_path("br0")
+    clients = []
+    for _ in range(MAX_PENDING_SNOOPS + 4):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)                    # and never says HELLO
+        clients.append(s)
+        sw.pump(2)
+    assert len(sw.br.ofproto.connmgr._pending_snoops) == MAX_PENDING_SNOOPS
+    closed = 0
+    for s in clients:
+        s.setblocking(False)
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    closed += 1
+                    break
+        except BlockingIOError:
+            pass
+        s.close()
+    assert closed == 4

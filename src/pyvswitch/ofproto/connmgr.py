@@ -23,7 +23,8 @@ What this module owns
   controller is in-band; both are reconciled with the configuration on every ``run``.
 
 Limits and fault isolation: a passive service keeps at most ``max_connections`` accepted
-sessions (Controller ``other_config:max-connections``, default ``MAX_CONNECTIONS``); a
+sessions (Controller ``other_config:max-connections``, default ``MAX_CONNECTIONS``) and
+the snoop listeners at most ``MAX_PENDING_SNOOPS`` connections still in HELLO; a
 connection beyond that is accepted and closed at once, logged (rate-limited) and counted
 (``n_refused``, coverage ``connmgr_refused``).  An unexpected exception while running one
 session (outside the per-message handler, which answers with an error itself) is logged
@@ -71,6 +72,9 @@ REFUSE_LOG_INTERVAL_MS = 5000
 REFUSED = coverage.Counter("connmgr_refused")
 ACCEPT_FAILED = coverage.Counter("connmgr_accept_failed")
 OFCONN_CRASH = coverage.Counter("ofconn_crash")
+#: Snoop connections still exchanging HELLO; more are closed at once (a snoop listener
+#: takes at most MAX_MONITORS monitors anyway).
+MAX_PENDING_SNOOPS = 8
 
 DEFAULT_PROBE_MS = 5000
 DEFAULT_MAX_BACKOFF_MS = 8000
@@ -364,9 +368,17 @@ class ConnMgr:
 
     def _run_snoops(self, now: float) -> None:
         for listener in self.snoop_listeners.values():
-            accepted = listener.accept()
+            try:
+                accepted = listener.accept()
+            except OSError:
+                ACCEPT_FAILED.inc()
+                continue
             if accepted is not None:
                 name, stream = accepted
+                if len(self._pending_snoops) >= MAX_PENDING_SNOOPS:
+                    stream.close()
+                    REFUSED.inc()
+                    continue
                 self._pending_snoops.append(StreamVconn(name, stream, SUPPORTED_VERSIONS))
         still_pending = []
         for vconn in self._pending_snoops:
