@@ -25,6 +25,11 @@ Invariants: a child's depth is greater than its parent's and its value agrees wi
 parent's on the parent's depth; ``count`` is the number of ``insert`` minus ``remove``
 calls for that exact prefix.
 
+Batching: ``insert`` only queues the prefix (a controller installing 100k flows would
+otherwise walk the trie 100k times while nobody looks anything up); the queue is applied,
+in order, by the next ``lookup``, ``lookup_mask`` or ``remove``.  ``n_prefixes`` is always
+current.
+
 Time model: none (no clocks, no I/O).
 Must not import: anything in pyvswitch.
 """
@@ -83,7 +88,7 @@ def prefix_len(mask: int, width: int) -> int | None:
 class PrefixTrie:
     """The set (with multiplicity) of prefixes stored for one address slot."""
 
-    __slots__ = ("width", "_root", "n_prefixes", "_masks")
+    __slots__ = ("width", "_root", "n_prefixes", "_masks", "_pending")
 
     def __init__(self, width: int) -> None:
         self.width = width
@@ -93,6 +98,7 @@ class PrefixTrie:
         self._masks = _SHARED[width]
         self._root = _Node(0, 0, width)
         self.n_prefixes = 0
+        self._pending: list[tuple[int, int]] = []   # inserted, not yet in the nodes
 
     def _bit(self, value: int, pos: int) -> int:
         return (value >> (self.width - 1 - pos)) & 1
@@ -103,6 +109,15 @@ class PrefixTrie:
     def insert(self, value: int, plen: int) -> None:
         """Add the /``plen`` prefix ``value`` (left-aligned, low bits zero)."""
         self.n_prefixes += 1
+        self._pending.append((value, plen))
+
+    def _sync(self) -> None:
+        """Put the queued prefixes into the nodes."""
+        pending, self._pending = self._pending, []
+        for value, plen in pending:
+            self._insert_now(value, plen)
+
+    def _insert_now(self, value: int, plen: int) -> None:
         width = self.width
         node = self._root
         while True:
@@ -137,6 +152,8 @@ class PrefixTrie:
 
     def remove(self, value: int, plen: int) -> None:
         """Remove one copy of the /``plen`` prefix ``value``; KeyError if absent."""
+        if self._pending:
+            self._sync()
         path: list[_Node] = []
         node: _Node | None = self._root
         while node is not None and node.depth < plen:
@@ -172,6 +189,8 @@ class PrefixTrie:
         ``plens`` has bit L set when a stored /L prefix contains ``addr``; ``check_bits``
         is how many leading bits of ``addr`` decide ``plens`` for every address sharing them.
         """
+        if self._pending:
+            self._sync()
         width = self.width
         node = self._root
         plens = 0
@@ -194,6 +213,8 @@ class PrefixTrie:
 
         Same walk as ``lookup``, on the per-node values precomputed for it.
         """
+        if self._pending:
+            self._sync()
         node = self._root
         plens = 0
         while True:
