@@ -381,3 +381,21 @@ def test_snoop_connections_stuck_in_hello_are_capped(switch):
             pass
         s.close()
     assert closed == 4
+
+
+def test_a_bug_in_flow_expiry_or_a_device_does_not_stop_the_loop(switch, monkeypatch):
+    from pyvswitch.ofproto.tables import FlowTables
+    sw = switch()
+    p1, p2 = sw.br.netdevs["p1"], sw.br.netdevs["p2"]
+    monkeypatch.setattr(vlog.Logger, "exception", lambda self, msg, *args: None)
+
+    def broken(self, now):
+        raise RuntimeError("injected fault")
+    monkeypatch.setattr(FlowTables, "run", broken)
+    monkeypatch.setattr(type(p1), "run", broken)
+    p1.inject(frame(0x01))
+    sw.pump(5)                              # would raise out of Bridges.run before
+    assert p2.captured == [frame(0x01)]
+    mgmt = Client(sw.bridges.mgmt_path("br0"))
+    sw.exchange(mgmt, hdr(OFPT_ECHO_REQUEST, 5), OFPT_ECHO_REPLY)
+    mgmt.close()

@@ -494,17 +494,22 @@ class Bridges:
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float) -> None:
         for br in list(self.bridges.values()):
-            for netdev in br.netdevs.values():
-                netdev.run(now)
-            # The local port's device waits on its link events too: unread, they would
-            # keep poll() returning at once (a busy loop).
-            br.local_netdev.run(now)
+            for netdev in list(br.netdevs.values()) + [br.local_netdev]:
+                # (the local port's device waits on its link events too: unread, they
+                # would keep poll() returning at once - a busy loop)
+                try:
+                    netdev.run(now)
+                except Exception:  # fault isolation: one device must not stop the loop
+                    log.exception("%s: unexpected error in device %s", br.name, netdev.name)
             try:
                 br.provider.run(now)
             except Exception:  # fault isolation: a bug in one packet's path must not stop us
                 br.provider.n_crashes = getattr(br.provider, "n_crashes", 0) + 1
                 log.exception("%s: unexpected error in the datapath provider", br.name)
-            br.ofproto.run(now)
+            try:
+                br.ofproto.run(now)
+            except Exception:  # fault isolation: flow expiry, connections, reassembly
+                log.exception("%s: unexpected error in the OpenFlow layer", br.name)
         self.coverage_feed.run(self, now)
         coverage.run(now)
 
