@@ -30,7 +30,7 @@ Must not import: anything in pyvswitch except ``packet.fields`` and this package
 from __future__ import annotations
 
 from bisect import insort
-from operator import and_
+from operator import and_, itemgetter
 from typing import Any
 
 from pyvswitch.packet.fields import N_SLOTS, Slot
@@ -87,7 +87,7 @@ class Subtable:
     """The rules of one mask, with per-stage indices for early exit."""
 
     __slots__ = ("mask", "slots", "stage_pairs", "probe", "indices", "rules", "max_priority",
-                 "n_entries", "prio_counts", "tries", "_prefix_lens", "_slot_masks")
+                 "n_entries", "prio_counts", "tries", "_prefix_lens", "_slot_masks", "_pick")
 
     def __init__(self, mask: tuple[int, ...], tries: list[tuple[int, int]]) -> None:
         self.mask = mask
@@ -100,6 +100,11 @@ class Subtable:
             prefix_lens.append(len(cumulative))
         self.slots: tuple[int, ...] = tuple(s for s, _ in cumulative)
         self._slot_masks = tuple(m for _, m in cumulative)
+        #: ``values -> tuple of values[slot] for slot in slots`` (itemgetter, made to
+        #: return a tuple for one slot too).
+        self._pick = (itemgetter(*self.slots) if len(self.slots) > 1
+                      else (lambda v, s=self.slots[0]: (v[s],)) if self.slots
+                      else (lambda v: ()))
         #: ``(slot, prefix_len, position in key)`` per trie slot this mask is CIDR on.
         self.tries = [(s, plen, self.slots.index(s)) for s, plen in tries]
         self.indices: list[dict[tuple[int, ...], int]] = [{} for _ in stage_pairs[:-1]]
@@ -120,7 +125,7 @@ class Subtable:
         outside its mask, which must not make its rule unreachable), but the match's own
         int objects are kept when already clean: a key then costs no new ints.
         """
-        raw = tuple(map(values.__getitem__, self.slots))
+        raw = self._pick(values)
         masked = tuple(map(and_, raw, self._slot_masks))
         return raw if masked == raw else masked
 
