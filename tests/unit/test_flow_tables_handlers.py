@@ -53,6 +53,21 @@ def test_flow_mod_then_flow_stats_in_every_version(ofp, version):
     assert (agg.flow_count, agg.packet_count, agg.byte_count) == (1, 3, 180)
 
 
+@pytest.mark.parametrize("version", [0x01, 0x04, 0x05, 0x06])
+def test_barrier_reply_after_the_flow_mod_it_follows(ofp, version):
+    conn = FakeOfConn(version)
+    fm = codec.encode(add(Match().set("in_port", 1)), version, 5)
+    barrier = codec.encode(m.BarrierRequest(), version, 0x01020304)
+    ofp.handle_openflow(conn, fm, 1000.0)
+    ofp.handle_openflow(conn, barrier, 1000.0)
+    assert conn.rconn.sent == [codec.encode(m.BarrierReply(), version, 0x01020304)]
+    assert len(list(ofp.flows.rules())) == 1
+    # A barrier request with a body is malformed: the generic path answers it.
+    ofp.handle_openflow(conn, barrier[:2] + b"\x00\x0c" + barrier[4:] + b"\0" * 4, 1000.0)
+    (err,) = conn.replies()[1:]
+    assert isinstance(err, m.ErrorMsg)
+
+
 def test_repeated_dumps_in_other_versions_read_the_same_flow(ofp):
     """A rule keeps its encoded match/instructions between dumps; a session of another
     version (or the Nicira form) still gets its own encoding, and the counters and

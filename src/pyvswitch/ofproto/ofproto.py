@@ -34,6 +34,7 @@ from pyvswitch.ofproto.meters import MeterTable
 from pyvswitch.ofproto.tables import FlowTables
 from pyvswitch.ofproto.ofconn import OfConn
 from pyvswitch.openflow import codec
+from pyvswitch.openflow import registry as R
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import (
     ROLE_SLAVE, OFPPC_PORT_DOWN, OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY, OFPPS_LINK_DOWN, OFPPS_LIVE,
@@ -47,6 +48,10 @@ from pyvswitch.util.vlog import Logger
 log = Logger("ofproto")
 
 N_TABLES = 254
+#: Message types by version, for the fast paths of ``handle_openflow``.
+_BARRIER_REQUEST = R.TYPES["BARRIER_REQUEST"]
+_BARRIER_REPLY = {v: bytes((v, t, 0, 8)) for v, t in R.TYPES["BARRIER_REPLY"].items()}
+_MP_REQUEST = R.TYPES["MP_REQUEST"]
 AUTO_PORT_LIMIT = 32768          # automatic numbers stay below; the rest is for requests
 PORT_REUSE_DELAY_MS = 3_600_000  # a freed number is not handed out again for an hour
 # Port feature bits (OF1.1+ layout): 10 Gb full duplex, copper.
@@ -255,15 +260,26 @@ class Ofproto:
     def handle_openflow(self, ofconn: OfConn, raw: bytes, now: float) -> None:
         """Handle one received message; every failure becomes an OFPT_ERROR reply."""
         self.n_openflow_received += 1
-        assembler = self._assemblers.get(id(ofconn))
-        if assembler is None:
-            assembler = self._assemblers[id(ofconn)] = MultipartAssembler()
+        version, mtype = raw[0], raw[1]
+        if mtype == _BARRIER_REQUEST.get(version) and len(raw) == 8:
+            # The commonest message (ovs-ofctl sends one after every flow_mod): every
+            # earlier message is already handled, so the reply is just the header.
+            ofconn.request_raw = raw
+            ofconn.request_xid = int.from_bytes(raw[4:8], "big")
+            ofconn.rconn.send(_BARRIER_REPLY[version] + raw[4:8], ofconn.reply_counter)
+            return
         try:
             if ofconn.role == ROLE_SLAVE and is_state_changing(raw):
                 raise OFPError("OFPBRC_IS_SLAVE")
-            pieces = assembler.feed(raw, now)
-            if not pieces:
-                return
+            if mtype == _MP_REQUEST.get(version):
+                assembler = self._assemblers.get(id(ofconn))
+                if assembler is None:
+                    assembler = self._assemblers[id(ofconn)] = MultipartAssembler()
+                pieces = assembler.feed(raw, now)
+                if not pieces:
+                    return
+            else:
+                pieces = [raw]
             ofconn.request_raw = pieces[0]
             ofconn.request_xid = int.from_bytes(pieces[0][4:8], "big")
             msgs = [codec.decode(p, ofconn.decode_options()) for p in pieces]
