@@ -18,7 +18,14 @@ handles no miss and no controller is configured, only the management socket; whe
 ends the datapath starts over and the controllers are added, which flushes the tables
 like any first primary controller), ``flow-limit`` and ``max-idle`` (the datapath flow
 cache), ``bundle-idle-timeout``; the thread, DPDK, PMD and offload knobs of OVS have no
-meaning here and are logged as ignored, once per value.
+meaning here and are logged as ignored, once per value.  Bridge other_config:
+``datapath-id``, ``hwaddr``, ``mac-aging-time``, ``mac-table-size``,
+``controller-queue-size``, ``disable-in-band``, ``in-band-queue``.  The OVSDB managers
+(``set_managers``) are extra in-band remotes of every bridge.
+
+Ports follow OVS's rules: a changed type or options reopens the device, a new
+ofport_request moves the port (and the one holding that number, unless it asked for it
+too), an MTU request is applied in place; numbers are handed out by ``Ofproto``.
 
 Datapath types: ``netdev`` (Open vSwitch's userspace datapath; the bridge's LOCAL port is
 an ``internal`` tap device named after the bridge) and ``dummy`` (everything in memory,
