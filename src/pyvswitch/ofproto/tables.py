@@ -78,9 +78,9 @@ def _uses_meter(instructions, meter_id: int) -> bool:
 class OfTable:
     """One flow table."""
 
-    __slots__ = ("table_id", "cls", "name", "max_flows", "eviction_db", "eviction_of",
-                 "evgroups", "eviction_fields", "miss_config", "readonly", "n_hidden", "n_dead",
-                 "n_lookups", "n_matched", "masks", "dead_set")
+    __slots__ = ("table_id", "cls", "name", "name_level", "max_flows", "eviction_db",
+                 "eviction_of", "evgroups", "eviction_fields", "miss_config", "readonly",
+                 "n_hidden", "n_dead", "n_lookups", "n_matched", "masks", "dead_set")
 
     def __init__(self, table_id: int, readonly: bool = False,
                  dead_set: set | None = None) -> None:
@@ -89,6 +89,7 @@ class OfTable:
         self.dead_set: set = set() if dead_set is None else dead_set
         self.cls = Classifier()
         self.name = ""
+        self.name_level = 0               # who set the name: 0 none, 1 OpenFlow, 2 database
         self.max_flows = UNLIMITED
         self.eviction_db = False          # overflow_policy=evict in the database
         self.eviction_of = False          # turned on by an OF1.4 TABLE_MOD
@@ -102,6 +103,22 @@ class OfTable:
         self.n_matched = 0
         #: Interned mask lists: rules of one mask share one list (memory).
         self.masks: dict[tuple[int, ...], list[int]] = {}
+
+    def set_name(self, name: str | None, level: int) -> None:
+        """Name the table from ``level`` (1 TABLE_FEATURES, 2 the database; OVS
+        oftable_set_name): a lower level than the one that named it changes nothing, ""
+        unnames it, None unnames it only if this level named it.  At most 32 characters;
+        a name the current one starts with leaves it as it is (as OVS)."""
+        if level < self.name_level:
+            return
+        if name is None:
+            if self.name_level == level:
+                self.name, self.name_level = "", 0
+            return
+        name = name[:32]
+        if not name or not self.name.startswith(name):
+            self.name = name
+        self.name_level = level
 
     @property
     def n_flows(self) -> int:
@@ -336,7 +353,7 @@ class FlowTables:
         unlimited.  A table over its new limit is trimmed by eviction right away, as far
         as eviction can go."""
         table = self.tables[table_id]
-        table.name = name or ""
+        table.set_name(name, 2)
         table.max_flows = UNLIMITED if max_flows is None else max_flows
         table.eviction_db = evict
         if (table.eviction != (table.evgroups is not None)
