@@ -38,6 +38,7 @@ from pyvswitch.openflow import match_codec as MC
 from pyvswitch.packet import fields as F
 from pyvswitch.packet.fields import BY_NAME, Match, Slot
 
+_new_match = Match.__new__
 _SLOT_FULL = tuple((1 << b) - 1 for b in F.SLOT_BITS)
 _MAX_PLANS = 4096
 
@@ -111,7 +112,7 @@ _STRUCT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 class _DecodePlan:
-    __slots__ = ("st", "headers", "expected", "pins", "pinned", "fixed", "steps")
+    __slots__ = ("st", "headers", "expected", "pins", "pinned", "values", "masks", "steps")
 
 
 #: (match length, first header) -> plans recorded for it (a few at most).
@@ -170,7 +171,10 @@ def _record_decode(buf, offset: int, end: int, match: Match) -> _DecodePlan | No
     vals = plan.st.unpack_from(buf, offset)
     plan.pins = _getter(pins) if pins else None
     plan.pinned = tuple(vals[i] for i in pins) if pins else None
-    plan.fixed = tuple(fixed)
+    plan.values, plan.masks = [0] * F.N_SLOTS, [0] * F.N_SLOTS
+    for slot, value, mask in fixed:       # the pinned fields, the same in every match
+        plan.values[slot] |= value
+        plan.masks[slot] |= mask
     plan.steps = tuple(steps)
     return plan if _replay_decode(plan, buf, offset) == match else None
 
@@ -182,11 +186,9 @@ def _replay_decode(plan: _DecodePlan, buf, offset: int) -> Match | None:
         return None
     if plan.pins is not None and plan.pins(vals) != plan.pinned:
         return None
-    match = Match()
-    values, masks = match.values, match.masks
-    for slot, value, mask in plan.fixed:
-        values[slot] |= value
-        masks[slot] |= mask
+    match = _new_match(Match)
+    match.values = values = plan.values.copy()
+    match.masks = masks = plan.masks.copy()
     from_bytes = int.from_bytes
     for vi, mi, is_bytes, slot, shift, full, wire_full, maskable, value_ok in plan.steps:
         value = vals[vi]
