@@ -6,6 +6,7 @@ import pytest
 
 from oracles import ofp_print, osken, osken_bytes, osken_parse
 from pyvswitch.openflow import codec
+from pyvswitch.openflow.errors import OFPError, canonical_name
 from pyvswitch.openflow.framing import MAX_MESSAGE
 from pyvswitch.openflow.wire_table_features import (TableFeatureProp, TableFeatures,
                                                     TableFeaturesReply, TableFeaturesRequest)
@@ -67,3 +68,25 @@ def test_many_tables_split_over_messages():
     assert len(parts) > 1 and all(len(p) <= MAX_MESSAGE for p in parts)
     got = [t.table_id for p in parts for t in codec.decode(p).tables]
     assert got == list(range(254))
+
+
+def test_an_of15_request_carries_its_command():
+    dp, ofp, parser = osken(6)
+    body = parser.OFPTableFeaturesStats(table_id=2, command=ofp.OFPTFC_MODIFY, features=0,
+                                        name=b"acl", metadata_match=0, metadata_write=0,
+                                        capabilities=0, max_entries=1000000, properties=[])
+    req = codec.decode(osken_bytes(parser.OFPTableFeaturesStatsRequest(dp, 0, [body])))
+    assert req.tables == (TableFeatures(2, "acl", 0, 0, 0, 1000000, (), command=1),)
+    # OF1.3 has no command: the same byte is padding.
+    raw = codec.encode(TableFeaturesRequest((TableFeatures(2, "acl", command=1),)), 4, 1)
+    assert codec.decode(raw).tables[0].command == 0
+
+
+def test_a_table_whose_length_is_not_a_multiple_of_8_is_refused():
+    raw = bytearray(codec.encode(TableFeaturesRequest((TableFeatures(2, "acl"),)), 4, 1))
+    raw[16:18] = (68).to_bytes(2, "big")        # the table's length
+    raw += (0).to_bytes(2, "big") + (4).to_bytes(2, "big")   # an empty instructions list
+    raw[2:4] = len(raw).to_bytes(2, "big")
+    with pytest.raises(OFPError) as e:
+        codec.decode(bytes(raw))
+    assert canonical_name(e.value.name) == "OFPBPC_BAD_LEN"

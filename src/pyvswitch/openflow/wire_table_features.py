@@ -2,11 +2,11 @@
 
 What this module owns
 ---------------------
-``TableFeatures`` (one table: id, name, metadata masks, config/capabilities, max entries
-and properties) and ``TableFeatureProp`` (one property as its type and the list of
-integers it carries: instruction types, table ids, action types or OXM headers), the
-request (empty to query; a list of tables to set, possibly over several messages) and the
-reply (split over messages under 64 KiB).
+``TableFeatures`` (one table: id, name, metadata masks, config/capabilities, max entries,
+properties and, in OF1.5, a request's command) and ``TableFeatureProp`` (one property as
+its type and the list of integers it carries: instruction types, table ids, action types
+or OXM headers), the request (empty to query; a list of tables to set, possibly over
+several messages) and the reply (split over messages under 64 KiB).
 
 Invariants: a property's item width follows its type (``PROP_ITEM``); an unknown property
 type is kept as raw bytes so that a re-encode is lossless.
@@ -25,7 +25,7 @@ from pyvswitch.openflow.messages import Message, OFPMPF_MORE
 from pyvswitch.openflow.multipart import body_offset, finish_mp, parse_mp_header, split_reply
 
 OFPMP_TABLE_FEATURES = 12
-TF = struct.Struct("!HB5x32sQQII")
+TF = struct.Struct("!HBB4x32sQQII")
 assert TF.size == 64
 PROP = struct.Struct("!HH")
 
@@ -52,6 +52,7 @@ class TableFeatures:
     config: int = 0           # "capabilities" in OF1.5
     max_entries: int = 1000000
     properties: tuple[TableFeatureProp, ...] = ()
+    command: int = 0          # OF1.5 OFPTFC_* (replace, modify, enable, disable); 0 before
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def _encode_prop(prop: TableFeatureProp) -> bytes:
 
 def encode_table(t: TableFeatures) -> bytes:
     props = b"".join(_encode_prop(p) for p in t.properties)
-    return TF.pack(64 + len(props), t.table_id, R.pad_str(t.name, 32), t.metadata_match,
-                   t.metadata_write, t.config, t.max_entries) + props
+    return TF.pack(64 + len(props), t.table_id, t.command, R.pad_str(t.name, 32),
+                   t.metadata_match, t.metadata_write, t.config, t.max_entries) + props
 
 
 def _decode_prop(buf: bytes, pos: int, end: int) -> tuple[TableFeatureProp, int]:
@@ -115,13 +116,14 @@ def _decode_prop(buf: bytes, pos: int, end: int) -> tuple[TableFeatureProp, int]
     return prop, (plen + 7) & ~7
 
 
-def _decode_tables(buf: bytes, pos: int) -> tuple[TableFeatures, ...]:
+def _decode_tables(version: int, buf: bytes, pos: int) -> tuple[TableFeatures, ...]:
     tables = []
     while pos < len(buf):
         R.need(buf, pos + 64, "table features")
-        length, tid, name, mmatch, mwrite, config, max_entries = TF.unpack_from(buf, pos)
+        length, tid, command, name, mmatch, mwrite, config, max_entries = \
+            TF.unpack_from(buf, pos)
         end = pos + length
-        if length < 64 or end > len(buf):
+        if length < 64 or length % 8 or end > len(buf):
             raise OFPError("OFPTFFC_BAD_LEN", f"table features length {length}")
         props = []
         ppos = pos + 64
@@ -130,7 +132,7 @@ def _decode_tables(buf: bytes, pos: int) -> tuple[TableFeatures, ...]:
             props.append(prop)
             ppos += used
         tables.append(TableFeatures(tid, R.cstr(name), mmatch, mwrite, config, max_entries,
-                                    tuple(props)))
+                                    tuple(props), command if version >= 0x06 else 0))
         pos = end
     return tuple(tables)
 
@@ -138,14 +140,14 @@ def _decode_tables(buf: bytes, pos: int) -> tuple[TableFeatures, ...]:
 @R.decodes(*[("mq", v, OFPMP_TABLE_FEATURES) for v in R.V13_UP])
 def _decode_request(version: int, buf: bytes, opts) -> TableFeaturesRequest:
     _, flags = parse_mp_header(version, buf)
-    return TableFeaturesRequest(_decode_tables(buf, body_offset(version)),
+    return TableFeaturesRequest(_decode_tables(version, buf, body_offset(version)),
                                 bool(flags & OFPMPF_MORE))
 
 
 @R.decodes(*[("mr", v, OFPMP_TABLE_FEATURES) for v in R.V13_UP])
 def _decode_reply(version: int, buf: bytes, opts) -> TableFeaturesReply:
     _, flags = parse_mp_header(version, buf)
-    return TableFeaturesReply(_decode_tables(buf, body_offset(version)),
+    return TableFeaturesReply(_decode_tables(version, buf, body_offset(version)),
                               bool(flags & OFPMPF_MORE))
 
 
