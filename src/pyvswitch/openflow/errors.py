@@ -192,6 +192,10 @@ ERRORS: dict[str, tuple[tuple[int, int, int, int, int], ...]] = {
     "OFPTFFC_BAD_TABLE": _same(13, 0, _V13),
     "OFPTFFC_BAD_METADATA": _same(13, 1, _V13),
     "OFPTFFC_EPERM": _same(13, 5, _V13),
+    **{name: _same(13, code, _V15) for code, name in enumerate((
+        "OFPTFFC_BAD_CAPA", "OFPTFFC_BAD_MAX_ENT", "OFPTFFC_BAD_FEATURES",
+        "OFPTFFC_BAD_COMMAND", "OFPTFFC_TOO_MANY"), start=6)},
+    "NXTFFC_DUP_TABLE": ((_V13, _VMAX, NX_VENDOR, 44, 0),),
     # bad property (OF1.3 calls the first three OFPTFFC_BAD_TYPE/BAD_LEN/BAD_ARGUMENT)
     "OFPBPC_BAD_TYPE": ((_V10, _V11, NX_VENDOR, 13, 2), (_V12, _V12, NX_VENDOR, 25, 0),
                         (_V13, _V13, OF, 13, 2), (_V14, _VMAX, OF, 14, 0)),
