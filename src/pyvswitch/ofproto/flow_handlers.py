@@ -24,7 +24,7 @@ from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
-from pyvswitch.ofproto.table_features import table_features
+from pyvswitch.ofproto.table_features import set_table_features, table_features
 
 
 def _age_secs(age_ms: float) -> int:
@@ -94,10 +94,11 @@ def _table_stats(ofproto, ofconn, msg, xid, now):
 
 @handles(TableFeaturesRequest)
 def _table_features(ofproto, ofconn, msg, xid, now):
-    """A query (no tables in the request) is answered; setting features is refused."""
-    for req in (msg if isinstance(msg, list) else [msg]):
-        if req.tables:
-            raise OFPError("OFPTFFC_EPERM", "table features cannot be set")
+    """A query (no tables in the request) is answered with the tables' features; a request
+    that lists tables is first applied (only names can change) or refused whole."""
+    tables = [t for req in (msg if isinstance(msg, list) else [msg]) for t in req.tables]
+    if tables:
+        set_table_features(ofproto.flows, tables, ofconn.version)
     ofconn.send(TableFeaturesReply(table_features(ofproto.flows, ofconn.version)), xid)
 
 
