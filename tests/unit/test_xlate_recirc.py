@@ -146,3 +146,21 @@ def test_dump_flows_names_the_recirculation():
     assert any(f"recirc({rid:#x})" in t and "eth_type(0x8847)" in t for t in texts)
     assert any(t.startswith(f"recirc_id({rid:#x}),") and "_dst(2000)" in t
                for t in texts)
+
+
+def test_pop_mpls_in_the_action_set_resumes_the_rest_of_the_set_after_recirculating():
+    ofproto, provider, ports = make_bridge()
+    ofproto.flows.add(0, Match().set("eth_type", 0x8847), 10, of.Instructions(
+        write=(of.PopMpls(0x0800), of.DecNwTtl(), of.Output(2))))
+    ports[1].inject(mpls_frame(nw_ttl=10))
+    run(provider, 0)
+    (sent,) = ports[2].captured
+    assert extract(sent, 0)[Slot.NW_TTL] == 9
+
+
+def test_inside_a_resubmit_the_pop_does_not_freeze():
+    ofproto, provider, _ = make_bridge()
+    ofproto.flows.add(0, Match(), 1, apply(of.Resubmit(of.OFPP_IN_PORT, 1)))
+    ofproto.flows.add(1, Match(), 1, apply(of.PopMpls(0x0800), of.Output(2)))
+    out = translate(provider, mpls_flow())
+    assert out.actions == [dp.PopMpls(0x0800), dp.Output(provider.ofp_to_odp[2])]
