@@ -182,6 +182,43 @@ def test_random_lookups_agree_with_reference():
     assert list(pair[0]) == list(pair[1])
 
 
+def test_mass_removal_then_collect_agrees_with_reference():
+    """A del-flows of most rules (whole subtables go, prefix tries lose most prefixes and
+    are refilled from the survivors), then new rules: lookups still agree."""
+    rng = random.Random(4711)
+    pair = both()
+    rules = [random_rule(rng, f"r{i}") for i in range(1500)]
+    for rule in rules:
+        _do(pair, "insert", rule, 1)
+    flows = [random_flow(rng, rules) for _ in range(3000)]
+    for flow in flows[:500]:                     # build the tries before the removal
+        pair[0].lookup(flow, 1)
+    masks = sorted({tuple(r.match.masks) for r in rules})
+    kept_masks = set(masks[::2])                 # the other masks lose every rule
+    keep = set(rng.sample([i for i, r in enumerate(rules)
+                           if tuple(r.match.masks) in kept_masks], 200))
+    for i, rule in enumerate(rules):
+        if i not in keep:
+            _do(pair, "remove", rule, 2)
+    n_before = pair[0].n_subtables
+    assert pair[0].collect(2) == len(rules) - 200
+    pair[1].collect(2)
+    assert pair[0].n_subtables < n_before
+    for trie in pair[0]._tries.values():
+        assert trie.n_prefixes <= 200
+    fresh = [random_rule(rng, f"n{i}") for i in range(300)]
+    for rule in fresh:
+        _do(pair, "insert", rule, 3)
+    mismatches = []
+    for flow in flows + [random_flow(rng, fresh) for _ in range(2000)]:
+        wc = [0] * N_SLOTS
+        got, want = pair[0].lookup(flow, 3, wc), pair[1].lookup(flow, 3)
+        if got is not want:
+            mismatches.append((flow, got, want))
+    assert not mismatches, mismatches[:3]
+    assert len(pair[0]) == len(pair[1]) == 500
+
+
 def test_ties_go_to_the_rule_inserted_first():
     cls = Classifier()
     port = Rule(Match().set("in_port", 1), 5, "port")

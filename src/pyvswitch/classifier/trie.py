@@ -100,6 +100,12 @@ class PrefixTrie:
         self.n_prefixes = 0
         self._pending: list[tuple[int, int]] = []   # inserted, not yet in the nodes
 
+    def clear(self) -> None:
+        """Forget every prefix (the classifier refills a trie after a mass removal)."""
+        self._root = _Node(0, 0, self.width)
+        self._pending = []
+        self.n_prefixes = 0
+
     def _bit(self, value: int, pos: int) -> int:
         return (value >> (self.width - 1 - pos)) & 1
 
