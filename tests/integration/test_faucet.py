@@ -95,11 +95,7 @@ def errors_in(log: str) -> list[str]:
             if (" ERROR " in line or "OFError" in line) and FAUCET_CONNECT_QUIRK not in line]
 
 
-@pytest.mark.parametrize("hardware", ["Open vSwitch", pytest.param(
-    "Open vSwitch TFM", marks=pytest.mark.xfail(strict=True, reason=(
-        "pyvswitchd refuses a TABLE_FEATURES request with a body (OFPTFFC_EPERM, "
-        "ofproto/flow_handlers.py _table_features); Open vSwitch 3.1 accepts Faucet's, "
-        "checks it asks for no more than each table has, and renames the tables")))])
+@pytest.mark.parametrize("hardware", ["Open vSwitch", "Open vSwitch TFM"])
 def test_faucet_two_vlans(make_switch, hosts, make_faucet, hardware):
     h = hosts(4)
     port = free_tcp_port()
