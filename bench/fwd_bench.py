@@ -44,6 +44,7 @@ from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from netns import Topology, start_trafgen, stop_trafgen  # noqa: E402
 from reference_ovs import ReferenceOvs  # noqa: E402
 
 # 60 bytes: a random unicast destination MAC, source 02:00:00:00:00:01, IPv4/UDP 10.99.0.1:1024
@@ -178,7 +179,6 @@ def main() -> int:
     if os.geteuid() != 0:
         print("fwd_bench.py needs root (namespaces, AF_PACKET)", file=sys.stderr)
         return 2
-    from netns import Topology
     cfgs = a.configs.split(",")
     res: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cfgs}
     tmp = tempfile.mkdtemp(prefix="pyvs-fwd-")
@@ -303,9 +303,7 @@ def start_daemon(topo, tmp: str, flows: tuple[str, ...]) -> subprocess.Popen:
 
 def measure(topo, cfg_path: str, a, pid: int | None = None) -> tuple[float, float, float]:
     """(offered pps, delivered pps, forwarder CPU microseconds per delivered packet)."""
-    g = subprocess.Popen(["ip", "netns", "exec", topo.a, "taskset", "-c", "0", "trafgen",
-                          "-o", "p1ns", "-i", cfg_path, "-P", "1"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    g = start_trafgen(topo.a, "p1ns", cfg_path, cpu=0)
     try:
         time.sleep(a.warm)
         c0 = cpu_seconds(pid) if pid else 0.0
@@ -316,22 +314,7 @@ def measure(topo, cfg_path: str, a, pid: int | None = None) -> tuple[float, floa
                       topo.counter(topo.b, "p2ns", "rx_packets"), time.monotonic())
         c1 = cpu_seconds(pid) if pid else 0.0
     finally:
-        try:   # trafgen forks a worker: stop the worker, then the parent
-            with open(f"/proc/{g.pid}/task/{g.pid}/children") as f:
-                kids = f.read().split()
-        except OSError:
-            kids = []
-        for k in kids:
-            try:
-                os.kill(int(k), signal.SIGINT)
-            except OSError:
-                pass
-        g.send_signal(signal.SIGINT)
-        try:
-            g.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            g.kill()
-            g.wait()
+        stop_trafgen(g)
     dt = t1 - t0
     return (o1 - o0) / dt, (d1 - d0) / dt, (c1 - c0) * 1e6 / max(1, d1 - d0)
 

@@ -11,6 +11,7 @@ body raised, and ``down()`` is safe to call twice.  Needs root.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
 
@@ -59,3 +60,37 @@ class Topology:
 
     def __exit__(self, *exc) -> None:
         self.down()
+
+
+def start_trafgen(ns: str, dev: str, cfg_path: str, *extra: str, cpu: int | None = None
+                  ) -> subprocess.Popen:
+    """trafgen (netsniff-ng) sending ``cfg_path`` out of ``dev`` in namespace ``ns``."""
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    return subprocess.Popen(["ip", "netns", "exec", ns, *pin, "trafgen", "-o", dev, "-i",
+                             cfg_path, "-P", "1", "-q", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_trafgen(gen: subprocess.Popen) -> None:
+    """Stop trafgen and the worker it forks (a worker left behind keeps sending, and keeps
+    its namespace alive after ``ip netns del``)."""
+    try:
+        with open(f"/proc/{gen.pid}/task/{gen.pid}/children") as f:
+            workers = [int(k) for k in f.read().split()]
+    except OSError:
+        workers = []
+    for pid in workers + [gen.pid]:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            pass
+    try:
+        gen.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        gen.kill()
+        gen.wait()
+    for pid in workers:                  # not our children: make sure they are gone
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass

@@ -35,7 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from netns import Topology  # noqa: E402
+from netns import Topology, start_trafgen, stop_trafgen  # noqa: E402
 from reference_ovs import ReferenceOvs  # noqa: E402
 
 TRAFGEN = r"""{
@@ -180,18 +180,12 @@ def measure(topo: Topology, switch, rate: int | None, seconds: float, tmp: Path,
         switch.start(port, rate)
         time.sleep(2.5)                  # connect, handshake
         (tmp / "flood.trafgen").write_text(TRAFGEN)
-        gen = subprocess.Popen(["ip", "netns", "exec", topo.a, "trafgen", "-o", "p1ns", "-i",
-                                str(tmp / "flood.trafgen"), "-P", "1", "-q",
-                                *(["-b", f"{pps}pps"] if pps else [])],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        gen = start_trafgen(topo.a, "p1ns", str(tmp / "flood.trafgen"),
+                            *(["-b", f"{pps}pps"] if pps else []))
         out, _ = counter.communicate(timeout=seconds + 40)
     finally:
         if gen is not None:
-            gen.send_signal(signal.SIGINT)
-            try:
-                gen.wait(5)
-            except subprocess.TimeoutExpired:
-                gen.kill()
+            stop_trafgen(gen)
         if counter.poll() is None:
             counter.kill()
         switch.stop()
