@@ -94,7 +94,7 @@ def test_of10_mod_flows_sets_the_cookie_and_of13_keeps_it(make_switch):
                                       "in_port=2 actions=output:1"}
 
 
-@pytest.mark.parametrize("version", ["OpenFlow13", "OpenFlow15"])
+@pytest.mark.parametrize("version", ["OpenFlow10", "OpenFlow13", "OpenFlow15"])
 def test_cookie_filters(make_switch, version):
     sw = make_switch(bridge_toml(ports=2))
     add_all(sw, version, ["cookie=0x11,in_port=1,actions=drop",

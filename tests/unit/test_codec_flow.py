@@ -290,3 +290,17 @@ def test_flow_removed_reasons_newer_than_the_version_travel_as_delete():
     fr = m.FlowRemoved(Match(), 1, 5, m.OFPRR_EVICTION)
     assert codec.decode(codec.encode(fr, 4, 0)).reason == m.OFPRR_DELETE
     assert "reason=eviction" in ofp_print(codec.encode(fr, 5, 0))
+
+
+def test_nxt_flow_mod_selecting_by_cookie():
+    """NXT_FLOW_MOD whose NXM match carries NXM_NX_COOKIE: the match's cookie filters,
+    the header's cookie is the one to set (ovs-ofctl -O OpenFlow10 mod-flows cookie=X/M)."""
+    fm = m.FlowMod(Match().set("in_port", 1), m.Instructions(apply=(Output(2),)),
+                   command=m.OFPFC_MODIFY, cookie=0x10, cookie_mask=0xF0, new_cookie=0x7)
+    raw = codec.encode(fm, 0x01, 3)
+    assert "MOD in_port=1 cookie:0x7 cookie:0x10/0xf0 actions=output:2" in ofp_print(raw)
+    back = codec.decode(raw)
+    assert (back.cookie, back.cookie_mask, back.new_cookie) == (0x10, 0xF0, 0x7)
+    assert back.match == fm.match
+    plain = codec.decode(codec.encode(replace(fm, cookie_mask=0, new_cookie=None), 0x01, 3))
+    assert (plain.cookie, plain.cookie_mask, plain.new_cookie) == (0x10, 0, None)

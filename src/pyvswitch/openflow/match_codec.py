@@ -422,6 +422,15 @@ def decode_nxm_cookie(buf, offset: int, length: int) -> tuple[Match, int, int]:
     return _decode_tlvs(bytes(rest), 0, len(rest)), cookie, cookie_mask
 
 
+def encode_nxm_cookie(cookie: int, cookie_mask: int) -> bytes:
+    """The NXM_NX_COOKIE(_W) TLV that Nicira flow_mods and flow-stats requests use to
+    select flows by cookie (``cookie_mask`` non-zero)."""
+    if cookie_mask == 0xFFFFFFFFFFFFFFFF:
+        return _u32.pack(_NXM_COOKIE | 8) + cookie.to_bytes(8, "big")
+    return (_u32.pack(_NXM_COOKIE | 0x100 | 16) + (cookie & cookie_mask).to_bytes(8, "big")
+            + cookie_mask.to_bytes(8, "big"))
+
+
 def decode_oxm_match(buf, offset: int) -> tuple[Match, int]:
     """Decode an OF1.2+ ``ofp_match`` at ``offset``; return it and the bytes consumed
     (the padded length)."""

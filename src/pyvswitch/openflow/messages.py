@@ -340,6 +340,10 @@ class FlowMod(Message):
     out_group: int = OFPG_ANY
     flags: int = 0
     importance: int = 0
+    #: NXT_FLOW_MOD only: when its NXM match carries a cookie (NXM_NX_COOKIE), that is
+    #: ``cookie``/``cookie_mask`` (a filter) and the header's cookie is this, the cookie
+    #: to set; None otherwise (then ``cookie`` is the cookie to set, as OF1.0 reads it).
+    new_cookie: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -323,11 +323,14 @@ def _decode_nx_flow_mod(version: int, buf: bytes, opts) -> FlowMod:
     _check_command(command)
     match_end = 48 + ((match_len + 7) & ~7)
     R.need(buf, match_end, "nx_flow_mod match")
-    match = MC.decode_nxm(buf, 48, match_len)
+    match, match_cookie, cookie_mask = MC.decode_nxm_cookie(buf, 48, match_len)
     actions = _ac().decode_actions(version, buf, match_end, len(buf) - match_end)
-    return FlowMod(match, Instructions(apply=tuple(actions)), command, cookie, 0, table_id,
-                   idle, hard, priority, buffer_id, of10_port_to_of11(out_port), OFPG_ANY,
-                   flags, 0)
+    new_cookie = None
+    if cookie_mask:            # the match selects by cookie; the header's is the new one
+        cookie, new_cookie = match_cookie, cookie
+    return FlowMod(match, Instructions(apply=tuple(actions)), command, cookie, cookie_mask,
+                   table_id, idle, hard, priority, buffer_id, of10_port_to_of11(out_port),
+                   OFPG_ANY, flags, 0, new_cookie)
 
 
 def _of10_match_or_none(match: Match) -> bytes | None:
@@ -345,14 +348,19 @@ def _encode_flow_mod(msg: FlowMod, version: int, xid: int) -> bytes:
             raw_cmd |= msg.table_id << 8      # needs NXT_FLOW_MOD_TABLE_ID on the session
         actions = _ac().encode_actions(version, msg.instructions.apply or ())
         out_port = of11_port_to_of10(msg.out_port)
-        ofp_match = _of10_match_or_none(msg.match)
+        by_cookie = msg.new_cookie is not None and msg.cookie_mask
+        ofp_match = None if by_cookie else _of10_match_or_none(msg.match)
         if ofp_match is not None:
             body = ofp_match + FM10.pack(msg.cookie, raw_cmd, msg.idle_timeout,
                                          msg.hard_timeout, msg.priority, msg.buffer_id,
                                          out_port, msg.flags)
             return R.finish(version, R.OFPT_FLOW_MOD, xid, body + actions)
         nxm = MC.encode_nxm(msg.match)
-        body = NX_FM.pack(msg.cookie, raw_cmd, msg.idle_timeout, msg.hard_timeout,
+        cookie = msg.cookie
+        if by_cookie:
+            nxm += MC.encode_nxm_cookie(msg.cookie, msg.cookie_mask)
+            cookie = msg.new_cookie
+        body = NX_FM.pack(cookie, raw_cmd, msg.idle_timeout, msg.hard_timeout,
                           msg.priority, msg.buffer_id, out_port, msg.flags, len(nxm))
         return R.finish_exp(version, xid, R.NX_VENDOR_ID, R.NXT_FLOW_MOD,
                             body + nxm + b"\0" * R.pad8(len(nxm)) + actions)

@@ -29,7 +29,8 @@ from pyvswitch.openflow.messages_stats import (
     TableStatsRequest)
 from pyvswitch.openflow.multipart import (OFPMP_EXPERIMENTER, body_offset, finish_mp,
                                          parse_mp_header, split_reply)
-from pyvswitch.openflow.ofpacts import Instructions, of10_port_to_of11, of11_port_to_of10
+from pyvswitch.openflow.ofpacts import (OFPG_ANY, Instructions, of10_port_to_of11,
+                                        of11_port_to_of10)
 from pyvswitch.openflow.wire_flow import OXS_BYTE_COUNT, OXS_DURATION, OXS_FLOW_COUNT, \
     OXS_PACKET_COUNT, OXS_U64, OXS_HDR, _ac, _decode_oxs, _oxs_header
 
@@ -108,8 +109,9 @@ def _decode_nx_flow_request(version: int, buf: bytes, cls):
     out_port, match_len, table_id = NX_FSREQ.unpack_from(buf, off)
     if off + 8 + ((match_len + 7) & ~7) != len(buf):
         raise OFPError("OFPBRC_BAD_LEN", "nx flow stats request")
-    match = MC.decode_nxm(buf, off + 8, match_len)
-    return cls(match, table_id, of10_port_to_of11(out_port), nxm=True)
+    match, cookie, cookie_mask = MC.decode_nxm_cookie(buf, off + 8, match_len)
+    return cls(match, table_id, of10_port_to_of11(out_port), OFPG_ANY, cookie, cookie_mask,
+               nxm=True)
 
 
 @R.decodes(*[("mq", v, OFPMP_FLOW) for v in R.ALL_VERSIONS])
@@ -134,12 +136,14 @@ def _decode_nxst_aggregate_request(version: int, buf: bytes, opts) -> AggregateS
 
 def _encode_flow_request(msg, version: int, xid: int, mp_type: int, nx_subtype: int):
     if version == R.V10:
-        ofp_match = None if msg.nxm else _of10_match(msg.match)
+        ofp_match = None if msg.nxm or msg.cookie_mask else _of10_match(msg.match)
         out_port = of11_port_to_of10(msg.out_port)
         if ofp_match is not None:
             return finish_mp(version, True, mp_type, 0, xid,
                              ofp_match + FSREQ10.pack(msg.table_id, out_port))
         nxm = MC.encode_nxm(msg.match)
+        if msg.cookie_mask:
+            nxm += MC.encode_nxm_cookie(msg.cookie, msg.cookie_mask)
         body = (_nx_prefix(version, nx_subtype)
                 + NX_FSREQ.pack(out_port, len(nxm), msg.table_id)
                 + nxm + b"\0" * R.pad8(len(nxm)))
