@@ -362,3 +362,20 @@ def test_packet_out_in_a_bundle_runs_after_the_flows(version):
     s.add(2, flow(2, instructions=Instructions(apply=(GroupAction(42),))))
     assert errors(s.control(2, OFPBCT_COMMIT_REQUEST))[-1] == "OFPBFC_MSG_FAILED"
     assert len(provider.packet_outs) == 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_inner_message_of_another_version_is_refused_as_ovs_does(version):
+    """OFPBFC_BAD_VERSION (which OpenFlow 1.3 cannot number: NXBRC_UNENCODABLE_ERROR
+    then, as from Open vSwitch); a truncated inner header is OFPBFC_MSG_BAD_LEN."""
+    s = Session(version)
+    s.control(1, OFPBCT_OPEN_REQUEST)
+    other = 0x05 if version == 0x04 else 0x04
+    inner = codec.encode(flow(1), other, 77)
+    assert errors(s.send(BundleAdd(1, inner, FLAGS), 77)) == [
+        "NXBRC_UNENCODABLE_ERROR" if version == 0x04 else "OFPBFC_BAD_VERSION"]
+    good = codec.encode(BundleAdd(1, codec.encode(flow(2), version, 78), FLAGS), version, 78)
+    cut = bytearray(good[:len(good) - len(codec.encode(flow(2), version, 78)) + 4])
+    cut[2:4] = len(cut).to_bytes(2, "big")
+    assert errors(s.send(bytes(cut))) == ["OFPBFC_MSG_BAD_LEN"]
+    assert s.add(1, flow(3)) == []                 # the bundle is still usable

@@ -66,15 +66,19 @@ def _decode_control(version: int, buf: bytes, opts) -> BundleControl:
 
 def _decode_add(version: int, buf: bytes, opts) -> BundleAdd:
     off = _body(version, buf)
-    R.need(buf, off + 16, "bundle_add_message")
+    R.need(buf, off + 8, "bundle_add_message")
     bundle_id, flags = ADD.unpack_from(buf, off)
-    inner_version, _, inner_len, _ = HEADER.unpack_from(buf, off + 8)
     start = off + 8
+    # Checked in Open vSwitch's order: room for a header, its version (OFPBFC_BAD_VERSION
+    # has no OpenFlow 1.3 number: such a session gets NXBRC_UNENCODABLE_ERROR, as from
+    # OVS), its length.
+    if len(buf) < start + 8:
+        raise OFPError("OFPBFC_MSG_BAD_LEN", "no room for the inner message's header")
+    inner_version, _, inner_len, _ = HEADER.unpack_from(buf, start)
+    if inner_version != version:
+        raise OFPError("OFPBFC_BAD_VERSION", f"inner version {inner_version:#x}")
     if inner_len < 8 or start + inner_len > len(buf):
         raise OFPError("OFPBFC_MSG_BAD_LEN", f"inner message length {inner_len}")
-    if inner_version != version:
-        raise OFPError("OFPBFC_BAD_VERSION" if version >= R.V14 else "OFPBFC_MSG_UNSUP",
-                       f"inner version {inner_version:#x}")
     props_at = start + ((inner_len + 7) & ~7)
     if start + inner_len < len(buf) and props_at > len(buf):
         raise OFPError("OFPBFC_MSG_BAD_LEN", "padding after the inner message")
