@@ -2,8 +2,8 @@
 
 The hypothesis tests carry example counts sized for ``make test``.  With
 ``PYVSWITCH_FUZZ_SCALE=N`` in the environment (``make fuzz`` sets it) every hypothesis
-test runs N times as many examples, draws fresh random data instead of replaying the
-example database, and prints hypothesis statistics; without it nothing changes.
+test runs N times as many examples without the per-test time limit, and draws fresh
+random data instead of replaying the example database; without it nothing changes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def pytest_collection_modifyitems(config, items):
         inner = getattr(test, "hypothesis", None)
         if inner is None:
             continue
+        item.add_marker(pytest.mark.timeout(0))    # the long run is the point here
         current = getattr(test, "_hypothesis_internal_use_settings", settings.default)
         test._hypothesis_internal_use_settings = settings(
             current, max_examples=current.max_examples * _SCALE, database=None,
