@@ -164,3 +164,22 @@ def test_inside_a_resubmit_the_pop_does_not_freeze():
     ofproto.flows.add(1, Match(), 1, apply(of.PopMpls(0x0800), of.Output(2)))
     out = translate(provider, mpls_flow())
     assert out.actions == [dp.PopMpls(0x0800), dp.Output(provider.ofp_to_odp[2])]
+
+
+def test_revalidation_forgets_continuations_no_cached_flow_uses():
+    from pyvswitch.classifier.classifier import Classifier
+    ofproto, provider, ports = make_bridge()
+    pop_then_goto(ofproto, (udp_dst(2000), (of.Output(2),)))
+    ports[1].inject(mpls_frame())
+    run(provider, 0)
+    assert len(provider.recirc) == 1
+    ofproto.flows.tables[0] = Classifier()              # the popping flow is gone
+    ofproto.flows.add(0, Match(), 1, apply(of.Output(3)))
+    provider.tables_changed()
+    run(provider, 100, rounds=1)
+    assert len(provider.recirc) == 1          # the resumed flow is still cached, idle
+    later = 100 + provider.upcalls.max_idle_ms + GRACE_MS + 1
+    run(provider, later, rounds=1)            # statistics pass: the idle flow expires
+    provider.tables_changed()
+    run(provider, later + 1, rounds=1)
+    assert len(provider.recirc) == 0
