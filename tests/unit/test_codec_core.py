@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 
 import pytest
 
@@ -166,6 +167,25 @@ def test_set_async_of14_properties_from_osken_keep_what_is_absent_unchanged(vers
     merged = cfg.merged_onto(base)
     assert merged.packet_in == (5, 2) and merged.port_status == (7, 7)
     assert merged.table_status == (None, 8)
+
+
+@pytest.mark.parametrize("version", (5, 6))
+def test_set_async_with_a_property_the_switch_does_not_know(version):
+    """As Open vSwitch answers: OFPACFC_UNSUPPORTED for an unknown property type,
+    OFPBPC_BAD_EXP_TYPE for an experimenter one, OFPBPC_BAD_LEN for a short one; a
+    GET_ASYNC_REPLY (read loosely) skips them."""
+    good = struct.pack("!HHI", 0, 8, 5)
+    for prop, error in ((struct.pack("!HHI", 12, 8, 1), "OFPACFC_UNSUPPORTED"),
+                        (struct.pack("!HHII", 0xFFFF, 12, 0x2320, 1), "OFPBPC_BAD_EXP_TYPE"),
+                        (struct.pack("!HH", 0xFFFE, 4) + bytes(4), "OFPBPC_BAD_LEN"),
+                        (struct.pack("!HHI", 0, 6, 0), "OFPBPC_BAD_LEN")):
+        raw = struct.pack("!BBHI", version, 28, 8 + len(good) + len(prop), 1) + good + prop
+        with pytest.raises(OFPError) as err:
+            codec.decode(raw)
+        assert err.value.name == error
+    reply = struct.pack("!BBHI", version, 27, 8 + 24, 1) + good + struct.pack(
+        "!HHII", 0xFFFF, 12, 0x2320, 1) + bytes(4)
+    assert codec.decode(reply).config.packet_in == (None, 5)
 
 
 def test_nicira_set_async_config_for_of10():

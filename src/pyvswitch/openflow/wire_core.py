@@ -405,8 +405,13 @@ def _async_from_props(buf: bytes, offset: int, strict: bool) -> AsyncConfig:
             mask = ASYNC_PROP.unpack_from(buf, pos)[2]
             pair = got.setdefault(ASYNC_KINDS[ptype // 2], [None, None])
             pair[0 if ptype & 1 else 1] = mask
-        elif ptype < 0xFFFE and strict:
-            raise OFPError("OFPBPC_BAD_TYPE", f"async property type {ptype}")
+        elif ptype >= 0xFFFE:            # experimenter: none is known
+            if plen < 12:
+                raise OFPError("OFPBPC_BAD_LEN", "experimenter property shorter than 12")
+            if strict:
+                raise OFPError("OFPBPC_BAD_EXP_TYPE", "async experimenter property")
+        elif strict:                       # OVS answers async's own error, not BAD_TYPE
+            raise OFPError("OFPACFC_UNSUPPORTED", f"async property type {ptype}")
         pos += (plen + 7) & ~7
     return AsyncConfig(**{k: tuple(v) for k, v in got.items()})
 
