@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from pyvswitch.ofproto.flow_handlers import flow_stats
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
@@ -168,3 +169,41 @@ def test_table_mod_turns_eviction_on_in_of14(ofp):
     bad_flags = (2).to_bytes(2, "big") + (8).to_bytes(2, "big") + (1).to_bytes(4, "big")
     (err,) = send(ofp, conn, m.TableMod(0, 1 << 2, bad_flags))
     assert err.name == "OFPTMFC_BAD_CONFIG"
+
+
+def test_big_dump_streams_while_the_peer_reads_and_later_requests_wait():
+    """A flow-stats reply of many messages goes out as the socket takes it: the first
+    parts are sent before the rest is encoded, a barrier sent meanwhile is answered only
+    after the last part, and the parts are exactly the whole reply's messages."""
+    from pyvswitch.conn.rconn import Rconn
+    from pyvswitch.ofproto.ofconn import STREAM_TXQ, ConnType, OfConn
+    from pyvswitch.openflow import framing
+    from test_rconn import FakeVconn
+    ofp = Ofproto("br0", 1)
+    for n in range(3000):
+        ofp.flows.apply_flow_mod(add(Match().set("eth_type", 0x0800).set("ip_dst", n)),
+                                 0.0, None, version=4)
+    rconn = Rconn("br0<->t", 0, echo_request=lambda v: b"")
+    vconn = FakeVconn("t", version=4)
+    rconn.connect_unreliably(vconn, 0)
+    rconn.run(0)
+    conn = OfConn(rconn, ConnType.PRIMARY)
+    vconn.writable = False                       # the peer is not reading yet
+    vconn.inbox = [codec.encode(ms.FlowStatsRequest(Match()), 4, 77),
+                   codec.encode(m.BarrierRequest(), 4, 78)]
+    conn.run(1000.0, ofp.handle_openflow)
+    assert conn.streaming and len(rconn.txq) == STREAM_TXQ and vconn.inbox   # barrier waits
+    parts = []
+    for _ in range(100):
+        vconn.writable = True
+        conn.run(1000.0, ofp.handle_openflow)
+        parts += vconn.sent
+        vconn.sent = []
+        if not conn.streaming and not vconn.inbox and not rconn.txq:
+            break
+    replies = [codec.decode(p) for p in parts]
+    assert isinstance(replies[-1], m.BarrierReply)
+    whole = codec.encode_all(ms.FlowStatsReply(tuple(
+        flow_stats(ofp.flows, ms.FlowStatsRequest(Match()), 1000.0))), 4, 77)
+    assert parts[:-1] == whole and len(whole) > STREAM_TXQ
+    assert sum(len(r.flows) for r in replies[:-1]) == 3000

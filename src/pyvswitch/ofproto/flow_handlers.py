@@ -19,10 +19,13 @@ Must not import: ``vswitchd``.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from pyvswitch.ofproto.handlers import handles
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.wire_stats import encode_flow_stats_stream
 from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
 from pyvswitch.ofproto.table_features import set_table_features, table_features
 
@@ -48,30 +51,42 @@ def _flow_mod(ofproto, ofconn, msg: m.FlowMod, xid, now):
 
 def flow_stats(flows, req, now: float) -> list[ms.FlowStats]:
     """The FlowStats entries ``req`` (a FlowStatsRequest) selects."""
-    rules = flows.collect(req.table_id, req.match, cookie=req.cookie,
-                          cookie_mask=req.cookie_mask, out_port=req.out_port,
-                          out_group=req.out_group)
-    nxm = req.nxm
-    out = []
-    append = out.append
+    return list(_entries(_selected(flows, req), now, req.nxm))
+
+
+def _selected(flows, req) -> list:
+    return flows.collect(req.table_id, req.match, cookie=req.cookie,
+                         cookie_mask=req.cookie_mask, out_port=req.out_port,
+                         out_group=req.out_group)
+
+
+def _entries(rules: list, now: float, nxm: bool) -> Iterator[ms.FlowStats]:
     FlowStats = ms.FlowStats
     for rule in rules:
         dur = max(0, int(now - rule.created_ms))
-        append(FlowStats(
+        yield FlowStats(
             rule.match, rule.instructions, rule.table_id, dur // 1000,
             (dur % 1000) * 1_000_000, rule.priority, rule.idle_timeout,
             rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
             rule.packet_count, rule.byte_count,
             _age_secs(now - rule.used_ms) if nxm else None,
-            _age_secs(now - rule.modified_ms) if nxm else None, rule))
-    return out
+            _age_secs(now - rule.modified_ms) if nxm else None, rule)
 
 
 @handles(ms.FlowStatsRequest)
 def _flow_stats(ofproto, ofconn, msg, xid, now):
+    """The flows are chosen now; a session that can stream (``OfConn.send_stream``) gets
+    the reply encoded as it goes out, so the controller reads the first flows while the
+    switch encodes the rest (an OF1.0 ``ofp_match`` reply must first know that every
+    flow fits that form: it is built whole)."""
     req = _single(msg)
-    ofconn.send(ms.FlowStatsReply(tuple(flow_stats(ofproto.flows, req, now)),
-                                  nxm=req.nxm), xid)
+    rules = _selected(ofproto.flows, req)
+    send_stream = getattr(ofconn, "send_stream", None)
+    if send_stream is not None and (req.nxm or ofconn.version != 0x01):
+        send_stream(encode_flow_stats_stream(_entries(rules, now, req.nxm), ofconn.version,
+                                             xid, req.nxm))
+        return
+    ofconn.send(ms.FlowStatsReply(tuple(_entries(rules, now, req.nxm)), nxm=req.nxm), xid)
 
 
 @handles(ms.AggregateStatsRequest)

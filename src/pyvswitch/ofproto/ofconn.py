@@ -26,7 +26,7 @@ Time model: ``now`` in milliseconds is a parameter.  Must not import ``vswitchd`
 from __future__ import annotations
 
 import enum
-from typing import Callable
+from typing import Callable, Iterator
 
 from pyvswitch.conn.pinsched import PinSched
 from pyvswitch.conn.rconn import PacketCounter, Rconn
@@ -46,6 +46,8 @@ RCONN_OVERFLOW = coverage.Counter("rconn_overflow")        # packet-in over queu
 ASYNC_OVERFLOW = coverage.Counter("ofconn_async_overflow")  # other async over ASYNC_TXQ_MAX
 
 MAX_RECV_PER_RUN = 50
+#: Messages of a streamed reply (``send_stream``) queued at most (about 256 KiB).
+STREAM_TXQ = 4
 REPLY_MAX = 100
 DEFAULT_MISS_SEND_LEN = 128
 #: "dropping packet-in due to queue overflow" is logged at most this often (OVS 5/5 s).
@@ -123,6 +125,7 @@ class OfConn:
         self.monitors = SessionMonitors()      # ofproto/monitors.py
         self.request_raw = b""                 # the request being handled (bundles,
         self.request_xid = 0                   # monitor ABBREV events)
+        self._stream: Iterator[bytes] | None = None   # a reply still being produced
 
     # --- identity ---------------------------------------------------------------------
     @property
@@ -192,6 +195,30 @@ class OfConn:
             for part in encoded:
                 self.rconn.send(part, counter)
 
+    def send_stream(self, messages: Iterator[bytes]) -> None:
+        """Send a long reply (already encoded messages, produced lazily) as the peer reads
+        it: at most ``STREAM_TXQ`` wait in the transmit queue, the rest is produced on later
+        passes.  Requests that arrive meanwhile wait until it is all sent (replies stay in
+        order)."""
+        self._stream = messages
+        self._pump()
+
+    @property
+    def streaming(self) -> bool:
+        return self._stream is not None
+
+    def _pump(self) -> None:
+        rconn, counter = self.rconn, self.reply_counter
+        try:
+            while len(rconn.txq) < STREAM_TXQ:
+                msg = next(self._stream, None)
+                if msg is None or not rconn.send(msg, counter):
+                    self._stream = None         # all sent, or the session is gone
+                    return
+        except Exception:  # fault isolation: a reply that cannot be finished is dropped
+            log.exception("%s: abandoning a reply that failed half-way", self.name)
+            self._stream = None
+
     def send_async_msg(self, msg: Message) -> bool:
         """Queue one asynchronous message unless ASYNC_TXQ_MAX messages already wait
         (then it is dropped and counted); True if it was queued."""
@@ -255,6 +282,7 @@ class OfConn:
                 sched.clear()
         self.bundles.clear()
         self.monitors.clear()
+        self._stream = None
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float, handle: Callable[["OfConn", bytes, float], None]) -> None:
@@ -263,8 +291,10 @@ class OfConn:
                 for msg in sched.run(now):
                     self._send_packet_in_now(msg, now)
         self.rconn.run(now)
+        if self._stream is not None:
+            self._pump()
         for _ in range(MAX_RECV_PER_RUN):
-            if self.reply_counter.n_packets >= REPLY_MAX:
+            if self._stream is not None or self.reply_counter.n_packets >= REPLY_MAX:
                 break
             msg = self.rconn.recv(now)
             if msg is None:
@@ -277,13 +307,15 @@ class OfConn:
                                 self.reply_counter)
 
     def may_recv(self) -> bool:
-        return self.reply_counter.n_packets < REPLY_MAX
+        return self._stream is None and self.reply_counter.n_packets < REPLY_MAX
 
     def wait(self, poller, now: float) -> None:
         for sched in self.schedulers:
             if sched is not None:
                 sched.wait(poller, now)
         self.rconn.wait(poller, now, want_recv=self.may_recv())
+        if self._stream is not None and len(self.rconn.txq) < STREAM_TXQ:
+            poller.immediate_wake()     # room for more of the reply
         if self.bundles.bundles:
             poller.timer_wait_until(self.bundles.next_wakeup())
 

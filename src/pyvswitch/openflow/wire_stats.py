@@ -17,6 +17,7 @@ Must not import: ofproto, conn, or anything above openflow.
 from __future__ import annotations
 
 import struct
+from typing import Iterable, Iterator
 
 from pyvswitch.openflow import match_codec as MC
 from pyvswitch.openflow import registry as R
@@ -27,8 +28,9 @@ from pyvswitch.openflow.messages_stats import (
     AggregateStatsReply, AggregateStatsRequest, FlowStats, FlowStatsReply, FlowStatsRequest,
     PortStats, PortStatsReply, PortStatsRequest, TableStats, TableStatsReply,
     TableStatsRequest)
+from pyvswitch.openflow.framing import MAX_MESSAGE
 from pyvswitch.openflow.multipart import (OFPMP_EXPERIMENTER, body_offset, finish_mp,
-                                         parse_mp_header, split_reply)
+                                         mp_header, parse_mp_header, split_reply)
 from pyvswitch.openflow.ofpacts import (OFPG_ANY, Instructions, of10_port_to_of11,
                                         of11_port_to_of10)
 from pyvswitch.openflow.wire_flow import OXS_BYTE_COUNT, OXS_DURATION, OXS_FLOW_COUNT, \
@@ -247,6 +249,31 @@ def _encode_flow_stats_reply(msg: FlowStatsReply, version: int, xid: int) -> lis
         return split_reply(version, OFPMP_EXPERIMENTER, xid, items,
                            _nx_prefix(version, NXST_FLOW))
     return split_reply(version, OFPMP_FLOW, xid, items)
+
+
+def encode_flow_stats_stream(flows: Iterable[FlowStats], version: int, xid: int,
+                             nxm: bool = False) -> Iterator[bytes]:
+    """The messages of a flow-stats reply, produced as ``flows`` is consumed, so a big
+    reply can go out (and be read) while the rest is still being encoded.
+
+    The same bytes as encoding ``FlowStatsReply(flows, nxm)``, except that OpenFlow 1.0
+    picks its form up front from ``nxm`` alone (the caller makes sure a plain OF1.0 reply
+    fits every flow, or asks for NXST)."""
+    mp_type, prefix = OFPMP_FLOW, b""
+    if nxm:
+        mp_type, prefix = OFPMP_EXPERIMENTER, _nx_prefix(version, NXST_FLOW)
+    room = MAX_MESSAGE - 8 - len(mp_header(version, mp_type, 0)) - len(prefix)
+    chunk: list[bytes] = []
+    used = 0
+    for fs in flows:
+        item = _encode_flow_entry(fs, version, nxm)
+        if used + len(item) > room:
+            yield finish_mp(version, False, mp_type, OFPMPF_MORE, xid,
+                            prefix + b"".join(chunk))
+            chunk, used = [], 0
+        chunk.append(item)
+        used += len(item)
+    yield finish_mp(version, False, mp_type, 0, xid, prefix + b"".join(chunk))
 
 
 def _decode_flow_entries(version: int, buf: bytes, pos: int, nx: bool) -> list[FlowStats]:
