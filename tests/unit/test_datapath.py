@@ -88,6 +88,20 @@ def test_upcall_queue_is_bounded_and_lost_counted():
     assert dp.stats().n_lost == 2 and dp.stats().n_missed == 5
 
 
+def test_frames_wait_in_the_port_when_the_upcall_handler_is_behind():
+    """With room for 3 upcalls, a port is read in one small batch and no further: the
+    frames behind it are neither lost nor counted, they wait for the next run."""
+    from pyvswitch.datapath.dpif_netdev import MIN_BATCH
+    dp, d = make_dp()
+    for i in range(MIN_BATCH + 10):
+        d[1].inject(udp(sport=i + 1))
+    ups = dp.run(0, upcall_room=3)
+    assert len(ups) == 3
+    st = dp.stats()
+    assert st.n_missed == MIN_BATCH and st.n_lost == MIN_BATCH - 3   # read, no room
+    assert len(dp.run(0)) == 10 and dp.stats().n_missed == MIN_BATCH + 10
+
+
 def test_emc_entries_die_with_their_megaflow():
     dp, d = make_dp()
     dp.flow_put(key_of(in_port=1), IN_PORT_ONLY, [Output(2)])

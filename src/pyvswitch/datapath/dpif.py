@@ -126,8 +126,11 @@ class Dpif(Protocol):
                 in_odp_port: int = 0) -> None:
         """Run ``actions`` on one frame now (packet-out, or the packet of an upcall)."""
 
-    def run(self, now: float) -> list[Upcall]:
-        """Receive from every port, forward hits, return upcalls; never blocks."""
+    def run(self, now: float, upcall_room: int | None = None) -> list[Upcall]:
+        """Receive from every port, forward hits, return upcalls; never blocks.  With
+        ``upcall_room``, the caller can take only that many upcalls: once they are queued,
+        frames are left in the ports' receive queues (their hits wait for the next call)
+        rather than read only to be lost as upcalls."""
 
     def wait(self, poller: Any) -> None:
         """Register every port's fd (or an immediate wake) with the poller."""

@@ -137,7 +137,7 @@ class OfprotoDpif:
         if self.need_revalidate:
             self.need_revalidate = False
             self.upcalls.revalidate(now)
-        self.upcalls.handle(self.dpif.run(now), now)
+        self.upcalls.handle(self.dpif.run(now, self.upcalls.room), now)
         if self.mac_table.changed:        # learned from this batch's misses
             self.mac_table.changed = False
             self.upcalls.revalidate(now)
@@ -152,7 +152,8 @@ class OfprotoDpif:
             poller.timer_wait_until(self.upcalls.next_stats)
         if len(self.mac_table):
             poller.timer_wait_until(self.next_mac_expire)
-        if self.need_revalidate or (len(self.packet_ins) and not self.flow_restore_wait):
+        if (self.need_revalidate or self.upcalls.pending
+                or (len(self.packet_ins) and not self.flow_restore_wait)):
             poller.immediate_wake()
 
     def close(self) -> None:

@@ -163,6 +163,12 @@ class UpcallHandler:
                 table.learn(vlan, mac, port, ukey.used)
 
     # --- dispatch ---------------------------------------------------------------------
+    @property
+    def room(self) -> int:
+        """How many more upcalls can wait for a later pass (the datapath reads no more
+        frames than that can absorb)."""
+        return MAX_PENDING - len(self.pending)
+
     def handle(self, upcalls: list[Upcall], now: float) -> None:
         """Queue ``upcalls`` and handle at most UPCALLS_PER_PASS of them now, so a flood of
         new flows cannot starve the controller connections in the same loop."""
