@@ -62,6 +62,8 @@ _OFPFF10_EMERG = 1 << 2
 #: Flag bits each version defines (OVS ofputil_flow_mod_flags).
 _VALID_FLAGS = {0x01: 0x07, 0x02: 0x03, 0x03: 0x07}
 _VALID_FLAGS_13 = 0x1F
+#: Actions that name a group or meter, or hold actions that may (``_check_refs``).
+_REF_TYPES = frozenset((A.GroupAction, A.MeterAction, A.Clone))
 
 
 class FlowModResult:
@@ -226,6 +228,8 @@ class FlowModTxn:
                 and instructions.meter_id not in meters:
             raise OFPError("OFPMMFC_INVALID_METER", f"meter {instructions.meter_id}")
         stack = list(instructions.all_actions())
+        if not any(type(act) in _REF_TYPES for act in stack):
+            return                      # the common case: nothing names a group or meter
         while stack:
             act = stack.pop()
             if isinstance(act, A.GroupAction):
