@@ -115,9 +115,8 @@ _L2_PREREQS = (F.Prereq.NONE, F.Prereq.VLAN_VID)
 def _needs_reparse(act, level: int) -> bool:
     """True if ``act`` reads or writes headers the flow no longer knows (``level`` 1:
     beyond L2, after pop_mpls; 2: any, after pop_pbb), or looks a table up."""
-    if isinstance(act, of.Output):
-        return act.port in (of.OFPP_TABLE, of.OFPP_NORMAL) and (
-            act.port == of.OFPP_TABLE or level > 1)
+    if isinstance(act, of.Output):      # NORMAL reads the Ethernet header and VLAN
+        return act.port == of.OFPP_TABLE or (act.port == of.OFPP_NORMAL and level > 1)
     if isinstance(act, _BLIND if level > 1 else _L2_ONLY):
         return False
     if isinstance(act, of.SetField) and level == 1:
