@@ -15,7 +15,7 @@ of a few shapes).  ``match_codec`` routes its public functions through them.
   per shape from the generic encoder and kept only if replaying it gives the same bytes.
 * **Decoding.**  A match whose TLVs all take the generic decoder's fast path decodes with
   one ``struct`` unpack of the whole match (headers, values and masks) and a few checks per
-  field.  A plan is keyed by the match length and first header; it applies only if every
+  field, in a function generated for the shape (straight-line code, constants inlined).  A plan is keyed by the match length and first header; it applies only if every
   header is the one recorded and the fields other fields' prerequisites read (eth_type,
   ip_proto, VLAN TCI) have the recorded values, so the prerequisite and duplicate checks
   the generic decoder made when the plan was recorded still hold.  Any check that fails
@@ -32,7 +32,6 @@ Must not import: anything in pyvswitch except ``packet.fields`` and ``openflow.m
 from __future__ import annotations
 
 import struct
-from operator import itemgetter
 
 from pyvswitch.openflow import match_codec as MC
 from pyvswitch.packet import fields as F
@@ -112,21 +111,15 @@ _STRUCT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 class _DecodePlan:
-    __slots__ = ("st", "headers", "expected", "pins", "pinned", "values", "masks", "steps")
+    """A recorded shape: ``replay(buf, offset) -> Match | None``, generated code."""
+
+    __slots__ = ("replay",)
 
 
 #: (match length, first header) -> plans recorded for it (a few at most).
 _DECODE_PLANS: dict[tuple[int, int], list[_DecodePlan]] = {}
 #: (match length, first header) -> matches of that key that could not be planned.
 _FAILED: dict[tuple[int, int], int] = {}
-
-
-def _getter(indexes: list[int]):
-    """An itemgetter that always returns a tuple."""
-    if len(indexes) == 1:
-        i = indexes[0]
-        return lambda vals: (vals[i],)
-    return itemgetter(*indexes)
 
 
 def _record_decode(buf, offset: int, end: int, match: Match) -> _DecodePlan | None:
@@ -164,50 +157,66 @@ def _record_decode(buf, offset: int, end: int, match: Match) -> _DecodePlan | No
         pos += 4 + (header & 0xFF)
     if pos != end:
         return None
-    plan = _DecodePlan()
-    plan.st = struct.Struct("".join(fmt))
-    plan.headers = _getter([i for i, _ in headers])
-    plan.expected = tuple(h for _, h in headers)
-    vals = plan.st.unpack_from(buf, offset)
-    plan.pins = _getter(pins) if pins else None
-    plan.pinned = tuple(vals[i] for i in pins) if pins else None
-    plan.values, plan.masks = [0] * F.N_SLOTS, [0] * F.N_SLOTS
+    st = struct.Struct("".join(fmt))
+    vals = st.unpack_from(buf, offset)
+    base_values, base_masks = [0] * F.N_SLOTS, [0] * F.N_SLOTS
     for slot, value, mask in fixed:       # the pinned fields, the same in every match
-        plan.values[slot] |= value
-        plan.masks[slot] |= mask
-    plan.steps = tuple(steps)
-    return plan if _replay_decode(plan, buf, offset) == match else None
+        base_values[slot] |= value
+        base_masks[slot] |= mask
+    plan = _DecodePlan()
+    plan.replay = _generate(st, [i for i, _ in headers], tuple(h for _, h in headers),
+                            pins, tuple(vals[i] for i in pins), base_values, base_masks,
+                            steps)
+    return plan if plan.replay(buf, offset) == match else None
 
 
-def _replay_decode(plan: _DecodePlan, buf, offset: int) -> Match | None:
-    """The match, or None if the bytes do not fit the plan or fail a check."""
-    vals = plan.st.unpack_from(buf, offset)
-    if plan.headers(vals) != plan.expected:
-        return None
-    if plan.pins is not None and plan.pins(vals) != plan.pinned:
-        return None
-    match = _new_match(Match)
-    match.values = values = plan.values.copy()
-    match.masks = masks = plan.masks.copy()
-    from_bytes = int.from_bytes
-    for vi, mi, is_bytes, slot, shift, full, wire_full, maskable, value_ok in plan.steps:
-        value = vals[vi]
-        if is_bytes:
-            value = from_bytes(value, "big")
+def _tuple_expr(indexes: list[int]) -> str:
+    return "(" + "".join(f"vals[{i}], " for i in indexes) + ")"
+
+
+def _generate(st: struct.Struct, header_idx: list[int], headers: tuple, pins: list[int],
+              pinned: tuple, base_values: list[int], base_masks: list[int],
+              steps: list[tuple]):
+    """Straight-line Python for one plan (as ``classifier/codegen.py`` does for lookups):
+    the unpack, the header and pin comparisons, then per field its checks and its ORs
+    into the slot, with every slot number, shift and mask a constant.  The checks are
+    the generic decoder's fast-path checks; any failure returns None."""
+    ns = {"unpack": st.unpack_from, "HEADERS": headers, "PINNED": pinned,
+          "BASE_V": base_values, "BASE_M": base_masks, "new": _new_match, "Match": Match,
+          "from_bytes": int.from_bytes}
+    src = ["def replay(buf, offset):",
+           "    vals = unpack(buf, offset)",
+           f"    if {_tuple_expr(header_idx)} != HEADERS:",
+           "        return None"]
+    if pins:
+        src += [f"    if {_tuple_expr(pins)} != PINNED:", "        return None"]
+    src += ["    values = BASE_V.copy()", "    masks = BASE_M.copy()"]
+    for n, (vi, mi, is_bytes, slot, shift, full, wire_full, maskable, value_ok) in \
+            enumerate(steps):
+        src.append(f"    x = from_bytes(vals[{vi}], 'big')" if is_bytes else f"    x = vals[{vi}]")
         if mi >= 0:
-            mask = vals[mi]
-            if is_bytes:
-                mask = from_bytes(mask, "big")
-            if value & ~mask or (not maskable and mask != wire_full and mask):
-                return None
-            mask &= full
+            src.append(f"    k = from_bytes(vals[{mi}], 'big')" if is_bytes
+                       else f"    k = vals[{mi}]")
+            src += ["    if x & ~k:", "        return None"]
+            if not maskable:
+                src += [f"    if k != {wire_full} and k:", "        return None"]
+            src.append(f"    k &= {full}")
+        if wire_full > full:
+            src += [f"    if x > {full}:", "        return None"]
+        if value_ok is not None:
+            ns[f"ok{n}"] = value_ok
+            src += [f"    if not ok{n}(x):", "        return None"]
+        if mi >= 0:
+            src += [f"    masks[{slot}] |= k << {shift}",
+                    f"    values[{slot}] |= (x & k) << {shift}"]
         else:
-            mask = full
-        if value > full or (value_ok is not None and not value_ok(value)):
-            return None
-        masks[slot] |= mask << shift
-        values[slot] |= (value & mask) << shift
-    return match
+            src += [f"    masks[{slot}] |= {full << shift}",
+                    f"    values[{slot}] |= x << {shift}" if shift
+                    else f"    values[{slot}] |= x"]
+    src += ["    match = new(Match)", "    match.values = values", "    match.masks = masks",
+            "    return match"]
+    exec("\n".join(src), ns)       # noqa: S102 - source built from ints only
+    return ns["replay"]
 
 
 def decode_tlvs(buf, offset: int, end: int) -> Match:
@@ -220,7 +229,7 @@ def decode_tlvs(buf, offset: int, end: int) -> Match:
         if end > len(buf):
             return MC._decode_tlvs(buf, offset, end)
         for plan in plans:
-            match = _replay_decode(plan, buf, offset)
+            match = plan.replay(buf, offset)
             if match is not None:
                 return match
     match = MC._decode_tlvs(buf, offset, end)      # raises what OVS would
