@@ -19,8 +19,10 @@ Life cycle
 1. Create the datapath, ``port_add`` its devices (each gets an odp port number).
 2. Each poll-loop iteration: ``run(now)`` -> list of upcalls (the owner translates each,
    usually calls ``flow_put`` and ``execute``); then ``wait(poller)``; then block.
-3. ``flow_dump`` reports per-megaflow statistics, which the layer above pushes into its
-   OpenFlow rules; ``flow_del``/``flow_flush`` retire megaflows (returning their final stats).
+3. ``flow_stats_since`` reports the statistics of the megaflows hit lately, which the layer
+   above pushes into its OpenFlow rules (``flow_dump`` is the full snapshot, for
+   ``dpif/dump-flows``); ``flow_del``/``flow_flush`` retire megaflows (returning their
+   final stats).
 4. ``close()`` closes every port's device.
 
 Conventions: malformed frames and frames an action cannot edit are counted and dropped,
@@ -118,6 +120,10 @@ class Dpif(Protocol):
 
     def flow_dump(self) -> Iterable[DpFlow]:
         """A snapshot of every megaflow with its statistics."""
+
+    def flow_stats_since(self, since_ms: float) -> Iterable[tuple]:
+        """``(key, mask, packets, bytes, used_ms)`` of each megaflow hit at or after
+        ``since_ms`` (no snapshot objects: this runs over every megaflow twice a second)."""
 
     def flow_flush(self) -> list[DpFlow]:
         """Remove every megaflow; returns their final statistics."""

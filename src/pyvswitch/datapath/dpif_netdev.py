@@ -164,6 +164,10 @@ class DpifNetdev:
     def flow_dump(self) -> list[DpFlow]:
         return [_snapshot(mf) for mf in self.megaflows]
 
+    def flow_stats_since(self, since_ms: float) -> list[tuple]:
+        return [(mf.key, mf.mask, mf.packets, mf.bytes, mf.used)
+                for mf in self.megaflows if mf.used >= since_ms]
+
     def flow_flush(self) -> list[DpFlow]:
         gone = self.megaflows.clear()
         for p in self._port_list:

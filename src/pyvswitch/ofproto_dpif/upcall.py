@@ -61,6 +61,7 @@ class UpcallHandler:
         self.max_idle_ms = MAX_IDLE_MS
         self.flow_limit = FLOW_LIMIT
         self.next_stats = 0.0
+        self.last_push = 0.0          # push_stats credited every hit before this time
         self.n_upcalls = 0
         self.n_revalidations = 0
         self.n_flows_evicted = 0
@@ -134,16 +135,19 @@ class UpcallHandler:
 
     # --- statistics -------------------------------------------------------------------
     def push_stats(self, now: float) -> None:
-        """Move datapath hit counts into rules; refresh MACs; expire idle flows."""
-        for dpf in self.dpif.flow_dump():
-            ukey = self.ukeys.get((dpf.key, dpf.mask))
-            if ukey is None:
-                continue
-            self._credit(ukey, dpf.packets, dpf.bytes, dpf.used_ms, now)
-            last_used = max(ukey.used, ukey.created)
-            if now - last_used > self.max_idle_ms:
-                self._delete(dpf.key, dpf.mask, ukey, now)
-                self.n_flows_evicted += 1
+        """Move the hit counts of the megaflows used since the last push into their rules
+        (refreshing learned MACs); delete the flows idle longer than ``max_idle_ms``."""
+        ukeys = self.ukeys
+        for key, mask, packets, nbytes, used in self.dpif.flow_stats_since(self.last_push):
+            ukey = ukeys.get((key, mask))
+            if ukey is not None:
+                self._credit(ukey, packets, nbytes, used, now)
+        self.last_push = now
+        idle_before = now - self.max_idle_ms
+        for (key, mask), ukey in [item for item in ukeys.items()
+                                  if max(item[1].used, item[1].created) < idle_before]:
+            self._delete(key, mask, ukey, now)
+            self.n_flows_evicted += 1
         self.next_stats = now + STATS_INTERVAL_MS
 
     def _credit(self, ukey: Ukey, packets: int, nbytes: int, used: float,
