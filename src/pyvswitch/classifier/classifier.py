@@ -96,20 +96,23 @@ class Classifier:
         self._scratch = [0] * N_SLOTS               # wc of lookups whose caller wants none
 
     # --- changes ----------------------------------------------------------------------
-    def insert(self, rule: Any, version: int) -> None:
+    def insert(self, rule: Any, version: int, mask: tuple[int, ...] | None = None) -> None:
         """Make ``rule`` visible from ``version`` on.
 
+        ``mask``, if the caller has it, is ``tuple(rule.match.masks)`` (saves building it).
         ValueError if the rule is already in the classifier (until collected) or its match
         does not span the flow vector.
         """
         self._seq += 1
-        self._insert(rule, version, self._seq)
+        self._insert(rule, version, self._seq, mask)
 
-    def _insert(self, rule: Any, version: int, seq: int) -> None:
+    def _insert(self, rule: Any, version: int, seq: int,
+                mask: tuple[int, ...] | None = None) -> None:
         if id(rule) in self._entries:
             raise ValueError("rule is already in the classifier")
         match = rule.match
-        mask = tuple(match.masks)
+        if mask is None:
+            mask = tuple(match.masks)
         if len(mask) != N_SLOTS or len(match.values) != N_SLOTS:
             raise ValueError(f"match must cover the {N_SLOTS}-slot flow vector")
         subtable = self._subtables.get(mask)
@@ -267,9 +270,11 @@ class Classifier:
         return None if entry is None else entry.rule
 
     # --- searches ---------------------------------------------------------------------
-    def find_exactly(self, match: Match, priority: int, version: int) -> Any:
-        """The rule visible at ``version`` with exactly ``match`` and ``priority``."""
-        subtable = self._subtables.get(tuple(match.masks))
+    def find_exactly(self, match: Match, priority: int, version: int,
+                     mask: tuple[int, ...] | None = None) -> Any:
+        """The rule visible at ``version`` with exactly ``match`` and ``priority``
+        (``mask``: ``tuple(match.masks)`` if the caller has it)."""
+        subtable = self._subtables.get(tuple(match.masks) if mask is None else mask)
         if subtable is None:
             return None
         for e in subtable.bucket(subtable.key_of(match.values)):

@@ -241,8 +241,8 @@ class FlowModTxn:
             elif isinstance(act, A.Clone):
                 stack.extend(act.actions)
 
-    def _new_rule(self, table: OfTable, m: _Mod) -> Rule:
-        return Rule(table.table_id, table.own_match(m.match), m.priority, m.instructions,
+    def _new_rule(self, table: OfTable, m: _Mod, mask: tuple | None = None) -> Rule:
+        return Rule(table.table_id, table.own_match(m.match, mask), m.priority, m.instructions,
                     cookie=m.new_cookie, idle_timeout=m.idle_timeout,
                     hard_timeout=m.hard_timeout, flags=m.flags, importance=m.importance,
                     now=self.now)
@@ -250,8 +250,9 @@ class FlowModTxn:
     def _add(self, m: _Mod, table: OfTable) -> None:
         self._check_refs(m.instructions)
         cls = table.cls
-        old = cls.find_exactly(m.match, m.priority, VERSION_MAX)
-        new = self._new_rule(table, m)
+        mask = tuple(m.match.masks)         # built once for the three lookups below
+        old = cls.find_exactly(m.match, m.priority, VERSION_MAX, mask)
+        new = self._new_rule(table, m, mask)
         victim = None
         if old is None:
             if m.flags & OFPFF_CHECK_OVERLAP and _overlaps(table, new):
@@ -266,7 +267,7 @@ class FlowModTxn:
         else:
             if victim is not None:
                 self._remove(table, victim, OFPRR_EVICTION)
-            self._insert(table, new)
+            self._insert(table, new, mask)
 
     def _modify(self, m: _Mod, strict: bool) -> None:
         table0 = self._table_for_add(m)    # OVS prepares the would-be added rule first
@@ -292,8 +293,8 @@ class FlowModTxn:
             self._remove(self.tables.tables[rule.table_id], rule, OFPRR_DELETE)
 
     # --- changes (each one logged for abort) ------------------------------------------
-    def _insert(self, table: OfTable, rule: Rule) -> None:
-        table.cls.insert(rule, self.version)
+    def _insert(self, table: OfTable, rule: Rule, mask: tuple | None = None) -> None:
+        table.cls.insert(rule, self.version, mask)
         table.link(rule)
         self._undo.append(("insert", table, rule, None))
         self.result.added.append(rule)

@@ -129,9 +129,11 @@ class OfTable:
     def eviction(self) -> bool:
         return self.eviction_db or self.eviction_of
 
-    def own_match(self, match: Match) -> Match:
-        """A private copy of ``match`` for a rule, sharing the mask list."""
-        key = tuple(match.masks)
+    def own_match(self, match: Match, key: tuple[int, ...] | None = None) -> Match:
+        """A private copy of ``match`` for a rule, sharing the mask list (``key``:
+        ``tuple(match.masks)`` if the caller has it)."""
+        if key is None:
+            key = tuple(match.masks)
         masks = self.masks.get(key)
         if masks is None:
             masks = self.masks[key] = list(key)
