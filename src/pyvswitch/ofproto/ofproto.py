@@ -279,11 +279,14 @@ class Ofproto:
                 if not pieces:
                     return
             else:
-                pieces = [raw]
-            ofconn.request_raw = pieces[0]
-            ofconn.request_xid = int.from_bytes(pieces[0][4:8], "big")
-            msgs = [codec.decode(p, ofconn.decode_options()) for p in pieces]
-            handlers.dispatch(self, ofconn, msgs, pieces[0], now)
+                pieces = (raw,)
+            first = pieces[0]
+            ofconn.request_raw = first
+            ofconn.request_xid = int.from_bytes(first[4:8], "big")
+            opts = ofconn.decode_options()
+            msgs = ([codec.decode(first, opts)] if len(pieces) == 1
+                    else [codec.decode(p, opts) for p in pieces])
+            handlers.dispatch(self, ofconn, msgs, first, now)
         except OFPError as err:
             ofconn.rconn.send(codec.error_reply(err, raw), ofconn.reply_counter)
         except Exception:  # fault isolation: one bad message never stops the switch
