@@ -295,11 +295,9 @@ def main() -> int:
                 flow_rounds += 1
                 next_flows = now + 3
             if now >= next_burst and now + 6 < end:
-                burst = ns(3, sys.executable, "-c", FLOOD, "2000", "5")
+                ns(3, sys.executable, "-c", FLOOD, "2000", "5")
                 bursts += 1
                 next_burst = now + 30
-            else:
-                burst = None
             if now >= next_sample:
                 samples.append((now - start, rss_kb(pid), n_fds(pid)))
                 next_sample = now + 10
@@ -311,7 +309,6 @@ def main() -> int:
                     out = p.communicate()[0].strip()
                     burst_frames += int(out) if out.isdigit() else 0
                     procs.remove(p)
-            del burst
             time.sleep(0.02)
         # Finish the churn sessions the schedule still owes, then let everything settle.
         while sum(churn_done.values()) < n_churn and sw.proc.poll() is None:
@@ -397,7 +394,9 @@ def main() -> int:
               f"{rtts[-1] * 1000 if rtts else 0:.1f} ms over {len(rtts)}")
         print("\n".join(port_lines))
         print(f"  ping loss h1->h2 {loss[0]} %, h3->h4 {loss[1]} %")
-        print("  coverage:", " ".join(l.strip() for l in coverage.splitlines()[1:] if "total" in l))
+        hit = [line.split()[0] + "=" + line.split("total: ")[1]
+               for line in coverage.splitlines()[1:] if "total: " in line]
+        print("  coverage totals:", " ".join(hit))
         for f in failures:
             print(f"FAIL: {f}")
         print("soak: " + ("FAILED" if failures else "passed"))

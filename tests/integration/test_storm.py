@@ -13,8 +13,9 @@ For about ten seconds, at the same time:
 
 and the test checks what a controller and a user see: echo round trips (timed by a small
 client on the management socket, which reads everything at once, and by the storming
-os-ken controller, reported) stay under 100 ms, a FLOW_MOD followed by a BARRIER is answered (and the flow
-is there), and the established flows between h3 and h4 keep forwarding (ping).
+os-ken controller, reported) stay under 100 ms, a FLOW_MOD followed by a BARRIER is
+answered (and the flow is there), and the established flows between h3 and h4 keep
+forwarding (ping).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ pytestmark = pytest.mark.timeout(120)
 
 FLOOD = r"""
 import socket, struct, sys, time
-rate, seconds, n_flows, vary = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+n_flows, vary = int(sys.argv[3]), sys.argv[4]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("eth0", 0))
 dst = bytes.fromhex("02000000000f")
@@ -147,7 +149,8 @@ def test_packet_in_flow_mod_and_new_flow_storms_at_once(make_switch, hosts, oske
                                                         tmp_path):
     h = hosts(4)
     ctl = osken_in_ns(h.switch_ns)
-    sw = make_switch(f'[other_config]\nmax-idle = "{MAX_IDLE_MS}"\n' + netdev_bridge(h, 4, fail_mode="secure", flows=(
+    knobs = f'[other_config]\nmax-idle = "{MAX_IDLE_MS}"\n'
+    sw = make_switch(knobs + netdev_bridge(h, 4, fail_mode="secure", flows=(
         "priority=100,in_port=3,actions=output:4", "priority=100,in_port=4,actions=output:3",
         "priority=5,udp,tp_dst=7,actions=drop"), controllers=[{
             "target": f"tcp:127.0.0.1:{ctl.port}", "max_backoff": 1000}]),

@@ -27,7 +27,6 @@ from pyvswitch.ofproto import handlers, ofconn as ofconn_mod
 from pyvswitch.ofproto.connmgr import ConnMgr
 from pyvswitch.ofproto.ofconn import ConnType, OfConn
 from pyvswitch.ofproto_dpif.upcall import UpcallHandler
-from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.util import coverage, vlog
 from pyvswitch.vswitchd.bridge import Bridges
