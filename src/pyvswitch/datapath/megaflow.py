@@ -96,17 +96,21 @@ class MegaflowTable:
         """Add a megaflow, or change the actions of the one with this key and mask
         (keeping its statistics).  Returns ``(megaflow, created)``."""
         mask = check_vector(mask, "mask")
-        key = tuple(map(and_, check_vector(key, "key"), mask))
+        key = check_vector(key, "key")
+        masked = tuple(map(and_, key, mask))
+        if masked == key:            # already masked (as from the upcall handler): share it
+            masked = key
         st = self._subtables.get(mask)
         if st is None:
             st = self._subtables[mask] = Subtable(mask)
             self._order.append(st)
-        mk = st.masked(key)
+        mk = st.masked(masked)
         mf = st.flows.get(mk)
         if mf is not None:
             mf.compiled = compiled
             return mf, False
-        mf = st.flows[mk] = Megaflow(key, mask, compiled, now)
+        # every megaflow of a subtable shares the subtable's mask tuple (memory)
+        mf = st.flows[mk] = Megaflow(masked, st.mask, compiled, now)
         self.n_flows += 1
         return mf, True
 

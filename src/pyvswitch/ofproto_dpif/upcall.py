@@ -3,12 +3,15 @@
 What this module owns
 ---------------------
 ``UpcallHandler`` turns datapath misses into megaflows, and keeps one ``Ukey`` per
-installed megaflow: the flow it was translated from, the actions and mask it got, the
-rules it traversed and the MAC-learning side effects it had.  With those it
+installed megaflow (keyed by the megaflow's key and mask): the actions it got, the rules
+it traversed and the MAC-learning side effects it had.  With those it
 
 * **revalidates**: after a table, port or MAC-table change, re-translates every cached
   flow; one whose actions or mask changed is deleted from the datapath (the next packet
-  is translated afresh), so nothing stale forwards once a change is acknowledged;
+  is translated afresh), so nothing stale forwards once a change is acknowledged.  The
+  flow translated is the megaflow's key: a translation reads only fields its mask keeps
+  (that is what the mask means), so the key gives the result every packet of the
+  megaflow would get, and the whole packet flow need not be kept per megaflow (memory);
 * **pushes statistics**: datapath hit counters move into the rules' (and groups')
   counters, so dump-flows counters and idle timeouts see cache hits;
 * **forgets frozen translations** (``recirc.py``) that no cached flow uses any more,
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from operator import and_
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pyvswitch.datapath.actions import Clone, Recirc
 from pyvswitch.datapath.dpif import Upcall, UpcallKind
@@ -37,20 +40,19 @@ MAX_IDLE_MS = 10_000
 FLOW_LIMIT = 200_000
 STATS_INTERVAL_MS = 500
 UPCALLS_PER_PASS = 64     # misses translated per loop pass (OVS handlers batch 64 too)
+MAX_MASKS = 4096          # distinct megaflow masks remembered for sharing
 MAX_PENDING = 1024        # upcalls waiting for a later pass; more are dropped and counted
 
 
-@dataclass
+@dataclass(slots=True)
 class Ukey:
-    flow: tuple[int, ...]          # OpenFlow-numbered flow the megaflow was translated from
     actions: tuple
-    rules: list
-    learned: list
+    rules: tuple
+    learned: tuple                 # (vlan, mac, port) learned by the first packet
     created: float
     packets: int = 0               # datapath counters already credited
     bytes: int = 0
     used: float = 0
-    extra: dict = field(default_factory=dict)
 
 
 class UpcallHandler:
@@ -58,6 +60,7 @@ class UpcallHandler:
         self.bridge = bridge          # the OfprotoDpif (an xlate.XlateBridge)
         self.dpif = dpif
         self.ukeys: dict[tuple, Ukey] = {}
+        self.masks: dict[tuple, tuple] = {}   # each distinct megaflow mask, once
         self.max_idle_ms = MAX_IDLE_MS
         self.flow_limit = FLOW_LIMIT
         self.next_stats = 0.0
@@ -72,24 +75,35 @@ class UpcallHandler:
     # --- misses -----------------------------------------------------------------------
     def handle_miss(self, up: Upcall, now: float) -> None:
         bridge = self.bridge
-        ofp_in = bridge.odp_to_ofp.get(up.in_odp_port)
-        if ofp_in is None:
+        flow = self._openflow_flow(up.flow)
+        if flow is None:
             return
-        flow = list(up.flow)
-        flow[Slot.IN_PORT] = ofp_in
-        flow = tuple(flow)
         xout = translate(bridge, flow, now)
         self.n_upcalls += 1
         for rule in xout.rules:
             rule.add_stats(1, len(up.frame), now)
         actions = tuple(xout.actions)
         mask = tuple(xout.wc)
+        masks = self.masks                # a handful of distinct masks: share them
+        if len(masks) >= MAX_MASKS:       # (only an optimisation: never let it grow)
+            masks.clear()
+        mask = masks.setdefault(mask, mask)
         key = tuple(map(and_, up.flow, mask))
         if (key, mask) not in self.ukeys and len(self.ukeys) < self.flow_limit:
             self.dpif.flow_put(key, mask, actions, now)
-            self.ukeys[(key, mask)] = Ukey(flow, actions, xout.rules, xout.learned, now,
-                                           used=now)
+            self.ukeys[(key, mask)] = Ukey(actions, tuple(xout.rules),
+                                           tuple(xout.learned), now, used=now)
         self.dpif.execute(up.frame, actions, now, up.in_odp_port)
+
+    def _openflow_flow(self, dp_flow: tuple[int, ...]) -> tuple[int, ...] | None:
+        """A datapath flow with its in_port renumbered as OpenFlow numbers it (None if
+        the port is gone)."""
+        ofp_in = self.bridge.odp_to_ofp.get(dp_flow[Slot.IN_PORT])
+        if ofp_in is None:
+            return None
+        flow = list(dp_flow)
+        flow[Slot.IN_PORT] = ofp_in
+        return tuple(flow)
 
     # --- revalidation -----------------------------------------------------------------
     def revalidate(self, now: float) -> int:
@@ -100,12 +114,14 @@ class UpcallHandler:
         deleted = 0
         try:
             for (key, mask), ukey in list(self.ukeys.items()):
-                xout = translate(bridge, ukey.flow, now)
-                if tuple(xout.wc) != mask or tuple(xout.actions) != ukey.actions:
+                flow = self._openflow_flow(key)
+                xout = translate(bridge, flow, now) if flow is not None else None
+                if (xout is None or tuple(xout.wc) != mask
+                        or tuple(xout.actions) != ukey.actions):
                     self._delete(key, mask, ukey, now)
                     deleted += 1
                 else:
-                    ukey.rules = xout.rules
+                    ukey.rules = tuple(xout.rules)
         finally:
             bridge.may_learn = True
         self.gc_recirc(now)
@@ -117,9 +133,9 @@ class UpcallHandler:
         if table is None or not len(table):
             return 0
         live = set()
-        for ukey in self.ukeys.values():
-            if ukey.flow[Slot.RECIRC_ID]:
-                live.add(ukey.flow[Slot.RECIRC_ID])
+        for (key, _), ukey in self.ukeys.items():
+            if key[Slot.RECIRC_ID]:
+                live.add(key[Slot.RECIRC_ID])
             _recirc_ids(ukey.actions, live)
         return table.gc(live, now)
 
