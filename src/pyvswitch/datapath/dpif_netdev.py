@@ -40,8 +40,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from pyvswitch.datapath.actions import (Action, ActionError, Meter, Output, apply_actions,
-                                        compile_actions)
+from pyvswitch.datapath.actions import (Action, ActionError, CompiledActions, Meter, Output,
+                                        apply_actions, compile_actions)
 from pyvswitch.datapath.dpif import DpFlow, DpifStats, Upcall, UpcallKind
 from pyvswitch.datapath.emc import FAST_KEY_LEN, Emc
 from pyvswitch.datapath.megaflow import Megaflow, MegaflowTable
@@ -51,18 +51,20 @@ from pyvswitch.packet.fields import Slot
 
 _TCP_FLAGS = Slot.TCP_FLAGS
 EMC_REFS_MAX = 256      # cache keys remembered per megaflow for a targeted delete
+MAX_SHARED_ACTIONS = 4096   # distinct compiled action lists kept for sharing
 MIN_BATCH = 32          # frames read from a port per round however far behind upcalls are
 MAX_RECIRC_DEPTH = 6    # recirculations of one packet (OVS allows as many)
 _RECIRC_ID = Slot.RECIRC_ID
 
 
 class DpPort:
-    __slots__ = ("odp_port", "netdev", "txq", "emc")
+    __slots__ = ("odp_port", "netdev", "txq", "queue", "emc")
 
     def __init__(self, odp_port: int, netdev: Netdev, emc_capacity: int) -> None:
         self.odp_port = odp_port
         self.netdev = netdev
         self.txq: list[bytes] = []
+        self.queue = self.txq.append     # one bound method, shared by every megaflow
         self.emc = Emc(emc_capacity)
 
 
@@ -87,6 +89,7 @@ class DpifNetdev:
         self.rounds = rounds         # batches per port per run() while they come full
         self.max_upcalls = max_upcalls
         self._upcall_limit = max_upcalls     # this run's share of it (run's upcall_room)
+        self._compiled: dict[tuple, CompiledActions] = {}
         self.emc_capacity = emc_capacity
         self._extract = extract or _default_extract()
         self._ports: dict[int, DpPort] = {}
@@ -139,9 +142,21 @@ class DpifNetdev:
     # -- flows ---------------------------------------------------------------------------
     def flow_put(self, key: tuple[int, ...], mask: tuple[int, ...],
                  actions: Sequence[Action], now: float = 0) -> None:
-        compiled = compile_actions(actions)
-        mf, _ = self.megaflows.insert(key, mask, compiled, now)
+        mf, _ = self.megaflows.insert(key, mask, self._compile(tuple(actions)), now)
         self._link(mf)
+
+    def _compile(self, actions: tuple) -> CompiledActions:
+        """Most megaflows share a few action lists: compile each once (memory)."""
+        shared = self._compiled
+        try:
+            compiled = shared.get(actions)
+        except TypeError:                 # a cookie that cannot be hashed: no sharing
+            return compile_actions(actions)
+        if compiled is None:
+            if len(shared) >= MAX_SHARED_ACTIONS:
+                shared.clear()
+            compiled = shared[actions] = compile_actions(actions)
+        return compiled
 
     def flow_get(self, key: tuple[int, ...], mask: tuple[int, ...]) -> DpFlow | None:
         mf = self.megaflows.find(key, mask)
@@ -158,7 +173,7 @@ class DpifNetdev:
         else:
             for emc, k in refs:
                 emc.drop(k, mf)
-            refs.clear()
+            mf.emc_refs = ()
         return _snapshot(mf)
 
     def flow_dump(self) -> list[DpFlow]:
@@ -186,7 +201,7 @@ class DpifNetdev:
             for n in c.outputs:
                 p = self._ports.get(n)
                 if p is not None:
-                    appends.append(p.txq.append)
+                    appends.append(p.queue)
                 else:
                     appends.append(self._no_port)
             if len(appends) == 1:
@@ -214,7 +229,7 @@ class DpifNetdev:
         if (len(acts) < 2 or type(acts[0]) is not Meter
                 or any(type(a) is not Output for a in acts[1:])):
             return False
-        outs = tuple(p.txq.append if p is not None else self._no_port
+        outs = tuple(p.queue if p is not None else self._no_port
                      for p in (self._ports.get(a.port) for a in acts[1:]))
         police = self.meters.apply
 
@@ -317,7 +332,9 @@ class DpifNetdev:
         k = port.emc.insert(frame, mf)
         refs = mf.emc_refs
         if k is not None and refs is not None:
-            if len(refs) < EMC_REFS_MAX:
+            if not refs:                     # most megaflows are never in an EMC: no list
+                mf.emc_refs = [(port.emc, k)]
+            elif len(refs) < EMC_REFS_MAX:
                 refs.append((port.emc, k))
             else:
                 mf.emc_refs = None           # deleting it will scan the caches instead

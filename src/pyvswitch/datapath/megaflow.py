@@ -45,7 +45,7 @@ class Megaflow:
         self.created = now
         self.fast_out: tuple = ()   # filled by the datapath: bound transmit appends
         # (emc, key) of cache entries made for this megaflow; None once too many to track
-        self.emc_refs: list | None = []
+        self.emc_refs: list | tuple | None = ()   # () until an EMC holds it (memory)
 
     @property
     def actions(self):
