@@ -27,6 +27,7 @@ socket is created owner-only (0600), like the management and snoop sockets
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -219,6 +220,27 @@ class TomlSource:
             poller.immediate_wake()
 
 
+#: Allocations between two young-generation collections (CPython's default: 700).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def _tune_gc() -> None:
+    """Make the cyclic collector cheaper for a switch holding 100k+ rules.
+
+    The code and data imported so far live as long as the process: ``gc.freeze`` moves
+    them out of the collector's sight, so the full collections a big flow table triggers
+    no longer scan them.  Only import-time objects are frozen (none of the bridge state,
+    which reconfiguration may drop).  A larger young generation makes the long-lived
+    rules of an add-flows or a bundle reach the older generations in fewer, larger
+    steps (about a tenth of the bundle ADD time); the packet path makes mostly acyclic
+    short-lived objects, freed by reference counting whatever the threshold, and a
+    young collection of 10k objects costs well under a millisecond."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.config:   # --detach changes to /; SIGHUP must still find the file
@@ -244,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         args.pidfile = os.path.join(rundir, f"{PROGRAM}.pid")
     ovs.daemon.handle_args(args)
 
+    _tune_gc()
     daemon = Daemon(args)
     ovs.daemon.daemonize_start()
 
