@@ -40,6 +40,8 @@ from pyvswitch.packet.fields import BY_NAME, Match, Slot
 _new_match = Match.__new__
 _SLOT_FULL = tuple((1 << b) - 1 for b in F.SLOT_BITS)
 _MAX_PLANS = 4096
+#: Slot numbers as plain ints (an IntEnum member costs an attribute lookup per use).
+_ETH_TYPE, _NW_PROTO, _VLAN_TCI = int(Slot.ETH_TYPE), int(Slot.NW_PROTO), int(Slot.VLAN_TCI)
 
 # --- encoding ---------------------------------------------------------------------------------
 
@@ -73,22 +75,42 @@ def _record(match: Match, version: int) -> tuple | None:
         else:
             head = MC._u32.pack((cls << 16) | (code << 9) | 0x100 | (2 * width))
             steps.append((slot, head, width, mask, mask.to_bytes(width, "big")))
-    plan = tuple(steps)
-    return plan if _replay(plan, v) == generic else None
+    plan = _generate_encode(tuple(steps))
+    return plan if plan(v) == generic else None
 
 
-def _replay(plan: tuple, v) -> bytes:
-    return b"".join([head + (v[slot] & mask).to_bytes(width, "big") + tail
-                     for slot, head, width, mask, tail in plan])
+def _generate_encode(steps: tuple):
+    """Straight-line Python for one encoding plan: one ``struct`` pack of every header,
+    masked value and mask, with slot numbers, masks and headers as constants."""
+    fmt, args = ["!"], []
+    ns: dict = {}
+    for n, (slot, head, width, mask, tail) in enumerate(steps):
+        code = _STRUCT_CODES.get(width)
+        fmt.append("I")
+        args.append(str(int.from_bytes(head, "big")))
+        if code is None:                        # 6-byte MACs, 16-byte IPv6 addresses
+            fmt.append(f"{width}s")
+            args.append(f"(v[{slot}] & {mask}).to_bytes({width}, 'big')")
+        else:
+            fmt.append(code)
+            args.append(f"v[{slot}] & {mask}")
+        if tail:
+            ns[f"t{n}"] = tail
+            fmt.append(f"{len(tail)}s")
+            args.append(f"t{n}")
+    ns["pack"] = struct.Struct("".join(fmt)).pack
+    src = f"def replay(v):\n    return pack({', '.join(args)})\n"
+    exec(src, ns)                  # noqa: S102 - source built from ints only
+    return ns["replay"]
 
 
 def encode_tlvs(match: Match, version: int) -> bytes:
     """``match_codec._encode_tlvs`` through the plan of the match's shape, if it has one."""
     v, m = match.values, match.masks
-    if m[Slot.VLAN_TCI]:
+    if m[_VLAN_TCI]:
         return MC._encode_tlvs(match, version)
-    key = (version, v[Slot.ETH_TYPE] if m[Slot.ETH_TYPE] == 0xFFFF else -1,
-           v[Slot.NW_PROTO] if m[Slot.NW_PROTO] == 0xFF else -1, *m)
+    key = (version, v[_ETH_TYPE] if m[_ETH_TYPE] == 0xFFFF else -1,
+           v[_NW_PROTO] if m[_NW_PROTO] == 0xFF else -1, *m)
     try:
         plan = _ENCODE_PLANS[key]
     except KeyError:
@@ -97,7 +119,7 @@ def encode_tlvs(match: Match, version: int) -> bytes:
         plan = _ENCODE_PLANS[key] = _record(match, version)
     if plan is None:
         return MC._encode_tlvs(match, version)
-    return _replay(plan, v)
+    return plan(v)
 
 
 # --- decoding ---------------------------------------------------------------------------------

@@ -170,6 +170,8 @@ def _encode_aggregate_request(msg, version: int, xid: int) -> bytes:
 #: (form, Instructions) -> encoded actions or instructions (bounded; cleared when full).
 _INSTRUCTIONS_WIRE: dict[tuple, bytes] = {}
 _MAX_INSTRUCTIONS_WIRE = 4096
+#: (form, id(Instructions)) -> (that Instructions object, its encoding) (same bound).
+_INSTRUCTIONS_BY_ID: dict[tuple[int, int], tuple[Instructions, bytes]] = {}
 
 
 def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, bytes]:
@@ -188,8 +190,17 @@ def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, byt
         match = MC.encode_nxm(fs.match)
     else:
         match = MC.encode_oxm_match(fs.match, version)
-    # Many flows share their instructions: encode each distinct set once per form.
-    ikey = (key, fs.instructions)
+    # Many flows share their instructions: encode each distinct set once per form.  The
+    # decoder hands equal instructions out as one object, so they are first looked up by
+    # identity (hashing a frozen dataclass again for every flow costs more than the rest).
+    ins = fs.instructions
+    seen = _INSTRUCTIONS_BY_ID.get((key, id(ins)))
+    if seen is not None and seen[0] is ins:
+        rest = seen[1]
+        if owner is not None:
+            owner.wire = (key, match, rest)
+        return match, rest
+    ikey = (key, ins)
     try:
         rest = _INSTRUCTIONS_WIRE.get(ikey)
     except TypeError:             # an action holding something unhashable
@@ -203,6 +214,10 @@ def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, byt
             if len(_INSTRUCTIONS_WIRE) >= _MAX_INSTRUCTIONS_WIRE:
                 _INSTRUCTIONS_WIRE.clear()
             _INSTRUCTIONS_WIRE[ikey] = rest
+    if ikey is not None:          # a hashable (so immutable) set: safe to know by identity
+        if len(_INSTRUCTIONS_BY_ID) >= _MAX_INSTRUCTIONS_WIRE:
+            _INSTRUCTIONS_BY_ID.clear()
+        _INSTRUCTIONS_BY_ID[(key, id(ins))] = (ins, rest)   # holding ins keeps the id its own
     if owner is not None:
         owner.wire = (key, match, rest)
     return match, rest
