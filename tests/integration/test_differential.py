@@ -198,10 +198,10 @@ RESTORE_SCRIPT = [
 ]
 
 
-# Header rewrites: OVS spells the datapath actions in its ODP syntax and folds a VLAN
-# push with its VID (push_vlan(vid=9,pcp=0), set(ipv4(tos=0x8/0xfc))); pyvswitchd prints
-# its own (push_vlan(vid=0,pcp=0),set(vlan_tci=0x1009), set(ip_dscp=0x2)).  The packets
-# that leave are the same; the text is not yet.
+# Header rewrites: the datapath actions as committed before each output, in Open
+# vSwitch's datapath syntax (set(ipv4(tos=0x8/0xfc)), push_vlan(vid=9,pcp=0), ...): masked
+# sets per header, VLAN and MPLS pushes carrying the whole tag, no IP rewrite while
+# nw_proto is 0.
 REWRITE_SCRIPT = [
     ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=secure", raw),
     ("vsctl", "add-port br0 p1 -- set Interface p1 type=dummy ofport_request=1", raw),
@@ -211,6 +211,30 @@ REWRITE_SCRIPT = [
               "output:1", raw),
     ("appctl", "ofproto/trace br0 in_port=1,ip,nw_dst=10.1.1.1", datapath_actions),
     ("appctl", "ofproto/trace br0 in_port=2,dl_dst=02:00:00:00:00:01", datapath_actions),
+    ("ofctl", "add-flow br0 priority=40000,in_port=1,tcp,actions=mod_nw_src:10.0.0.9,"
+              "mod_tp_dst:8080,dec_ttl,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,tcp,nw_src=1.1.1.1,nw_ttl=64,tp_dst=80",
+     datapath_actions),
+    ("ofctl", "add-flow br0 priority=40000,in_port=1,udp,actions=mod_tp_src:53,"
+              "set_field:1->nw_ecn,output:2,mod_dl_dst:02:00:00:00:00:07,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,udp,nw_ttl=9,udp_src=99", datapath_actions),
+    ("ofctl", "add-flow br0 priority=40000,in_port=1,udp6,actions=set_field:2001:db8::1->"
+              "ipv6_src,mod_nw_ttl:7,set_field:3->ipv6_label,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,udp6,ipv6_src=2001:db8::2,nw_ttl=64",
+     datapath_actions),
+    ("ofctl", "add-flow br0 priority=40000,in_port=1,dl_vlan=5,actions=mod_vlan_vid:7,output:2",
+     raw),
+    ("appctl", "ofproto/trace br0 in_port=1,dl_vlan=5,dl_vlan_pcp=3", datapath_actions),
+    ("ofctl", "-O OpenFlow13 add-flow br0 priority=40000,in_port=1,dl_vlan=6,"
+              "actions=strip_vlan,output:2,"
+              "push_vlan:0x88a8,set_field:4102->vlan_vid,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,dl_vlan=6", datapath_actions),
+    ("ofctl", "add-flow br0 priority=40000,in_port=1,icmp,actions=push_mpls:0x8847,"
+              "set_field:10->mpls_label,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,icmp,nw_ttl=64", datapath_actions),
+    ("ofctl", "add-flow br0 priority=40000,in_port=1,arp,actions=set_field:10.0.0.5->arp_spa,"
+              "output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,arp,arp_op=1", datapath_actions),
 ]
 
 
@@ -316,8 +340,6 @@ def test_flow_restore_wait_same_as_open_vswitch(namespaces):
     _assert_same(expected, got)
 
 
-@pytest.mark.xfail(strict=True, reason="datapath actions of header rewrites are not yet "
-                                       "spelled in OVS's ODP syntax (see REWRITE_SCRIPT)")
 def test_trace_of_header_rewrites_same_as_open_vswitch(namespaces):
     expected, got = _both(namespaces, REWRITE_SCRIPT)
     _assert_same(expected, got)

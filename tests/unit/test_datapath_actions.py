@@ -128,3 +128,23 @@ def test_format_actions_reads_like_ovs():
     assert format_actions([]) == "drop"
     assert format_actions([PushVlan(0x8100, 0x2005), Output(2), Truncate(100),
                            PopVlan()]) == "push_vlan(vid=5,pcp=1),2,trunc(100),pop_vlan"
+
+
+def test_masked_set_of_a_header_rewrites_its_fields_and_reads_like_ovs(dp):
+    from pyvswitch.datapath.actions import SetMasked
+    act = SetMasked("ipv4", (("src", field("ip_src"), 0x0A000009, 0xFFFFFFFF),
+                             ("tos", field("nw_tos"), 0x08, 0xFC),
+                             ("ttl", field("nw_ttl"), 7, 0xFF)))
+    assert format_actions([act, Output(2)]) == \
+        "set(ipv4(src=10.0.0.9,tos=0x8/0xfc,ttl=7)),2"
+    frame = bytes(Ether() / IP(src="10.0.0.1", tos=0x03, ttl=64) / TCP() / b"x")
+    (out,) = run(dp, frame, [act, Output(2)])
+    p = Ether(out)
+    assert (p[IP].src, p[IP].tos, p[IP].ttl) == ("10.0.0.9", 0x0B, 7)  # ECN bits kept
+    checksums_ok(p)
+    eth = SetMasked("eth", (("dst", field("eth_dst"), 0x0200000000AA, (1 << 48) - 1),))
+    tcp = SetMasked("tcp", (("dst", field("tcp_dst"), 0x0100, 0xFF00),))
+    assert format_actions([eth, tcp]) == \
+        "set(eth(dst=02:00:00:00:00:aa)),set(tcp(dst=256/0xff00))"
+    out = run(dp, frame, [eth, tcp, Output(2)])[-1]
+    assert Ether(out).dst == "02:00:00:00:00:aa" and Ether(out)[TCP].dport == 0x0150

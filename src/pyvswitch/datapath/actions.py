@@ -2,7 +2,8 @@
 
 What this module owns
 ---------------------
-* The action values (frozen dataclasses): ``Output``, ``SetField``, ``PushVlan``,
+* The action values (frozen dataclasses): ``Output``, ``SetField``, ``SetMasked`` (several
+  fields of one header at once, as translation commits them), ``PushVlan``,
   ``PopVlan``, ``PushMpls``, ``PopMpls``, ``PushPbb``, ``PopPbb``, ``CopyTtlOut``,
   ``CopyTtlIn``, ``Truncate``, ``Userspace``, ``Meter``,
   ``Clone`` (its actions run on a copy: edits and a meter drop inside stay inside),
@@ -59,6 +60,20 @@ class SetField:
     def __post_init__(self) -> None:
         if isinstance(self.field, str):
             object.__setattr__(self, "field", BY_NAME[self.field])
+
+
+@dataclass(frozen=True, slots=True)
+class SetMasked:
+    """Rewrite fields of one header in one action (OVS ``set(ipv4(tos=0x8/0xfc))``).
+
+    ``key`` is the header's name in Open vSwitch's datapath syntax (``eth``, ``ipv4``,
+    ``ipv6``, ``tcp``, ``udp``, ``sctp``, ``icmp``, ``icmpv6``, ``arp``, ``nd``, ``mpls``);
+    ``fields`` are ``(name, field, value, mask)``: ``name`` as that syntax spells it,
+    ``value`` and ``mask`` in the field's own bit positions.  Entries whose ``field`` is
+    None are only printed (``bos`` of an MPLS entry, which no action changes)."""
+
+    key: str
+    fields: tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +154,10 @@ class Userspace:
     cookie: Any = None
 
 
-Action = Union[Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, PushPbb, PopPbb,
+Action = Union[Output, SetField, SetMasked, PushVlan, PopVlan, PushMpls, PopMpls, PushPbb, PopPbb,
                CopyTtlOut, CopyTtlIn, Truncate, Userspace, Meter, Clone, Recirc]
-_ACTION_TYPES = (Output, SetField, PushVlan, PopVlan, PushMpls, PopMpls, PushPbb, PopPbb,
-                 CopyTtlOut, CopyTtlIn, Truncate, Userspace, Meter, Clone, Recirc)
+_ACTION_TYPES = (Output, SetField, SetMasked, PushVlan, PopVlan, PushMpls, PopMpls, PushPbb,
+                 PopPbb, CopyTtlOut, CopyTtlIn, Truncate, Userspace, Meter, Clone, Recirc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +229,12 @@ def apply_actions(frame: bytes, actions: Sequence[Action],
         try:
             if t is SetField:
                 frame = edit.set_field(frame, a.field, a.value, a.mask)
+            elif t is SetMasked:
+                for _name, fld, value, mask in a.fields:
+                    if fld is not None:
+                        full = (1 << fld.n_bits) - 1
+                        frame = edit.set_field(frame, fld, value,
+                                               None if mask == full else mask)
             elif t is PushVlan:
                 frame = edit.push_vlan(frame, a.tpid, a.tci)
             elif t is PopVlan:
@@ -248,6 +269,8 @@ def format_actions(actions: Sequence[Action]) -> str:
         elif t is SetField:
             m = "" if a.mask is None else f"/{a.mask:#x}"
             parts.append(f"set({a.field.name}={a.value:#x}{m})")
+        elif t is SetMasked:
+            parts.append(f"set({a.key}({_format_set_fields(a.fields)}))")
         elif t is PushVlan:
             tpid = "" if a.tpid == 0x8100 else f"tpid={a.tpid:#x},"
             parts.append(f"push_vlan({tpid}vid={a.tci & 0xFFF},pcp={a.tci >> 13})")
@@ -276,4 +299,37 @@ def format_actions(actions: Sequence[Action]) -> str:
             parts.append(f"clone({format_actions(a.actions)})")
         elif t is Recirc:
             parts.append(f"recirc({a.recirc_id:#x})")
+    return ",".join(parts)
+
+
+_MAC_FIELDS = frozenset(("eth_src", "eth_dst", "arp_sha", "arp_tha", "nd_sll", "nd_tll"))
+_IP4_FIELDS = frozenset(("ip_src", "ip_dst", "arp_spa", "arp_tpa"))
+_IP6_FIELDS = frozenset(("ipv6_src", "ipv6_dst", "nd_target"))
+_HEX_FIELDS = frozenset(("nw_tos", "ipv6_label"))
+
+
+def _hex(v: int) -> str:
+    return f"{v:#x}" if v else "0"      # C's %#x: no prefix for zero
+
+
+def _format_set_fields(fields) -> str:
+    """``name=value[/mask]`` as Open vSwitch prints a datapath key: addresses in their
+    usual form, the TOS and flow label in hex, other numbers in decimal with a hex mask."""
+    import ipaddress
+    parts = []
+    for name, fld, value, mask in fields:
+        fname = fld.name if fld is not None else ""
+        full = (1 << fld.n_bits) - 1 if fld is not None else mask
+        if fname in _MAC_FIELDS:
+            text = value.to_bytes(6, "big").hex(":")
+            m = mask.to_bytes(6, "big").hex(":")
+        elif fname in _IP4_FIELDS:
+            text, m = str(ipaddress.IPv4Address(value)), str(ipaddress.IPv4Address(mask))
+        elif fname in _IP6_FIELDS:
+            text, m = str(ipaddress.IPv6Address(value)), str(ipaddress.IPv6Address(mask))
+        elif fname in _HEX_FIELDS:
+            text, m = _hex(value), _hex(mask)
+        else:
+            text, m = str(value), _hex(mask)
+        parts.append(f"{name}={text}" if mask == full else f"{name}={text}/{m}")
     return ",".join(parts)

@@ -15,10 +15,18 @@ write_metadata, goto_table) and finally the action set, and produce
 * ``learned``: NORMAL's MAC-learning side effects, replayed when a cached flow is hit;
 * ``trace``: when asked, a line per table, rule and action (``ofproto/trace``).
 
-Header edits are emitted in order as ``SetField``/push/pop actions at the point they
-occur, and applied by the datapath one after another, so outputs see the packet as the
-OpenFlow actions left it.  Packets for the controller become ``Userspace`` actions whose
-cookie carries the packet-in parameters (``PacketInCookie``).
+Header edits change ``ctx.flow`` only; ``ctx.base`` is the packet as the datapath actions
+emitted so far leave it.  Before any other datapath action (an output, a packet for the
+controller, a meter, a recirculation...) ``commit`` brings the packet up to date, as Open
+vSwitch's commit_odp_actions does: one ``SetMasked`` per changed header, in the order
+Ethernet, (MPLS pop), IP (v4, v6, ARP, ND), transport ports, ICMP, MPLS (set or push),
+VLAN (pop and/or push with the whole TCI), each masked set carrying only the fields that
+changed under the megaflow mask of those fields.  So outputs see the packet as the
+OpenFlow actions left it, and a change undone before the next output costs nothing.  As
+in Open vSwitch, IP and port rewrites are not committed while ``nw_proto`` is 0.
+Changes this model cannot express (a second VLAN tag or MPLS label, PBB) are emitted at
+once (``commit`` first, then ``put_structural``).  Packets for the controller become
+``Userspace`` actions whose cookie carries the packet-in parameters (``PacketInCookie``).
 
 Recirculation: after ``pop_mpls`` the flow no longer describes the headers that follow,
 so before the first action or table lookup that needs them translation *freezes*
@@ -91,7 +99,8 @@ class Ctx:
     """The state of one translation."""
 
     __slots__ = ("bridge", "flow", "out", "depth", "action_set", "table_id", "rule",
-                 "now", "stop", "in_group", "packet_out", "reparse", "nest")
+                 "now", "stop", "in_group", "packet_out", "reparse", "nest", "base",
+                 "vlan_tpid")
 
     def __init__(self, bridge: XlateBridge, flow, now: float, trace: bool) -> None:
         self.bridge = bridge
@@ -107,14 +116,33 @@ class Ctx:
         self.packet_out = False
         self.reparse = 0          # 1: a pop_mpls ran, L3+ unknown; 2: pop_pbb, all unknown
         self.nest = 0             # clones being translated (no freezing inside them)
+        self.base = list(flow)    # the packet as the datapath actions so far leave it
+        self.vlan_tpid = 0x8100   # the TPID a committed VLAN push uses
 
     # --- helpers the action code shares ------------------------------------------------
     def unwildcard(self, slot: int, bits: int | None = None) -> None:
         self.out.wc[slot] |= FULL[slot] if bits is None else bits
 
     def emit(self, action) -> None:
+        """Append a datapath action, after committing pending header changes."""
+        if self.flow != self.base:
+            commit(self)
+        self.put(action)
+
+    def flush(self) -> None:
+        """Commit pending header changes now (before a change ``commit`` cannot express)."""
+        if self.flow != self.base:
+            commit(self)
+
+    def put(self, action) -> None:
         if len(self.out.actions) < MAX_ACTIONS:
             self.out.actions.append(action)
+
+    def put_structural(self, action) -> None:
+        """Append an action whose effect the flow already shows and ``commit`` cannot
+        express (call ``commit`` before changing the flow)."""
+        self.put(action)
+        self.base = list(self.flow)
 
     def note(self, text: str) -> None:
         if self.out.trace is not None:
@@ -188,3 +216,118 @@ _PIPELINE_SLOTS = tuple(sorted(int(s) for s in _PIPELINE))
 # Metadata a frozen translation carries over to its resumption (with the pipeline slots).
 _FROZEN_META = (int(Slot.TUN_ID), int(Slot.PKT_MARK))
 FROZEN_SLOTS = (int(Slot.IN_PORT),) + _PIPELINE_SLOTS + _FROZEN_META
+
+
+# --- committing header changes (OVS commit_odp_actions) ----------------------------------
+
+def _fields(*pairs: tuple[str, str]) -> tuple:
+    from pyvswitch.packet.fields import BY_NAME
+    return tuple((name, BY_NAME[fname]) for name, fname in pairs)
+
+
+_ETH = _fields(("src", "eth_src"), ("dst", "eth_dst"))
+_IPV4 = _fields(("src", "ip_src"), ("dst", "ip_dst"), ("tos", "nw_tos"), ("ttl", "nw_ttl"))
+_IPV6 = _fields(("src", "ipv6_src"), ("dst", "ipv6_dst"), ("label", "ipv6_label"),
+                ("tclass", "nw_tos"), ("hlimit", "nw_ttl"))
+_ARP = _fields(("sip", "arp_spa"), ("tip", "arp_tpa"), ("op", "arp_op"), ("sha", "arp_sha"),
+               ("tha", "arp_tha"))
+_ND = _fields(("target", "nd_target"), ("sll", "nd_sll"), ("tll", "nd_tll"))
+_TP = {6: ("tcp", _fields(("src", "tcp_src"), ("dst", "tcp_dst"))),
+       17: ("udp", _fields(("src", "udp_src"), ("dst", "udp_dst"))),
+       132: ("sctp", _fields(("src", "sctp_src"), ("dst", "sctp_dst")))}
+_ICMP = {(0x0800, 1): ("icmp", _fields(("type", "icmp_type"), ("code", "icmp_code"))),
+         (0x86DD, 58): ("icmpv6", _fields(("type", "icmpv6_type"), ("code", "icmpv6_code")))}
+_MPLS = _fields(("label", "mpls_label"), ("tc", "mpls_tc"), ("ttl", "mpls_ttl"))
+_MPLS_TYPES = (0x8847, 0x8848)
+_PBB = _fields(("isid", "pbb_isid"))
+_IP_SLOTS = tuple(int(s) for s in (Slot.NW_SRC, Slot.NW_DST, Slot.IPV6_SRC, Slot.IPV6_DST,
+                                   Slot.IPV6_LABEL, Slot.NW_TOS, Slot.NW_TTL, Slot.ARP_SHA,
+                                   Slot.ARP_THA, Slot.ND_TARGET))
+_TP_SLOTS = (int(Slot.TP_SRC), int(Slot.TP_DST))
+
+
+def _commit_set(ctx: Ctx, key: str, fields: tuple, masked: bool = True) -> None:
+    """One set action for the fields of a header that differ between the packet
+    (``ctx.base``) and the flow.  Masked: only those fields, each under its megaflow
+    mask.  Not masked (ICMP, MPLS, as Open vSwitch): every field is printed and
+    matched exactly, the unchanged ones are not written."""
+    from pyvswitch.datapath.actions import SetMasked
+    flow, base, wc = ctx.flow, ctx.base, ctx.out.wc
+    entries = []
+    changed = False
+    for name, fld in fields:
+        full = (1 << fld.n_bits) - 1
+        value, old = fld.get(flow), fld.get(base)
+        if masked:
+            if value != old:
+                mask = ((wc[fld.slot] >> fld.shift) & full) | (value ^ old)
+                entries.append((name, fld, value & mask, mask))
+            continue
+        changed |= value != old
+        entries.append((name, fld if value != old else None, value, full))
+    if not masked:
+        if not changed:
+            return
+        for _name, fld in fields:
+            ctx.unwildcard(fld.slot, fld.mask)
+        if key == "mpls":
+            entries.append(("bos", None, (flow[Slot.MPLS_LSE] >> 8) & 1, 1))
+    if entries:
+        ctx.put(SetMasked(key, tuple(entries)))
+
+
+def commit(ctx: Ctx) -> None:
+    """Emit the datapath actions that turn the packet (``ctx.base``) into ``ctx.flow``."""
+    from pyvswitch.datapath import actions as dp
+    from pyvswitch.packet.fields import VLAN_CFI
+    flow, base = ctx.flow, ctx.base
+    kept: tuple[int, ...] = ()
+    _commit_set(ctx, "eth", _ETH)
+    b_type, f_type = base[Slot.ETH_TYPE], flow[Slot.ETH_TYPE]
+    b_mpls, f_mpls = b_type in _MPLS_TYPES, f_type in _MPLS_TYPES
+    if b_mpls and not f_mpls:           # a non-MPLS packet again before the L3 sets
+        ctx.put(dp.PopMpls(f_type))
+        b_mpls = False
+    ip_changed = any(flow[s] != base[s] for s in _IP_SLOTS)
+    tp_changed = flow[Slot.TP_SRC] != base[Slot.TP_SRC] or \
+        flow[Slot.TP_DST] != base[Slot.TP_DST]
+    if (ip_changed or tp_changed) and b_type in (0x0800, 0x86DD, 0x0806, 0x8035):
+        ctx.unwildcard(Slot.NW_PROTO)   # whether it is committed depends on it
+    proto = flow[Slot.NW_PROTO]
+    if not proto:                       # no L3 header really (OVS commit_set_nw_action)
+        kept = _IP_SLOTS + _TP_SLOTS
+    else:
+        if ip_changed:
+            if b_type == 0x0800:
+                _commit_set(ctx, "ipv4", _IPV4)
+            elif b_type == 0x86DD:
+                _commit_set(ctx, "ipv6", _IPV6)
+                if proto == 58:
+                    _commit_set(ctx, "nd", _ND)
+            elif b_type in (0x0806, 0x8035):
+                _commit_set(ctx, "arp", _ARP)
+        if tp_changed and b_type in (0x0800, 0x86DD):
+            if proto in _TP:
+                _commit_set(ctx, *_TP[proto])
+            elif (f_type, proto) in _ICMP:
+                _commit_set(ctx, *_ICMP[f_type, proto], masked=False)
+    if flow[Slot.PBB_ISID] != base[Slot.PBB_ISID] and f_type == 0x88E7:
+        _commit_set(ctx, "pbb", _PBB)       # no Open vSwitch counterpart
+    if f_mpls:
+        if b_mpls:
+            if flow[Slot.MPLS_LSE] != base[Slot.MPLS_LSE]:
+                _commit_set(ctx, "mpls", _MPLS, masked=False)
+        else:
+            ctx.put(dp.PushMpls(f_type, flow[Slot.MPLS_LSE]))
+    b_tci, f_tci = base[Slot.VLAN_TCI], flow[Slot.VLAN_TCI]
+    if b_tci != f_tci:
+        if b_tci & VLAN_CFI:
+            ctx.put(dp.PopVlan())
+            if f_tci & VLAN_CFI:        # the new tag takes every bit from the flow
+                ctx.unwildcard(Slot.VLAN_TCI)
+        if f_tci & VLAN_CFI:
+            ctx.put(dp.PushVlan(ctx.vlan_tpid, f_tci & ~VLAN_CFI))
+    new = list(flow)
+    for slot in kept:
+        new[slot] = base[slot]
+    ctx.base = new

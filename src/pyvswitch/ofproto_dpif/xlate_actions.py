@@ -8,8 +8,9 @@ OpenFlow 1.1+ action set in the order the specification fixes), output to ports,
 freezing/resuming a translation around a recirculation (``freeze``, ``resume``).
 
 Every read of a flow field un-wildcards it in ``ctx.out.wc``; every header change is
-mirrored in ``ctx.flow`` (so later matches and actions see it) and emitted as a datapath
-action.
+made in ``ctx.flow`` (so later matches and actions see it) and reaches the datapath when
+the next datapath action commits it (``xlate.commit``); the bits an action writes are
+un-wildcarded, since whether the packet needs the change depends on them.
 
 Must not import: ``vswitchd``, ``datapath.dpif``.
 """
@@ -234,21 +235,24 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         ctx.unwildcard(Slot.VLAN_TCI, F.VLAN_CFI)
         if flow[Slot.VLAN_TCI] & F.VLAN_CFI:
             flow[Slot.VLAN_TCI] = 0
-            ctx.emit(dp.PopVlan())
     elif isinstance(act, of.PushVlan):
         tci = flow[Slot.VLAN_TCI]
         ctx.unwildcard(Slot.VLAN_TCI)
-        new = (tci & ~F.VLAN_CFI & 0xFFFF) | F.VLAN_CFI
-        flow[Slot.VLAN_TCI] = new
-        ctx.emit(dp.PushVlan(act.ethertype, new & ~F.VLAN_CFI))
+        if tci & F.VLAN_CFI:        # a second tag: the flow knows only the outer one
+            ctx.flush()
+            ctx.put_structural(dp.PushVlan(act.ethertype, tci & ~F.VLAN_CFI))
+        else:
+            flow[Slot.VLAN_TCI] = (tci & 0xFFFF) | F.VLAN_CFI
+            ctx.vlan_tpid = act.ethertype
     elif isinstance(act, of.PushMpls):
         push_mpls(ctx, act.ethertype)
     elif isinstance(act, of.PopMpls):
         ctx.unwildcard(Slot.ETH_TYPE)
         if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST):
+            ctx.flush()
             flow[Slot.ETH_TYPE] = act.ethertype
             flow[Slot.MPLS_LSE] = 0
-            ctx.emit(dp.PopMpls(act.ethertype))
+            ctx.put_structural(dp.PopMpls(act.ethertype))
             ctx.reparse = max(ctx.reparse, 1)  # what lies beneath: known after a re-parse
     elif isinstance(act, of.SetMplsTtl):
         set_field(ctx, F.BY_NAME["mpls_ttl"], act.ttl)
@@ -282,8 +286,9 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
     elif isinstance(act, of.PopPbb):
         ctx.unwildcard(Slot.ETH_TYPE)
         if flow[Slot.ETH_TYPE] == F.ETH_TYPE_PBB:
+            ctx.flush()
             _forget_headers(flow)
-            ctx.emit(dp.PopPbb())
+            ctx.put_structural(dp.PopPbb())
             ctx.reparse = 2          # the customer frame is known only after a re-parse
     elif isinstance(act, (of.CopyTtlOut, of.CopyTtlIn)):
         ctx.unwildcard(Slot.ETH_TYPE)
@@ -403,9 +408,7 @@ def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> No
     ctx.flow[fld.slot] = new
     if fld.slot in _PIPELINE or fld.slot in (Slot.TUN_ID, Slot.PKT_MARK):
         return
-    if mask != full:
-        ctx.unwildcard(fld.slot, full << fld.shift)  # the unmasked bits carry over
-    ctx.emit(dp.SetField(fld, value & mask, None if mask == full else mask))
+    ctx.unwildcard(fld.slot, mask << fld.shift)  # the next commit compares these bits
 
 
 def _unwildcard_prereq(ctx: Ctx, prereq: F.Prereq) -> None:
@@ -430,20 +433,25 @@ def vlan_set(ctx: Ctx, vid: int | None = None, pcp: int | None = None,
     if not tci & F.VLAN_CFI:
         if not push:
             return
-        ctx.emit(dp.PushVlan(F.ETH_TYPE_VLAN, 0))
         tci = F.VLAN_CFI
+        ctx.vlan_tpid = F.ETH_TYPE_VLAN
     if vid is not None:
         tci = (tci & ~F.VLAN_VID_MASK) | (vid & F.VLAN_VID_MASK)
+        ctx.unwildcard(Slot.VLAN_TCI, F.VLAN_VID_MASK)
     if pcp is not None:
         tci = (tci & ~F.VLAN_PCP_MASK) | ((pcp & 7) << F.VLAN_PCP_SHIFT)
+        ctx.unwildcard(Slot.VLAN_TCI, F.VLAN_PCP_MASK)
     flow[Slot.VLAN_TCI] = tci
-    ctx.emit(dp.SetField(F.BY_NAME["vlan_tci"], tci))
 
 
 def push_mpls(ctx: Ctx, ethertype: int) -> None:
+    """The first label is committed with the next datapath action (carrying the label
+    fields set meanwhile); a further one goes out at once (the flow knows one label)."""
     flow = ctx.flow
     ctx.unwildcard(Slot.ETH_TYPE)
-    if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST):
+    stacked = flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST)
+    if stacked:
+        ctx.flush()
         lse = flow[Slot.MPLS_LSE] & ~0x100          # the new entry is not bottom of stack
         ctx.unwildcard(Slot.MPLS_LSE)
     else:
@@ -460,7 +468,8 @@ def push_mpls(ctx: Ctx, ethertype: int) -> None:
         lse = (label << 12) | (tc << 9) | 0x100 | ttl  # bottom of stack
     flow[Slot.ETH_TYPE] = ethertype
     flow[Slot.MPLS_LSE] = lse
-    ctx.emit(dp.PushMpls(ethertype, lse))
+    if stacked:
+        ctx.put_structural(dp.PushMpls(ethertype, lse))
 
 
 # Header slots below Ethernet: after push_pbb they belong to the customer frame.
@@ -482,6 +491,7 @@ def push_pbb(ctx: Ctx, ethertype: int) -> None:
     frame's, the I-SID is the current one if the frame is already PBB, else 0."""
     flow = ctx.flow
     ctx.unwildcard(Slot.ETH_TYPE)
+    ctx.flush()
     isid = 0
     if flow[Slot.ETH_TYPE] == F.ETH_TYPE_PBB:
         ctx.unwildcard(Slot.PBB_ISID)
@@ -490,7 +500,7 @@ def push_pbb(ctx: Ctx, ethertype: int) -> None:
         flow[slot] = 0
     flow[Slot.ETH_TYPE] = ethertype
     flow[Slot.PBB_ISID] = isid
-    ctx.emit(dp.PushPbb(ethertype, isid))
+    ctx.put_structural(dp.PushPbb(ethertype, isid))
 
 
 def dec_ttl(ctx: Ctx, fld: F.Field, prereq: F.Prereq, controller_ids) -> None:
@@ -559,29 +569,14 @@ def meter(ctx: Ctx, meter_id: int) -> None:
 
 
 def clone(ctx: Ctx, actions) -> None:
-    """Run ``actions`` on a copy: afterwards the packet is as it was before the clone."""
+    """Run ``actions`` on a copy: afterwards the packet is as it was before the clone.
+    Restoring the flow is enough: the next commit undoes what the clone committed."""
     saved = list(ctx.flow)
-    saved_stop, saved_reparse = ctx.stop, ctx.reparse
+    saved_stop, saved_reparse, saved_tpid = ctx.stop, ctx.reparse, ctx.vlan_tpid
     ctx.nest += 1
     run_actions(ctx, actions)
     ctx.nest -= 1
     ctx.stop = saved_stop
     ctx.reparse = saved_reparse
-    _restore(ctx, saved)
-
-
-def _restore(ctx: Ctx, saved: list[int]) -> None:
-    flow = ctx.flow
-    if (saved[Slot.VLAN_TCI] ^ flow[Slot.VLAN_TCI]) & F.VLAN_CFI:
-        if flow[Slot.VLAN_TCI] & F.VLAN_CFI:
-            ctx.emit(dp.PopVlan())
-        else:
-            ctx.emit(dp.PushVlan(F.ETH_TYPE_VLAN, saved[Slot.VLAN_TCI] & ~F.VLAN_CFI))
-        flow[Slot.VLAN_TCI] = saved[Slot.VLAN_TCI]
-    for fld in F.FIELDS:
-        if not fld.writable or fld.slot in _PIPELINE:
-            continue
-        if (flow[fld.slot] ^ saved[fld.slot]) & fld.mask and \
-                F.flow_prereqs_ok(saved, fld.prereq):
-            ctx.emit(dp.SetField(fld, fld.get(saved)))
-    ctx.flow = list(saved)
+    ctx.vlan_tpid = saved_tpid
+    ctx.flow = saved

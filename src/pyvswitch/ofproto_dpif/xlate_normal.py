@@ -7,7 +7,9 @@ its ``tag``, and tagged packets other than priority-tagged ones are dropped; tru
 the packet's VID, dropped if not in ``trunks`` when trunks are listed), learn the source
 MAC on (VLAN, input port), then output to the learned port of the destination MAC, or
 flood to every other port carrying that VLAN.  Output adapts the tag to each output port
-(stripped on access ports, pushed on trunks when the packet arrived untagged).
+(stripped on access ports, pushed on trunks when the packet arrived untagged): the flow
+carries the wanted tag while the output is emitted, and the commit before it emits the
+pop or push.
 
 Un-wildcards in_port, the MACs and the VLAN tag: a cached flow then covers exactly the
 packets that get the same decision, and revalidation after MAC-table changes keeps
@@ -74,24 +76,17 @@ def _output(ctx: Ctx, ofp_port: int, vlan: int) -> None:
         return
     mode, tag, _ = _vlan_config(ctx, ofp_port)
     tci = ctx.flow[Slot.VLAN_TCI]
-    tagged = bool(tci & F.VLAN_CFI)
     want_tag = not ((tag is not None and mode in ("access", None))
                     or (mode == "native-untagged" and vlan == tag) or vlan == 0)
-    saved = tci
-    if want_tag and not tagged:
-        ctx.emit(dp.PushVlan(F.ETH_TYPE_VLAN, vlan & F.VLAN_VID_MASK))
-        ctx.emit(dp.Output(odp))
-        ctx.emit(dp.PopVlan())
-    elif not want_tag and tagged:
-        ctx.emit(dp.PopVlan())
-        ctx.emit(dp.Output(odp))
-        ctx.emit(dp.PushVlan(F.ETH_TYPE_VLAN, saved & ~F.VLAN_CFI))
-    elif want_tag and (tci & F.VLAN_VID_MASK) != vlan:
-        ctx.emit(dp.SetField(F.BY_NAME["vlan_vid"], F.VLAN_CFI | vlan))
-        ctx.emit(dp.Output(odp))
-        ctx.emit(dp.SetField(F.BY_NAME["vlan_tci"], saved))
+    if want_tag:
+        out_tci = (tci & F.VLAN_PCP_MASK) | F.VLAN_CFI | (vlan & F.VLAN_VID_MASK)
     else:
-        ctx.emit(dp.Output(odp))
+        out_tci = 0
+    # The tag this port wants is committed with the output; the flow goes back as it
+    # was, and the next output commits whatever it needs (OVS output_normal).
+    ctx.flow[Slot.VLAN_TCI] = out_tci
+    ctx.emit(dp.Output(odp))
+    ctx.flow[Slot.VLAN_TCI] = tci
     ctx.note(f"    NORMAL: output to port {'LOCAL' if ofp_port == of.OFPP_LOCAL else ofp_port}")
 
 
