@@ -432,3 +432,22 @@ def test_collect_only_frees_what_no_remaining_version_sees():
     assert cls.collect(6) == ref.collect(6) == 5  # those removed at 2..6
     assert list(cls.rules_in(6)) == list(ref.rules_in(6)) == rules[5:]
     assert cls.collect(100) == 5 and cls.n_subtables == 0
+
+
+def test_find_exactly_keyed_then_insert_with_its_key():
+    """flow_mod ADD looks a match up and inserts it with the key found: the rule is then
+    what lookups and exact searches see, like one inserted without a key."""
+    cls = Classifier()
+    match = Match().set("in_port", 3).set("eth_type", 0x0800).set("ip_dst", 0x0A000001)
+    mask = tuple(match.masks)
+    assert cls.find_exactly_keyed(match, 5, 1, mask) == (None, None)   # no subtable yet
+    first = Rule(match, 5, "first")
+    cls.insert(first, 1, mask)
+    other = Rule(match.copy().set("ip_dst", 0x0A000002), 5, "other")
+    found, key = cls.find_exactly_keyed(other.match, 5, 2, mask)
+    assert found is None and key is not None
+    cls.insert(other, 2, mask, key)
+    assert cls.find_exactly_keyed(match, 5, 2, mask)[0] is first
+    assert cls.find_exactly(other.match, 5, 2) is other
+    assert cls.lookup(_flow(in_port=3, eth_type=0x0800, nw_dst=0x0A000002), 2) is other
+    assert cls.lookup(_flow(in_port=3, eth_type=0x0800, nw_dst=0x0A000002), 1) is None

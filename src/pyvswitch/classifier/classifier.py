@@ -96,18 +96,22 @@ class Classifier:
         self._scratch = [0] * N_SLOTS               # wc of lookups whose caller wants none
 
     # --- changes ----------------------------------------------------------------------
-    def insert(self, rule: Any, version: int, mask: tuple[int, ...] | None = None) -> None:
+    def insert(self, rule: Any, version: int, mask: tuple[int, ...] | None = None,
+               key: tuple[int, ...] | None = None) -> None:
         """Make ``rule`` visible from ``version`` on.
 
-        ``mask``, if the caller has it, is ``tuple(rule.match.masks)`` (saves building it).
+        ``mask``, if the caller has it, is ``tuple(rule.match.masks)`` (saves building it);
+        ``key``, the key ``find_exactly_keyed`` returned for the same match values and
+        mask (saves computing it again).
         ValueError if the rule is already in the classifier (until collected) or its match
         does not span the flow vector.
         """
         self._seq += 1
-        self._insert(rule, version, self._seq, mask)
+        self._insert(rule, version, self._seq, mask, key)
 
     def _insert(self, rule: Any, version: int, seq: int,
-                mask: tuple[int, ...] | None = None) -> None:
+                mask: tuple[int, ...] | None = None,
+                key: tuple[int, ...] | None = None) -> None:
         if id(rule) in self._entries:
             raise ValueError("rule is already in the classifier")
         match = rule.match
@@ -118,7 +122,8 @@ class Classifier:
         subtable = self._subtables.get(mask)
         if subtable is None:
             subtable = self._new_subtable(mask)
-        entry = Entry(rule, seq, version, subtable.key_of(match.values), subtable)
+        entry = Entry(rule, seq, version,
+                      subtable.key_of(match.values) if key is None else key, subtable)
         for slot, plen, pos in subtable.tries:
             self._tries[slot].insert(entry.key[pos], plen)
         if subtable.add(entry):
@@ -281,6 +286,20 @@ class Classifier:
             if e.priority == priority and e.visible(version):
                 return e.rule
         return None
+
+    def find_exactly_keyed(self, match: Match, priority: int, version: int,
+                           mask: tuple[int, ...]) -> tuple[Any, tuple[int, ...] | None]:
+        """``(find_exactly(match, priority, version, mask), key)``: ``key`` is the match's
+        key in the subtable of ``mask`` (None while there is no such subtable), which
+        ``insert`` may be given for a rule with the same match values and mask."""
+        subtable = self._subtables.get(mask)
+        if subtable is None:
+            return None, None
+        key = subtable.key_of(match.values)
+        for e in subtable.bucket(key):
+            if e.priority == priority and e.visible(version):
+                return e.rule, key
+        return None, key
 
     def find_matches(self, match: Match, version: int, strict: bool = False,
                      priority: int | None = None) -> Iterator[Any]:

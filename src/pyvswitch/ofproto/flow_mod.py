@@ -227,9 +227,13 @@ class FlowModTxn:
         if meters is not None and instructions.meter_id is not None \
                 and instructions.meter_id not in meters:
             raise OFPError("OFPMMFC_INVALID_METER", f"meter {instructions.meter_id}")
-        stack = list(instructions.all_actions())
-        if not any(type(act) in _REF_TYPES for act in stack):
+        acts = instructions.all_actions()
+        for act in acts:
+            if type(act) in _REF_TYPES:
+                break
+        else:
             return                      # the common case: nothing names a group or meter
+        stack = list(acts)
         while stack:
             act = stack.pop()
             if isinstance(act, A.GroupAction):
@@ -251,7 +255,7 @@ class FlowModTxn:
         self._check_refs(m.instructions)
         cls = table.cls
         mask = tuple(m.match.masks)         # built once for the three lookups below
-        old = cls.find_exactly(m.match, m.priority, VERSION_MAX, mask)
+        old, key = cls.find_exactly_keyed(m.match, m.priority, VERSION_MAX, mask)
         new = self._new_rule(table, m, mask)
         victim = None
         if old is None:
@@ -267,7 +271,7 @@ class FlowModTxn:
         else:
             if victim is not None:
                 self._remove(table, victim, OFPRR_EVICTION)
-            self._insert(table, new, mask)
+            self._insert(table, new, mask, key)
 
     def _modify(self, m: _Mod, strict: bool) -> None:
         table0 = self._table_for_add(m)    # OVS prepares the would-be added rule first
@@ -293,8 +297,9 @@ class FlowModTxn:
             self._remove(self.tables.tables[rule.table_id], rule, OFPRR_DELETE)
 
     # --- changes (each one logged for abort) ------------------------------------------
-    def _insert(self, table: OfTable, rule: Rule, mask: tuple | None = None) -> None:
-        table.cls.insert(rule, self.version, mask)
+    def _insert(self, table: OfTable, rule: Rule, mask: tuple | None = None,
+                key: tuple | None = None) -> None:
+        table.cls.insert(rule, self.version, mask, key)
         table.link(rule)
         self._undo.append(("insert", table, rule, None))
         self.result.added.append(rule)
