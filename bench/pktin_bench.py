@@ -53,9 +53,11 @@ hdr = struct.Struct("!BBHI")
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", port)); ls.listen(4); ls.settimeout(30)
-n = 0; last = 0; t_last = time.monotonic(); end = t_last + secs
-while time.monotonic() < end:            # a switch that gives up on a session comes back
+n = 0; last = 0; end = None             # counted from the switch's first connection
+while end is None or time.monotonic() < end:   # a switch that drops a session comes back
     c, _ = ls.accept()
+    if end is None:
+        t_last = time.monotonic(); end = t_last + secs
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     c.sendall(hdr.pack(4, 0, 16, 1) + struct.pack("!HHI", 1, 8, 1 << 4))
     c.settimeout(0.2)
