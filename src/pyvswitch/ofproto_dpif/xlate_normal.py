@@ -113,7 +113,8 @@ def normal(ctx: Ctx) -> None:
         _output(ctx, out_port, vlan)
         return
     ctx.note(f"    NORMAL: no learned MAC for destination, flooding (VLAN {vlan})")
-    for number, port in sorted(ctx.bridge.ofproto.ports.items()):
+    # In the order the ports joined the bridge, as Open vSwitch walks its bundle list.
+    for number, port in list(ctx.bridge.ofproto.ports.items()):
         if number == in_port or port.config & OFPPC_NO_FLOOD:
             continue
         if _port_carries(ctx, number, vlan):
