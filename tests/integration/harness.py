@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -136,3 +137,38 @@ def bridge_toml(name: str = "br0", ports: int = 2, controllers: list[dict] | Non
             else:
                 lines.append(f"{k} = {v}")
     return "\n".join(lines) + "\n"
+
+
+def netdev_bridge(hosts, n: int, fail_mode: str = "standalone", flows=(),
+                  controllers=None, extra_ports: str = "") -> str:
+    """A TOML netdev bridge br0 whose ports 1..n are the switch-side veths of ``hosts``
+    (a ``topology.Hosts``), with optional startup ``flows`` and ``controllers``."""
+    lines = ["[[bridge]]", 'name = "br0"', 'datapath_type = "netdev"',
+             f'fail_mode = "{fail_mode}"', 'datapath_id = "0000000000000001"']
+    if flows:
+        lines.append("flows = [" + ", ".join(f'"{f}"' for f in flows) + "]")
+    for i in range(1, n + 1):
+        lines += ["[[bridge.port]]", f'name = "{hosts.port(i)}"', 'type = "system"',
+                  f"ofport_request = {i}"]
+    for c in controllers or []:
+        lines += ["[[bridge.controller]]"] + [f'{k} = "{v}"' if isinstance(v, str)
+                                              else f"{k} = {v}" for k, v in c.items()]
+    return "\n".join(lines) + "\n" + extra_ports
+
+
+@contextmanager
+def switch_between_hosts(n: int, **bridge_kw):
+    """``n`` hosts in namespaces and a started pyvswitchd whose br0 joins them
+    (``netdev_bridge(hosts, n, **bridge_kw)``); yields ``(hosts, switch)`` and removes
+    both afterwards, also when starting or the body fails.  For module-scoped fixtures."""
+    from topology import Hosts
+    hosts = Hosts(n).up()
+    try:
+        sw = Switch(netdev_bridge(hosts, n, **bridge_kw), netns=hosts.switch_ns)
+        try:
+            sw.start()
+            yield hosts, sw
+        finally:
+            sw.cleanup()
+    finally:
+        hosts.cleanup()

@@ -15,9 +15,8 @@ import time
 
 import pytest
 
-from harness import free_tcp_port, wait_for
+from harness import free_tcp_port, netdev_bridge, wait_for
 from osken_launcher import OsKen
-from test_forwarding import netdev_bridge
 
 pytestmark = pytest.mark.timeout(120)
 

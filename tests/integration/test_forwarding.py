@@ -2,23 +2,7 @@
 
 import time
 
-from harness import bridge_toml
-from topology import Hosts
-
-
-def netdev_bridge(hosts: Hosts, n: int, fail_mode: str = "standalone", flows=(),
-                  controllers=None, extra_ports: str = "") -> str:
-    lines = ["[[bridge]]", 'name = "br0"', 'datapath_type = "netdev"',
-             f'fail_mode = "{fail_mode}"', 'datapath_id = "0000000000000001"']
-    if flows:
-        lines.append("flows = [" + ", ".join(f'"{f}"' for f in flows) + "]")
-    for i in range(1, n + 1):
-        lines += ["[[bridge.port]]", f'name = "{hosts.port(i)}"', 'type = "system"',
-                  f"ofport_request = {i}"]
-    for c in controllers or []:
-        lines += ["[[bridge.controller]]"] + [f'{k} = "{v}"' if isinstance(v, str)
-                                              else f"{k} = {v}" for k, v in c.items()]
-    return "\n".join(lines) + "\n" + extra_ports
+from harness import netdev_bridge
 
 
 def test_standalone_bridge_is_a_learning_switch(make_switch, hosts):

@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from harness import wait_for
-from test_forwarding import netdev_bridge
+from harness import netdev_bridge, wait_for
 from topology import run
 
 pytestmark = pytest.mark.timeout(90)

@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from harness import Switch, bridge_toml, wait_for
-from test_forwarding import netdev_bridge
-from topology import Hosts, run
+from harness import Switch, bridge_toml, switch_between_hosts, wait_for
+from topology import run
 
 VERSIONS = ["OpenFlow13", "OpenFlow15"]
 
@@ -234,17 +233,8 @@ def test_slave_may_not_change_groups_or_meters(sw):
 
 @pytest.fixture(scope="module")
 def net():
-    h = Hosts(3).up()
-    sw = Switch(netdev_bridge(h, 3, fail_mode="secure"), netns=h.switch_ns)
-    try:
-        sw.start()
-    except BaseException:
-        sw.cleanup()
-        h.cleanup()
-        raise
-    yield h, sw
-    sw.cleanup()
-    h.cleanup()
+    with switch_between_hosts(3, fail_mode="secure") as (h, sw):
+        yield h, sw
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from test_forwarding import netdev_bridge
+from harness import switch_between_hosts
 
 PROBE = str(Path(__file__).with_name("wire_probe.py"))
 SRC, DST = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -44,19 +44,8 @@ def inner(dport: int = 4000, ttl: int = 30) -> IP:
 
 @pytest.fixture(scope="module")
 def setup():
-    from harness import Switch
-    from topology import Hosts
-    h = Hosts(2).up()
-    sw = Switch(netdev_bridge(h, 2, fail_mode="secure"), netns=h.switch_ns)
-    try:
-        sw.start()
-    except BaseException:
-        sw.cleanup()
-        h.cleanup()
-        raise
-    yield h, sw
-    sw.cleanup()
-    h.cleanup()
+    with switch_between_hosts(2, fail_mode="secure") as (h, sw):
+        yield h, sw
 
 
 POP_MPLS = ["table=0,in_port=1,mpls,actions=pop_mpls:0x0800,goto_table:1",

@@ -11,7 +11,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.contrib.mpls import MPLS
 
-from test_forwarding import netdev_bridge
+from harness import switch_between_hosts
 
 PROBE = str(Path(__file__).with_name("wire_probe.py"))
 SRC, DST = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -45,19 +45,8 @@ def checksums_ok(pkt: Ether) -> None:
 
 @pytest.fixture(scope="module")
 def setup(request):
-    from harness import Switch
-    from topology import Hosts
-    h = Hosts(2).up()
-    sw = Switch(netdev_bridge(h, 2, fail_mode="secure"), netns=h.switch_ns)
-    try:
-        sw.start()
-    except BaseException:
-        sw.cleanup()
-        h.cleanup()
-        raise
-    yield h, sw
-    sw.cleanup()
-    h.cleanup()
+    with switch_between_hosts(2, fail_mode="secure") as (h, sw):
+        yield h, sw
 
 
 def udp_frame(**ip):

@@ -27,9 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import free_tcp_port, wait_for
+from harness import free_tcp_port, netdev_bridge, wait_for
 from osken_launcher import OsKen, is_listening
-from test_forwarding import netdev_bridge
 
 pytestmark = pytest.mark.timeout(600)   # the first run also makes .venv-ryu
 

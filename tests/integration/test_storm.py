@@ -35,8 +35,7 @@ from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.ofpacts import Instructions, Output
 from pyvswitch.packet.fields import Match
 
-from harness import wait_for
-from test_forwarding import netdev_bridge
+from harness import netdev_bridge, wait_for
 from test_packet_in import osken_in_ns, round_trip  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(120)

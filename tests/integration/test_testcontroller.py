@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import free_tcp_port, wait_for
+from harness import free_tcp_port, netdev_bridge, wait_for
 from osken_launcher import is_listening
-from test_forwarding import netdev_bridge
 
 pytestmark = pytest.mark.timeout(120)
 
