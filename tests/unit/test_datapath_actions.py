@@ -148,3 +148,35 @@ def test_masked_set_of_a_header_rewrites_its_fields_and_reads_like_ovs(dp):
         "set(eth(dst=02:00:00:00:00:aa)),set(tcp(dst=256/0xff00))"
     out = run(dp, frame, [eth, tcp, Output(2)])[-1]
     assert Ether(out).dst == "02:00:00:00:00:aa" and Ether(out)[TCP].dport == 0x0150
+
+
+def test_megaflow_keys_read_like_ovs_datapath_flows():
+    from pyvswitch.datapath.format import format_odp_key
+    from pyvswitch.packet.fields import N_SLOTS, SLOT_BITS, Slot
+    key, mask = [0] * N_SLOTS, [0] * N_SLOTS
+
+    def put(slot, value, m=None):
+        key[slot] = value
+        mask[slot] = (1 << SLOT_BITS[slot]) - 1 if m is None else m
+    put(Slot.IN_PORT, 3)
+    put(Slot.RECIRC_ID, 0)
+    put(Slot.ETH_TYPE, 0x0800)
+    put(Slot.VLAN_TCI, 0)
+    put(Slot.ETH_SRC, 0x020000000003)
+    put(Slot.NW_SRC, 0x0A000000, 0xFF000000)
+    put(Slot.NW_PROTO, 6)
+    put(Slot.NW_FRAG, 0)
+    put(Slot.NW_TOS, 0, 0xFC)
+    put(Slot.TP_DST, 80)
+    assert format_odp_key(key, mask) == (
+        "recirc_id(0),in_port(3),packet_type(ns=0,id=0),eth(src=02:00:00:00:00:03),"
+        "eth_type(0x0800),ipv4(src=10.0.0.0/255.0.0.0,proto=6,tos=0/0xfc,frag=no),"
+        "tcp(dst=80)")
+    put(Slot.VLAN_TCI, 0x1005, 0x1FFF)         # the VID matched, the priority not
+    put(Slot.ETH_SRC, 0, 0)
+    put(Slot.NW_SRC, 0, 0)
+    put(Slot.NW_PROTO, 0, 0)
+    put(Slot.NW_TOS, 0, 0)
+    assert format_odp_key(key, mask) == (
+        "recirc_id(0),in_port(3),packet_type(ns=0,id=0),eth_type(0x8100),"
+        "vlan(vid=5),encap(eth_type(0x0800),ipv4(frag=no))")

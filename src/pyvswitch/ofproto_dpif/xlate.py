@@ -157,6 +157,11 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
     ctx.unwildcard(Slot.IN_PORT)            # datapath flows always match in_port exactly
     ctx.unwildcard(Slot.ETH_TYPE)           # and the ethertype (the key's shape)
     ctx.unwildcard(Slot.RECIRC_ID)          # and which pass of the packet this is
+    # A datapath key tells a tagged frame from an untagged one whatever the mask, and an
+    # untagged frame's TCI is all zero: OVS's datapath flows match that exactly.
+    ctx.unwildcard(Slot.VLAN_TCI, 0x1000 if ctx.flow[Slot.VLAN_TCI] & 0x1000 else 0xFFFF)
+    if ctx.flow[Slot.ETH_TYPE] in (0x0800, 0x86DD):
+        ctx.unwildcard(Slot.NW_FRAG)        # and, for IP, whether it is a fragment (OVS)
     recirc_id = ctx.flow[Slot.RECIRC_ID]
     if recirc_id:
         if not xlate_actions.resume(ctx, recirc_id):
@@ -323,8 +328,7 @@ def commit(ctx: Ctx) -> None:
     if b_tci != f_tci:
         if b_tci & VLAN_CFI:
             ctx.put(dp.PopVlan())
-            if f_tci & VLAN_CFI:        # the new tag takes every bit from the flow
-                ctx.unwildcard(Slot.VLAN_TCI)
+            ctx.unwildcard(Slot.VLAN_TCI)   # as OVS: the popped tag is matched whole
         if f_tci & VLAN_CFI:
             ctx.put(dp.PushVlan(ctx.vlan_tpid, f_tci & ~VLAN_CFI))
     new = list(flow)

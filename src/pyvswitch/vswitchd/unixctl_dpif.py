@@ -16,6 +16,7 @@ import ovs.timeval
 import ovs.unixctl
 
 from pyvswitch.datapath.actions import format_actions as format_dp_actions
+from pyvswitch.datapath.format import format_odp_key
 from pyvswitch.openflow.flow_format import format_actions, format_match
 from pyvswitch.openflow.flow_parse import parse_match
 from pyvswitch.openflow.ofpacts import OFPP_LOCAL
@@ -81,10 +82,12 @@ def register(daemon) -> None:
         br = bridge(argv[0])
         now = ovs.timeval.msec()
         lines = []
+        odp_ports = set(br.provider.odp_to_ofp)
         for f in br.provider.dpif.flow_dump():
-            match = _megaflow_match(br, f.key, f.mask)
+            if f.key[Slot.IN_PORT] not in odp_ports:
+                continue                    # another bridge's flow on a shared datapath
             used = "never" if not f.used_ms else f"{(now - f.used_ms) / 1000:.3f}s"
-            lines.append(f"{format_match(match) or 'in_port=ANY'}, packets:{f.packets}, "
+            lines.append(f"{format_odp_key(f.key, f.mask)}, packets:{f.packets}, "
                          f"bytes:{f.bytes}, used:{used}, "
                          f"actions:{format_dp_actions(f.actions)}")
         conn.reply("\n".join(lines) + ("\n" if lines else ""))
@@ -180,13 +183,6 @@ def _flow_from_text(text: str) -> tuple[int, ...]:
     except Exception as e:
         raise _CmdError(f"{text}: {e}") from None
     return tuple(match.values)
-
-
-def _megaflow_match(br, key, mask) -> Match:
-    values = list(key)
-    odp = values[Slot.IN_PORT]
-    values[Slot.IN_PORT] = br.provider.odp_to_ofp.get(odp, odp)
-    return Match(values, mask)
 
 
 def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
