@@ -61,11 +61,13 @@ def check_actions(instructions: A.Instructions, match: Match, version: int = 0x0
     ins = instructions
     if ins.meter_id is not None:
         _check_meter(ins.meter_id)
-    flow = list(match.values)
-    if ins.apply:
+    flow = None
+    if ins.apply and not _inert(ins.apply):
+        flow = list(match.values)
         _check_list(ins.apply, _Walk(flow, version, False))
-    if ins.write:
-        _check_list(ins.write, _Walk(list(flow), version, True))
+    if ins.write and not _inert(ins.write):
+        _check_list(ins.write, _Walk(list(match.values if flow is None else flow), version,
+                                     True))
     if ins.goto_table is not None:
         if ((table_id != 255 and ins.goto_table <= table_id)
                 or (n_tables != 255 and ins.goto_table >= n_tables)):
@@ -93,6 +95,23 @@ def _check_ref(ref: A.FieldRef, flow, dst: bool) -> None:
         raise OFPError("OFPBAC_MATCH_INCONSISTENT", f"{fld.name} lacks its prerequisites")
     if dst and not fld.writable:
         raise OFPError("OFPBAC_BAD_SET_ARGUMENT", f"{fld.name} is read-only")
+
+
+#: The action classes ``_check_list`` looks at; any other action neither reads nor
+#: changes the flow there (an output, a group, a note...).
+_ACTIVE = frozenset((A.SetField, A.CopyField, A.OutputReg, A.SetVlanVid, A.SetVlanPcp,
+                     A.StripVlan, A.PushVlan, A.PushMpls, A.PopMpls, A.SetMplsLabel,
+                     A.SetMplsTc, A.SetMplsTtl, A.DecMplsTtl, A.DecNwTtl, A.SetNwTtl,
+                     A.MeterAction, A.Clone))
+
+
+def _inert(actions) -> bool:
+    """True if checking ``actions`` has nothing to check (the common ``output:N``):
+    the flow need not even be copied."""
+    for act in actions:
+        if type(act) in _ACTIVE:
+            return False
+    return True
 
 
 def _check_list(actions, walk: _Walk) -> None:
