@@ -13,14 +13,12 @@ Imports nothing of pyvswitch; the test talks to the switch through ``harness.Swi
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from osken_launcher import is_listening
+from processes import TestProcess
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_SCRIPT = REPO / "tools" / "faucet_venv.sh"
@@ -36,21 +34,19 @@ def faucet_venv(timeout: float = 600) -> Path:
     return Path(r.stdout.strip().splitlines()[-1])
 
 
-class Faucet:
+class Faucet(TestProcess):
     """One Faucet process, seen from the test."""
 
     def __init__(self, venv: Path, config_yaml: str, port: int,
                  netns: str | None = None) -> None:
+        super().__init__("pyvs-faucet-", "faucet.log")
         self.venv = venv
         self.port = port
         self.netns = netns
-        self.dir = Path(tempfile.mkdtemp(prefix="pyvs-faucet-"))
         self.config = self.dir / "faucet.yaml"
         self.config.write_text(config_yaml)
-        self.log = self.dir / "faucet.log"
         self.exception_log = self.dir / "faucet_exception.log"
         self.stderr = self.dir / "stderr.log"
-        self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "Faucet":
         from harness import free_tcp_port
@@ -83,9 +79,6 @@ class Faucet:
             time.sleep(0.1)
         return self
 
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
     def exceptions(self) -> str:
         if not self.exception_log.exists():
             return ""
@@ -96,16 +89,3 @@ class Faucet:
         return (f"--- faucet.log\n{self.log_text()[-4000:]}\n--- exceptions\n"
                 f"{self.exceptions()[-3000:]}\n--- stderr\n{err[-3000:]}")
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)

@@ -31,9 +31,10 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from processes import TestProcess
 
 HERE = Path(__file__).resolve().parent
 
@@ -120,21 +121,19 @@ def is_listening(port: int, host_hex: str = "0100007F", pid: int | None = None) 
     return False
 
 
-class OsKen:
+class OsKen(TestProcess):
     """One os-ken process running test apps, seen from the test."""
 
     def __init__(self, port: int, apps: list[str], ofp: str = "1.3", connect: str = "",
                  name: str = "osken", netns: str | None = None) -> None:
+        super().__init__(f"pyvs-{name}-", "osken.log")
         self.port = port
         self.netns = netns          # run os-ken inside this network namespace
         self.apps = apps
         self.ofp = ofp
         self.connect = connect
-        self.dir = Path(tempfile.mkdtemp(prefix=f"pyvs-{name}-"))
         self.out = self.dir / "events.jsonl"
         self.cmd = self.dir / "commands.jsonl"
-        self.log = self.dir / "osken.log"
-        self.proc: subprocess.Popen | None = None
         self._next_id = 0
         self.listening_at: float | None = None
 
@@ -164,27 +163,6 @@ class OsKen:
             code = None if self.proc is None else self.proc.returncode
             raise AssertionError(f"os-ken exited ({code}):\n{self.log_text()}")
         return True
-
-    def stop(self, sig: int = signal.SIGTERM, grace: float = 5.0) -> int | None:
-        """Stop the process (``sig`` first, SIGKILL after ``grace`` seconds)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def cleanup(self) -> None:
-        self.stop()
-        import shutil
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     # --- events -----------------------------------------------------------------------
     def events(self, kind: str | None = None) -> list[dict]:

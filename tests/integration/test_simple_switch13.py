@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import pytest
 
 from harness import free_tcp_port, netdev_bridge, wait_for
 from osken_launcher import OsKen, is_listening
+from processes import TestProcess
 
 pytestmark = pytest.mark.timeout(600)   # the first run also makes .venv-ryu
 
@@ -45,14 +43,12 @@ def ryu_venv(timeout: float = 600) -> Path:
     return Path(r.stdout.strip().splitlines()[-1])
 
 
-class RyuApp:
+class RyuApp(TestProcess):
     """``ryu-manager ryu.app.simple_switch_13`` from .venv-ryu, in a namespace."""
 
     def __init__(self, venv: Path, port: int, netns: str) -> None:
+        super().__init__("pyvs-ryu-", "ryu.log")
         self.venv, self.port, self.netns = venv, port, netns
-        self.dir = Path(tempfile.mkdtemp(prefix="pyvs-ryu-"))
-        self.log = self.dir / "ryu.log"
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RyuApp":
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -74,22 +70,9 @@ class RyuApp:
                                  f"{(self.dir / 'stderr.log').read_text()[-3000:]}")
         return True
 
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
     def packet_ins(self) -> int:
         """simple_switch_13 logs ``packet in DPID SRC DST IN_PORT`` for each one."""
         return len(re.findall(r"^packet in ", self.log_text(), re.M))
-
-    def cleanup(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class OsKenApp:

@@ -15,33 +15,26 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from harness import free_tcp_port, netdev_bridge, wait_for
 from osken_launcher import is_listening
+from processes import TestProcess
 
 pytestmark = pytest.mark.timeout(120)
 
 FAIL_OPEN_PRIORITY = "priority=15790320"
 
 
-class TestController:
+class TestController(TestProcess):
     """One ovs-testcontroller process listening on 127.0.0.1:``port`` in ``netns``."""
 
-    __test__ = False
-
     def __init__(self, port: int, netns: str, protocols: str | None = None) -> None:
+        super().__init__("pyvs-testctl-", "ovs-testcontroller.log")
         self.port, self.netns, self.protocols = port, netns, protocols
-        self.dir = Path(tempfile.mkdtemp(prefix="pyvs-testctl-"))
-        self.log = self.dir / "ovs-testcontroller.log"
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> "TestController":
         argv = ["ip", "netns", "exec", self.netns, "ovs-testcontroller",
@@ -61,23 +54,6 @@ class TestController:
             raise AssertionError(f"ovs-testcontroller exited {self.proc.returncode}: "
                                  f"{self.proc.stderr.read().decode()}\n{self.log_text()}")
         return True
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
