@@ -409,7 +409,7 @@ class DpifNetdev:
 
     def execute(self, frame: bytes, actions: Sequence[Action], now: float,
                 in_odp_port: int = 0) -> None:
-        compiled = compile_actions(actions)           # TypeError on a non-action
+        compiled = self._compile(tuple(actions))      # TypeError on a non-action
         saved = self._current_in_port
         self._current_in_port = in_odp_port
         self._now = now
