@@ -76,6 +76,7 @@ class XlateOut:
     learned: list = field(default_factory=list)   # (vlan, mac, ofp_port)
     trace: list[str] | None = None
     has_userspace: bool = False
+    tci_mask: int = 0       # the VLAN TCI bits the pipeline itself read (for traces)
 
 
 class XlateBridge:
@@ -157,9 +158,6 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
     ctx.unwildcard(Slot.IN_PORT)            # datapath flows always match in_port exactly
     ctx.unwildcard(Slot.ETH_TYPE)           # and the ethertype (the key's shape)
     ctx.unwildcard(Slot.RECIRC_ID)          # and which pass of the packet this is
-    # A datapath key tells a tagged frame from an untagged one whatever the mask, and an
-    # untagged frame's TCI is all zero: OVS's datapath flows match that exactly.
-    ctx.unwildcard(Slot.VLAN_TCI, 0x1000 if ctx.flow[Slot.VLAN_TCI] & 0x1000 else 0xFFFF)
     if ctx.flow[Slot.ETH_TYPE] in (0x0800, 0x86DD):
         ctx.unwildcard(Slot.NW_FRAG)        # and, for IP, whether it is a fragment (OVS)
     recirc_id = ctx.flow[Slot.RECIRC_ID]
@@ -175,6 +173,11 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
     wc = ctx.out.wc
     for slot in _PIPELINE_SLOTS:            # pipeline fields never reach the datapath
         wc[slot] = 0
+    # A datapath key tells a tagged frame from an untagged one whatever the mask, and an
+    # untagged frame's TCI is all zero: OVS's datapath flows match that exactly (its
+    # traces show the megaflow without it).
+    ctx.out.tci_mask = wc[Slot.VLAN_TCI]
+    wc[Slot.VLAN_TCI] |= 0x1000 if flow[Slot.VLAN_TCI] & 0x1000 else 0xFFFF
     if recirc_id:                           # the frozen state, not the packet, holds these
         for slot in _FROZEN_META:
             wc[slot] = 0
@@ -297,7 +300,9 @@ def commit(ctx: Ctx) -> None:
     tp_changed = flow[Slot.TP_SRC] != base[Slot.TP_SRC] or \
         flow[Slot.TP_DST] != base[Slot.TP_DST]
     if (ip_changed or tp_changed) and b_type in (0x0800, 0x86DD, 0x0806, 0x8035):
-        ctx.unwildcard(Slot.NW_PROTO)   # whether it is committed depends on it
+        # Whether it is committed depends on it (OVS's datapath flows match it too,
+        # though its traces do not show it).
+        ctx.unwildcard(Slot.NW_PROTO)
     proto = flow[Slot.NW_PROTO]
     if not proto:                       # no L3 header really (OVS commit_set_nw_action)
         kept = _IP_SLOTS + _TP_SLOTS

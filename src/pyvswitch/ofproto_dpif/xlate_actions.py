@@ -155,7 +155,7 @@ def resume(ctx: Ctx, recirc_id: int) -> bool:
     table = getattr(ctx.bridge, "recirc", None)
     state = table.get(recirc_id, ctx.now) if table is not None else None
     if state is None:
-        ctx.note(f"recirc_id {recirc_id:#x} is not known: drop")
+        ctx.note(f">>>> Recirculation context not found for ID {recirc_id} <<<<")
         return False
     flow = ctx.flow
     for slot in FROZEN_SLOTS:
@@ -165,7 +165,8 @@ def resume(ctx: Ctx, recirc_id: int) -> bool:
         flow[slot] = value
     ctx.action_set = dict(state.action_set)
     ctx.table_id, ctx.rule = state.table_id, state.rule
-    ctx.note(f"resume table {state.table_id} after recirc({recirc_id:#x})")
+    ctx.note("thaw")
+    ctx.note(f"    Resuming from table {state.table_id}")
     run_instructions(ctx, state.instructions)
     return True
 
@@ -249,6 +250,7 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
     elif isinstance(act, of.PopMpls):
         ctx.unwildcard(Slot.ETH_TYPE)
         if flow[Slot.ETH_TYPE] in (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST):
+            ctx.unwildcard(Slot.MPLS_LSE, 0x100)   # bottom of stack or not (as OVS)
             ctx.flush()
             flow[Slot.ETH_TYPE] = act.ethertype
             flow[Slot.MPLS_LSE] = 0

@@ -12,6 +12,8 @@ Must not import: ``vswitchd.main``.
 
 from __future__ import annotations
 
+import re
+
 import ovs.timeval
 import ovs.unixctl
 
@@ -178,11 +180,26 @@ def _packet_from_arg(text: str) -> bytes:
 
 
 def _flow_from_text(text: str) -> tuple[int, ...]:
+    """The flow a match text names; ``recirc_id=N`` (datapath metadata, no OpenFlow field)
+    picks the frozen translation a recirculated packet resumes."""
+    recirc_id = 0
+    fields = []
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == "recirc_id":
+            try:
+                recirc_id = int(value, 0)
+            except ValueError:
+                raise _CmdError(f"{text}: bad recirc_id {value!r}") from None
+        else:
+            fields.append(part)
     try:
-        match = parse_match(text)
+        match = parse_match(",".join(fields))
     except Exception as e:
         raise _CmdError(f"{text}: {e}") from None
-    return tuple(match.values)
+    values = list(match.values)
+    values[Slot.RECIRC_ID] = recirc_id
+    return tuple(values)
 
 
 def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
@@ -206,14 +223,23 @@ def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
         out = translate(provider, tuple(flow), now, trace=True)
     finally:
         provider.may_learn = True
-    lines = [f"Flow: {format_match(Match(flow, _exact_mask(flow))) or 'in_port=ANY'}", "",
-             f'bridge("{br.name}")', "-" * (len(br.name) + 10)]
-    lines += [" " + line.lstrip() if not line.startswith("        ") else line
+    rid = flow[Slot.RECIRC_ID]
+    recirc = f"recirc_id={rid:#x},eth," if rid else ""
+    lines = [f"Flow: {recirc}{format_match(Match(flow, _exact_mask(flow))) or 'in_port=ANY'}",
+             "", f'bridge("{br.name}")', "-" * (len(br.name) + 10)]
+    # Table lines one space in, the actions under them four (as OVS lays them out).
+    lines += [" " + line.lstrip() if _TABLE_LINE.match(line) else line
               for line in out.trace]
     mask = [w if s not in PIPELINE_SLOTS else 0 for s, w in enumerate(out.wc)]
-    lines += ["", f"Megaflow: {format_match(Match(flow, mask)) or 'in_port=ANY'}",
-              f"Datapath actions: {format_dp_actions(out.actions)}"]
+    mask[Slot.VLAN_TCI] = out.tci_mask
+    megaflow = format_match(Match(flow, mask)) or "in_port=ANY"
+    lines += ["", f"Megaflow: recirc_id={rid:#x},eth,{megaflow}" if rid else
+              f"Megaflow: recirc_id=0,eth,{megaflow}"]
+    lines.append(f"Datapath actions: {format_dp_actions(out.actions)}")
     return "\n".join(lines) + "\n"
+
+
+_TABLE_LINE = re.compile(r" {4}\d+\. ")
 
 
 def _exact_mask(flow) -> list[int]:
