@@ -136,7 +136,11 @@ class Daemon:
                 reload(self, now)
             else:
                 log.info("SIGHUP ignored: the configuration comes from the database")
-        self.source.run(self, now)
+        try:                  # the configuration source must not take the switch down
+            self.source.run(self, now)
+        except Exception:
+            log.exception("unexpected error reading the configuration; the last "
+                          "configuration stays in effect")
         self.bridges.run(now)
         self.unixctl.run()
         now = ovs.timeval.msec()
