@@ -49,7 +49,8 @@ def test_a_certificate_from_another_ca_is_refused_and_logged(make_switch, pki):
     r = sw.ofctl(f"--private-key={key}", f"--certificate={crt}", f"--ca-cert={pki['ca']}",
                  "-O", "OpenFlow13", "show", f"ssl:127.0.0.1:{port}", check=False, timeout=20)
     assert r.returncode != 0
-    assert "SSL handshake failed: peer certificate not accepted" in sw.log_text()
+    wait_for(lambda: "SSL handshake failed: peer certificate not accepted" in sw.log_text(),
+             10, what="the refusal to be logged")
     # The switch is unaffected.
     assert "OF1.3" in sw.ofctl("-O", "OpenFlow13", "show", "br0").stdout
 
