@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import (
-    ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
+    IPv6ExtHdrDestOpt, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
     ICMPv6NDOptSrcLLAddr, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrRouting,
 )
 from scapy.layers.l2 import ARP, Dot1Q, Ether
@@ -100,6 +100,16 @@ CASES = [
 PBB = Ether(type=0x88E7) / Raw(bytes.fromhex("60123456") + bytes(30))
 CASES.append(("pbb_isid", PBB, 0xABCDEF,
               lambda p: int.from_bytes(bytes(p.payload)[1:4], "big")))
+
+
+# The fields that say what comes next (Open vSwitch cannot write them): cases whose new
+# value leaves the rest of the frame parsed the same way.
+CASES += [
+    ("eth_type", ARP_REQ, 0x8035, lambda p: p[Ether].type),            # ARP -> RARP
+    ("mpls_bos", MPLS_F, 0, lambda p: p[MPLS].s),
+    ("ip_proto", E / IP(src="10.1.2.3", proto=253) / PAY, 254, lambda p: p[IP].proto),
+    ("ip_proto", E / IPv6(src="2001:db8::1", nh=253) / PAY, 254, lambda p: p[IPv6].nh),
+]
 
 
 def assert_checksums_valid(raw: bytes) -> None:
@@ -238,3 +248,71 @@ def test_truncate():
     raw = bytes(TCP4)
     assert truncate(raw, 20) == raw[:20]
     assert truncate(raw, 10_000) == raw
+
+
+def _l4_checksum_ok(ip, proto: int, l4: bytes) -> bool:
+    """The transport checksum in ``l4`` is right for a pseudo-header naming ``proto``."""
+    import socket
+    import struct
+    from scapy.utils import checksum
+    if ip.version == 4:
+        pseudo = (socket.inet_aton(ip.src) + socket.inet_aton(ip.dst)
+                  + struct.pack("!BBH", 0, proto, len(l4)))
+    else:
+        pseudo = (socket.inet_pton(socket.AF_INET6, ip.src)
+                  + socket.inet_pton(socket.AF_INET6, ip.dst)
+                  + struct.pack("!I3xB", len(l4), proto))
+    return checksum(pseudo + l4) == 0
+
+
+@pytest.mark.parametrize("pkt", [TCP4, E / Dot1Q(vlan=5) / V4 / TCP() / PAY, UDP4])
+def test_ip_proto_ipv4_keeps_both_checksums(pkt):
+    """The IPv4 checksum is recomputed; the transport checksum, which covers the protocol
+    through the pseudo-header, is updated for the new one (as os-ken's model packets)."""
+    out = set_field(bytes(pkt), BY_NAME["ip_proto"], 17 if TCP in pkt else 6)
+    ip = Ether(out)[IP]
+    assert ip.proto == (17 if TCP in pkt else 6)
+    fixed = Ether(out)
+    del fixed[IP].chksum
+    assert Ether(bytes(fixed))[IP].chksum == ip.chksum
+    assert _l4_checksum_ok(ip, ip.proto, bytes(ip.payload))
+    assert len(out) == len(bytes(pkt))
+    assert extract(out, 1)[Slot.NW_PROTO] == ip.proto
+
+
+def test_ip_proto_ipv6_rewrites_the_last_next_header():
+    from scapy.layers.inet6 import IPv6ExtHdrHopByHop
+    pkt = E / V6 / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / TCP(sport=7) / PAY
+    out = set_field(bytes(pkt), BY_NAME["ip_proto"], 17)
+    p = Ether(out)
+    assert p[IPv6].nh == 0 and p[IPv6ExtHdrHopByHop].nh == 60 and p[IPv6ExtHdrDestOpt].nh == 17
+    assert _l4_checksum_ok(p[IPv6], 17, bytes(p[IPv6ExtHdrDestOpt].payload))
+    assert extract(out, 1)[Slot.NW_PROTO] == 17
+    plain = set_field(bytes(TCP6), BY_NAME["ip_proto"], 17)
+    assert Ether(plain)[IPv6].nh == 17
+    assert _l4_checksum_ok(Ether(plain)[IPv6], 17, bytes(Ether(plain)[IPv6].payload))
+
+
+def test_ip_proto_leaves_later_ipv6_fragments_and_non_ip_alone():
+    later = bytes(E / V6 / IPv6ExtHdrFragment(offset=5, nh=6) / Raw(bytes(16)))
+    assert set_field(later, BY_NAME["ip_proto"], 17) == later
+    assert set_field(bytes(ARP_REQ), BY_NAME["ip_proto"], 17) == bytes(ARP_REQ)
+
+
+def test_eth_type_rewrites_the_innermost_ethertype():
+    out = set_field(bytes(VLAN), BY_NAME["eth_type"], 0x8848)
+    assert Ether(out)[Ether].type == 0x8100 and Ether(out)[Dot1Q].type == 0x8848
+    assert out[18:] == bytes(VLAN)[18:]
+    assert extract(out, 1)[Slot.ETH_TYPE] == 0x8848
+    out = set_field(bytes(TCP4), BY_NAME["eth_type"], 0x86DD)
+    assert out[12:14] == b"\x86\xdd" and out[14:] == bytes(TCP4)[14:]
+    llc = bytes(Ether(type=40)) + bytes(40)             # 802.3 without SNAP: no EtherType
+    assert set_field(llc, BY_NAME["eth_type"], 0x0800) == llc
+
+
+def test_mpls_bos_changes_only_the_s_bit():
+    raw = bytes(MPLS_F)
+    out = set_field(raw, BY_NAME["mpls_bos"], 0)
+    assert out[16] == raw[16] & ~1 and out[:16] == raw[:16] and out[17:] == raw[17:]
+    assert set_field(out, BY_NAME["mpls_bos"], 1) == raw
+    assert set_field(bytes(TCP4), BY_NAME["mpls_bos"], 0) == bytes(TCP4)

@@ -21,6 +21,7 @@ from pyvswitch.openflow.wire_table_features import (TableFeatureProp, TableFeatu
 
 OXM_IN_PORT, OXM_IN_PORT_W = 0x80000004, 0x80000108
 OXM_ETH_TYPE, OXM_ETH_DST, OXM_ETH_DST_W = 0x80000A02, 0x80000606, 0x8000070C
+OXM_IPV6_EXTHDR = 0x80004E02
 NXM_REG0 = 0x00010004
 FAUCET_NAMES = ("vlan", "eth_src", "eth_dst", "flood")
 
@@ -136,7 +137,7 @@ def test_max_entries_must_be_what_the_switch_reports(ofp):
     (253, {0: (4,), 1: (1,)}, "goto_table for the last table's table-miss flow"),
     (5, {2: (4, 6)}, "an earlier next table"),
     (5, {2: (6, 254)}, "the hidden table as next table"),
-    (5, {12: (OXM_ETH_TYPE,)}, "setting a read-only field"),
+    (5, {12: (OXM_IPV6_EXTHDR,)}, "setting a read-only field"),
     (5, {8: (OXM_IN_PORT_W,)}, "masking a field that takes no mask"),
 ])
 def test_asking_for_more_than_a_table_has_is_eperm(ofp, table, props, why):

@@ -10,7 +10,9 @@ freezing/resuming a translation around a recirculation (``freeze``, ``resume``).
 Every read of a flow field un-wildcards it in ``ctx.out.wc``; every header change is
 made in ``ctx.flow`` (so later matches and actions see it) and reaches the datapath when
 the next datapath action commits it (``xlate.commit``); the bits an action writes are
-un-wildcarded, since whether the packet needs the change depends on them.
+un-wildcarded, since whether the packet needs the change depends on them.  The
+exceptions are the fields that say how the rest of the frame reads (eth_type, ip_proto,
+mpls_bos): they are committed at once (``_reframe``).
 
 Must not import: ``vswitchd``, ``datapath.dpif``.
 """
@@ -407,10 +409,35 @@ def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> No
     mask = full if mask is None else mask & full
     old = ctx.flow[fld.slot]
     new = (old & ~(mask << fld.shift)) | ((value & mask) << fld.shift)
+    if fld.name in _REFRAMING:
+        _reframe(ctx, fld, old, new, mask)
+        return
     ctx.flow[fld.slot] = new
     if fld.slot in _PIPELINE or fld.slot in (Slot.TUN_ID, Slot.PKT_MARK):
         return
     ctx.unwildcard(fld.slot, mask << fld.shift)  # the next commit compares these bits
+
+
+#: Fields that say how the rest of the frame reads (no Open vSwitch counterpart).
+_REFRAMING = frozenset(("eth_type", "ip_proto", "mpls_bos"))
+
+
+def _reframe(ctx: Ctx, fld: F.Field, old: int, new: int, mask: int) -> None:
+    """Write eth_type, ip_proto or mpls_bos.  ``commit`` cannot infer these from the
+    difference between packet and flow (an eth_type change would read as a push or pop
+    of MPLS), so the changes made before are committed first, under the old type, and
+    this one goes out at once as a datapath ``set_field``; the flow and the committed
+    packet both take the new value.  The whole old value is matched: the rewrite of
+    ip_proto adjusts the transport checksum by the difference."""
+    ctx.unwildcard(fld.slot, fld.mask)
+    if new == old:
+        return
+    ctx.flush()
+    full = (1 << fld.n_bits) - 1
+    ctx.put(dp.SetField(fld, (new >> fld.shift) & full, None if mask == full else mask))
+    ctx.note(f"    set_field:{fld.name} committed at once")
+    ctx.flow[fld.slot] = new
+    ctx.base[fld.slot] = new
 
 
 def _unwildcard_prereq(ctx: Ctx, prereq: F.Prereq) -> None:

@@ -36,6 +36,8 @@ __all__ = ["check_actions"]
 OFPM_MAX = 0xFFFF0000
 
 _TP_FIELDS = frozenset(["tcp_src", "tcp_dst"])  # also OF1.0's protocol-agnostic set_tp_*
+#: Writable here though not in Open vSwitch: they change what the rest of the frame is.
+_REFRAMING = frozenset(["eth_type", "ip_proto", "mpls_bos"])
 _LEGACY_SET = frozenset(["eth_src", "eth_dst", "ip_src", "ip_dst", "ip_dscp", "ip_ecn",
                          "tcp_src", "tcp_dst"])
 
@@ -176,3 +178,7 @@ def _check_set_field(act: A.SetField, walk: _Walk) -> None:
         full = 0xFFFF
         mask = full if act.mask is None else act.mask
         flow[Slot.VLAN_TCI] = (flow[Slot.VLAN_TCI] & ~mask) | (act.value & mask)
+    elif fld.name in _REFRAMING:
+        # What the later actions may assume follows the new type (as after push_mpls).
+        bits = (fld.mask if act.mask is None else (act.mask << fld.shift)) & fld.mask
+        flow[fld.slot] = (flow[fld.slot] & ~bits) | ((act.value << fld.shift) & bits)

@@ -8,7 +8,12 @@ frame as new ``bytes``:
 * ``set_field(frame, field, value, mask=None)`` writes one catalogue field
   (``packet.fields.FIELDS``), masked or whole, keeping every checksum valid: the IPv4
   header checksum, the TCP/UDP/ICMPv6 checksums over the pseudo-header, ICMP checksums,
-  and SCTP's CRC32c (recomputed).  A UDP checksum of zero ("none") stays zero.
+  and SCTP's CRC32c (recomputed).  A UDP checksum of zero ("none") stays zero.  The
+  fields that say what a header is are writable too (Open vSwitch refuses them):
+  ``eth_type`` rewrites the innermost EtherType (after VLAN tags), ``ip_proto`` the
+  IPv4 protocol or the IPv6 (last) next header, updating the transport checksum that
+  the old protocol's header carries for its pseudo-header, ``mpls_bos`` the top label's
+  S bit.  Nothing else moves: the bytes that follow are read under the new type.
 * ``push_vlan``/``pop_vlan``, ``push_mpls``/``pop_mpls``, ``push_pbb``/``pop_pbb`` (an
   802.1ah backbone header: B-DA, B-SA, type 0x88e7 and the I-TAG, in front of the whole
   customer frame), ``copy_ttl_out``/``copy_ttl_in`` (between the outermost MPLS entry and
@@ -174,6 +179,46 @@ def _w_eth_src(buf, flow, lay, old, new):
     buf[6:12] = new.to_bytes(6, "big")
 
 
+def _w_eth_type(buf, flow, lay, old, new):
+    """The EtherType the flow's ``eth_type`` came from (after VLAN tags, or in the SNAP
+    header); frames without a real EtherType (plain 802.2) are left alone."""
+    at = lay.eth_type_ofs
+    if at >= 0 and _U16.unpack_from(buf, at)[0] >= 0x600:
+        _U16.pack_into(buf, at, new)
+
+
+def _w_ip_proto(buf, flow, lay, old, new):
+    """The IPv4 protocol or the IPv6 next header that names the transport (the last
+    extension header's, if any).  The IPv4 header checksum is kept right, and so is the
+    transport checksum, which covers the protocol in its pseudo-header."""
+    l3 = lay.l3
+    if _ipv4_ok(flow, lay):
+        word = _U16.unpack_from(buf, l3 + 8)[0]
+        new_word = (word & 0xFF00) | new
+        _U16.pack_into(buf, l3 + 8, new_word)
+        _fix16(buf, l3 + 10, word, new_word)
+    elif _ipv6_ok(buf, flow, lay) and lay.l4 >= 0:
+        at = _ipv6_next_header(buf, lay)
+        if at < 0 or buf[at] != old:      # a later fragment: the flow holds 44
+            return
+        buf[at] = new
+    else:
+        return
+    _fix_l4(buf, flow, lay, old, new, pseudo=True)
+
+
+def _ipv6_next_header(buf: bytearray, lay: Layout) -> int:
+    """Offset of the next-header byte that points at ``lay.l4`` (-1 if the chain, walked
+    again, does not end there)."""
+    at, p = lay.l3 + 6, lay.l3 + 40
+    while p < lay.l4:
+        proto = buf[at]
+        hlen = 8 if proto == 44 else (buf[p + 1] + 2) * 4 if proto == 51 else \
+            (buf[p + 1] + 1) * 8
+        at, p = p, p + hlen
+    return at if p == lay.l4 else -1
+
+
 def _w_vlan_tci(buf, flow, lay, old, new):
     if old & VLAN_CFI:
         _U16.pack_into(buf, 14, new & ~VLAN_CFI)
@@ -320,6 +365,7 @@ def _w_pbb_isid(buf, flow, lay, old, new):
 _WRITERS: dict[int, _Writer] = {
     Slot.ETH_DST: _w_eth_dst,
     Slot.ETH_SRC: _w_eth_src,
+    Slot.ETH_TYPE: _w_eth_type,
     Slot.VLAN_TCI: _w_vlan_tci,
     Slot.MPLS_LSE: _w_mpls_lse,
     Slot.NW_SRC: _w_ipv4_addr(12, 14),
@@ -341,8 +387,12 @@ _WRITERS: dict[int, _Writer] = {
 #: field name -> (writer, prerequisite test, slot, shift, all-ones value of the field), for
 #: every writable field that lives in the frame.  Keyed by name: hashing a str is cheap,
 #: hashing a Field dataclass or an Enum runs Python code.
+#: Fields whose slot another field shares with a different writer (``NW_PROTO`` is the
+#: ARP opcode too).
+_FIELD_WRITERS: dict[str, _Writer] = {"ip_proto": _w_ip_proto}
 _PLANS: dict[str, tuple[_Writer, Callable[[Flow], bool], int, int, int]] = {
-    f.name: (_WRITERS[f.slot], _PREREQ_OK[f.prereq], int(f.slot), f.shift, (1 << f.n_bits) - 1)
+    f.name: (_FIELD_WRITERS.get(f.name) or _WRITERS[f.slot], _PREREQ_OK[f.prereq],
+             int(f.slot), f.shift, (1 << f.n_bits) - 1)
     for f in FIELDS if f.writable and f.slot in _WRITERS
 }
 

@@ -10,7 +10,10 @@ What this module owns
   OVS does: PCP in bits 13-15, bit 12 (``VLAN_CFI``) set when a tag is present, VID in 0-11.
 * The **field catalogue** (``FIELDS``): every field a controller can match or set, as a
   bit range ``[shift, shift + n_bits)`` of one slot, with its OVS names, its OXM/NXM code
-  points, whether it may be masked or written, and its prerequisite.
+  points, whether it may be masked or written, and its prerequisite.  Unlike Open
+  vSwitch, ``eth_type``, ``ip_proto`` and ``mpls_bos`` are writable (OpenFlow 1.3 lets a
+  switch set them; os-ken's switch test tool expects it): ``packet.edit`` rewrites the
+  innermost EtherType, the IPv4 protocol / IPv6 next header, and the top label's S bit.
 * ``Match``: a value/mask pair over the whole flow vector, the version-independent form
   every codec decodes into and the classifier indexes.
 
@@ -207,7 +210,7 @@ FIELDS: tuple[Field, ...] = (
        oxm=(_BASIC, 43), min_version=0x06),
     _f("eth_src", Slot.ETH_SRC, 48, oxm=(_BASIC, 4), nxm=(_NXM0, 2), aliases=("dl_src",)),
     _f("eth_dst", Slot.ETH_DST, 48, oxm=(_BASIC, 3), nxm=(_NXM0, 1), aliases=("dl_dst",)),
-    _f("eth_type", Slot.ETH_TYPE, 16, maskable=False, writable=False,
+    _f("eth_type", Slot.ETH_TYPE, 16, maskable=False,
        oxm=(_BASIC, 5), nxm=(_NXM0, 3), aliases=("dl_type",)),
     _f("vlan_tci", Slot.VLAN_TCI, 16, nxm=(_NXM0, 4), oxm=(_NXM0, 4)),
     # OXM vlan_vid is 13 bits: the VID plus OFPVID_PRESENT (0x1000), i.e. our CFI bit.
@@ -218,7 +221,7 @@ FIELDS: tuple[Field, ...] = (
        oxm=(_BASIC, 34)),
     _f("mpls_tc", Slot.MPLS_LSE, 3, shift=9, maskable=False, prereq=Prereq.MPLS,
        oxm=(_BASIC, 35)),
-    _f("mpls_bos", Slot.MPLS_LSE, 1, shift=8, maskable=False, writable=False,
+    _f("mpls_bos", Slot.MPLS_LSE, 1, shift=8, maskable=False,
        prereq=Prereq.MPLS, oxm=(_BASIC, 36)),
     _f("mpls_ttl", Slot.MPLS_LSE, 8, maskable=False, prereq=Prereq.MPLS, oxm=(_NXM1, 30)),
     _f("ip_src", Slot.NW_SRC, 32, prereq=Prereq.IPV4, oxm=(_BASIC, 11), nxm=(_NXM0, 7),
@@ -231,7 +234,7 @@ FIELDS: tuple[Field, ...] = (
        nxm=(_NXM1, 20)),
     _f("ipv6_label", Slot.IPV6_LABEL, 20, prereq=Prereq.IPV6, oxm=(_BASIC, 28),
        nxm=(_NXM1, 27), aliases=("ipv6_flabel",)),
-    _f("ip_proto", Slot.NW_PROTO, 8, maskable=False, writable=False, prereq=Prereq.IP_ANY,
+    _f("ip_proto", Slot.NW_PROTO, 8, maskable=False, prereq=Prereq.IP_ANY,
        oxm=(_BASIC, 10), nxm=(_NXM0, 6), aliases=("nw_proto",)),
     _f("ip_dscp", Slot.NW_TOS, 6, shift=2, maskable=False, prereq=Prereq.IP_ANY,
        oxm=(_BASIC, 8)),
