@@ -4,13 +4,15 @@ burst, several bands, DSCP remark) and metering on the cached hit path."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pyvswitch.datapath import actions as dp
 from pyvswitch.datapath.meter import (BAND_DROP, BAND_DSCP_REMARK, BandConfig, MeterConfig,
                                       MeterError, MeterTable as DpMeterTable, remark_dscp)
 from pyvswitch.netdev.base import open_netdev
-from pyvswitch.ofproto.meters import BAND_TYPES_ALL
+from pyvswitch.ofproto.meters import BAND_TYPES_ALL, BAND_TYPES_OVS
 from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto_dpif.ofproto_dpif import OfprotoDpif
 from pyvswitch.ofproto_dpif.xlate import translate
@@ -56,7 +58,6 @@ def ofp():
 @pytest.mark.parametrize("version", [V13, 0x05, V15])
 def test_add_then_config_stats_features(ofp, version):
     conn = FakeOfConn(version)
-    ofp.meters.band_types = BAND_TYPES_ALL       # this switch can remark DSCP too
     assert send(ofp, conn, meter(gm.OFPMC_ADD, 1, KBPS | gm.OFPMF_BURST | gm.OFPMF_STATS,
                                  drop(1000, 100)), now=0) == []
     assert send(ofp, conn, meter(gm.OFPMC_ADD, 2, PKTPS, drop(10),
@@ -74,15 +75,19 @@ def test_add_then_config_stats_features(ofp, version):
     assert feat.band_types == (1 << gm.OFPMBT_DROP) | (1 << gm.OFPMBT_DSCP_REMARK)
 
 
-def test_by_default_meters_are_open_vswitch_userspace_ones(ofp):
-    """Only drop bands (OVS 3.1 with the netdev datapath refuses dscp_remark)."""
+def test_dscp_remark_bands_by_default_and_open_vswitch_userspace_ones_on_request(ofp):
+    """Both band types the specification defines by default; with ``BAND_TYPES_OVS``
+    only drop bands, as OVS 3.1 with the netdev datapath (dscp_remark: BAD_BAND)."""
     conn = FakeOfConn(V13)
     (feat,) = send(ofp, conn, gm.MeterFeaturesRequest())
+    assert feat.band_types == BAND_TYPES_ALL
+    remark = meter(gm.OFPMC_ADD, 1, PKTPS, MeterBand(gm.OFPMBT_DSCP_REMARK, 5, prec_level=1))
+    assert send(ofp, conn, remark) == []
+    ofp.meters.band_types = BAND_TYPES_OVS
+    (feat,) = send(ofp, conn, gm.MeterFeaturesRequest())
     assert feat.band_types == 1 << gm.OFPMBT_DROP
-    expect_error(ofp, conn, meter(gm.OFPMC_ADD, 1, PKTPS,
-                                  MeterBand(gm.OFPMBT_DSCP_REMARK, 5, prec_level=1)),
-                 "OFPMMFC_BAD_BAND")
-    assert len(ofp.meters) == 0
+    expect_error(ofp, conn, dataclasses.replace(remark, meter_id=2), "OFPMMFC_BAD_BAND")
+    assert len(ofp.meters) == 1
 
 
 @pytest.mark.parametrize("msg, error", [
@@ -306,9 +311,8 @@ def test_modify_meter_restarts_the_datapath_meter():
     assert len(ports[2].captured) == 6
 
 
-def test_dscp_remark_band_through_the_switch_when_offered():
+def test_dscp_remark_band_through_the_switch():
     ofproto, provider, ports = make_bridge()
-    ofproto.meters.band_types = BAND_TYPES_ALL
     conn = FakeOfConn(V13)
     assert send(ofproto, conn, meter(gm.OFPMC_ADD, 1, PKTPS | gm.OFPMF_BURST, MeterBand(
         gm.OFPMBT_DSCP_REMARK, 1, 2, prec_level=1)), now=0) == []
@@ -321,6 +325,43 @@ def test_dscp_remark_band_through_the_switch_when_offered():
     assert provider.dpif.stats().n_hit == 4
     tos = [extract(f, 0)[Slot.NW_TOS] for f in ports[2].captured]
     assert tos == [0x28, 0x28, 0x30, 0x30, 0x30]   # the burst of 2 unchanged, then AF12
+
+
+def _fold(header: bytes) -> int:
+    total = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, len(header), 2))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+@pytest.mark.parametrize("ipv6", [False, True])
+def test_dscp_remark_over_the_rate_raises_the_drop_precedence_and_passes(ipv6):
+    """As os-ken's 02_DSCP_REMARK cases: 200 packets/s of DSCP 18 (AF21) through a
+    100 pktps band with prec_level 1; what is over the rate leaves as DSCP 20 (AF22),
+    IPv4 checksum right; nothing is dropped."""
+    ofproto, provider, ports = make_bridge()
+    conn = FakeOfConn(V13)
+    assert send(ofproto, conn, meter(gm.OFPMC_ADD, 1, PKTPS, MeterBand(
+        gm.OFPMBT_DSCP_REMARK, 100, prec_level=1)), now=0) == []
+    send(ofproto, conn, metered_flow(1))
+    flow = list(extract(compose_ip(tos=18 << 2), 1))
+    if ipv6:
+        flow[Slot.ETH_TYPE] = F.ETH_TYPE_IPV6
+        flow[Slot.IPV6_SRC], flow[Slot.IPV6_DST] = 0x10 << 112 | 0x10, 0x20 << 112 | 0x20
+    frame = compose(tuple(flow), payload_len=20)
+    for step in range(200):                      # 200 packets/s for 2 s
+        ports[1].inject(frame)
+        ports[1].inject(frame)
+        provider.run(step * 10)
+    sent = ports[2].captured
+    assert len(sent) == 400
+    dscp = [extract(f, 0)[Slot.NW_TOS] >> 2 for f in sent]
+    assert set(dscp) == {18, 20} and dscp[0] == 18
+    # The bucket starts with a second's worth (burst 0 = the rate) and gains 100/s:
+    # about 300 conform, the other 100 are remarked.
+    assert 95 <= dscp.count(20) <= 105
+    if not ipv6:
+        assert all(_fold(f[14:34]) == 0xFFFF for f in sent)
 
 
 def test_controller_meter_limits_packet_ins_only():

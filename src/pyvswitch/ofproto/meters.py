@@ -27,10 +27,11 @@ Semantics (Open vSwitch's with its userspace datapath, checks in its order)
   flows that use a deleted meter are deleted too (FLOW_REMOVED reason METER_DELETE).
 * Statistics / configuration of an unknown meter: OFPMMFC_UNKNOWN_METER.
 * Features: 262144 meters, 8 bands, no colors, KBPS|PKTPS|BURST|STATS, band types as
-  ``band_types``.  By default that is drop only, as Open vSwitch's userspace datapath
-  (checked against ovs-vswitchd 3.1: a dscp_remark band is OFPMMFC_BAD_BAND).  This
-  switch's datapath does implement DSCP remarking: setting ``band_types`` to
-  ``BAND_TYPES_ALL`` accepts and advertises dscp_remark bands too.
+  ``band_types``: drop and dscp_remark (``BAND_TYPES_ALL``), as the OpenFlow
+  specification describes them; the datapath remarks a packet over a dscp_remark band's
+  rate (its DSCP drop precedence raised by ``prec_level``) and lets it go on.  This is
+  where the switch departs from Open vSwitch 3.1's userspace datapath, which refuses
+  dscp_remark bands with OFPMMFC_BAD_BAND; ``band_types = BAND_TYPES_OVS`` behaves so.
 * Every change calls the provider's ``tables_changed()``.
 
 The datapath is reached through the provider: its ``meter_set`` / ``meter_del`` /
@@ -121,7 +122,7 @@ def check_meter_mod(mm: MeterMod) -> None:
         raise OFPError("OFPMMFC_OUT_OF_BANDS", f"{len(mm.bands)} bands")
 
 
-def check_datapath_config(mm: MeterMod, band_types: int = BAND_TYPES_OVS) -> None:
+def check_datapath_config(mm: MeterMod, band_types: int = BAND_TYPES_ALL) -> None:
     """The datapath's own rules (OVS dpif_meter_set, dpif_netdev_meter_set)."""
     unit = mm.flags & (OFPMF_KBPS | OFPMF_PKTPS)
     if unit not in (OFPMF_KBPS, OFPMF_PKTPS):
@@ -146,7 +147,7 @@ class MeterTable:
         self._dp_ids: set[int] = set()
         self.n_meter_mods = 0
         #: Band types accepted and advertised (bit 1 << OFPMBT_*); see the docstring.
-        self.band_types = BAND_TYPES_OVS
+        self.band_types = BAND_TYPES_ALL
 
     # --- the mapping ------------------------------------------------------------------
     def get(self, meter_id: int, default=None) -> Meter | None:
