@@ -434,8 +434,9 @@ def _reframe(ctx: Ctx, fld: F.Field, old: int, new: int, mask: int) -> None:
         return
     ctx.flush()
     full = (1 << fld.n_bits) - 1
-    ctx.put(dp.SetField(fld, (new >> fld.shift) & full, None if mask == full else mask))
-    ctx.note(f"    set_field:{fld.name} committed at once")
+    value = (new >> fld.shift) & full
+    ctx.put(dp.SetField(fld, value, None if mask == full else mask))
+    ctx.note(f"    set_field:{value:#x}->{fld.name} (committed at once)")
     ctx.flow[fld.slot] = new
     ctx.base[fld.slot] = new
 
