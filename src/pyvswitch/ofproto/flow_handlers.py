@@ -25,7 +25,7 @@ from pyvswitch.ofproto.handlers import handles
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
-from pyvswitch.openflow.wire_stats import encode_flow_stats_stream
+from pyvswitch.openflow.wire_flow_dump import encode_flow_dump
 from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
 from pyvswitch.ofproto.table_features import set_table_features, table_features
 
@@ -70,23 +70,23 @@ def _entries(rules: list, now: float, nxm: bool) -> Iterator[ms.FlowStats]:
             rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
             rule.packet_count, rule.byte_count,
             _age_secs(now - rule.used_ms) if nxm else None,
-            _age_secs(now - rule.modified_ms) if nxm else None, rule)
+            _age_secs(now - rule.modified_ms) if nxm else None)
 
 
 @handles(ms.FlowStatsRequest)
 def _flow_stats(ofproto, ofconn, msg, xid, now):
-    """The flows are chosen now; a session that can stream (``OfConn.send_stream``) gets
-    the reply encoded as it goes out, so the controller reads the first flows while the
-    switch encodes the rest (an OF1.0 ``ofp_match`` reply must first know that every
-    flow fits that form: it is built whole)."""
+    """The flows are chosen now and encoded straight from the rules (no ``FlowStats``).  A
+    session that can stream (``OfConn.send_stream``) gets the reply encoded as it goes
+    out, so the controller reads the first flows while the switch encodes the rest."""
     req = _single(msg)
     rules = _selected(ofproto.flows, req)
+    messages = encode_flow_dump(rules, now, ofconn.version, xid, req.nxm)
     send_stream = getattr(ofconn, "send_stream", None)
-    if send_stream is not None and (req.nxm or ofconn.version != 0x01):
-        send_stream(encode_flow_stats_stream(_entries(rules, now, req.nxm), ofconn.version,
-                                             xid, req.nxm))
+    if send_stream is not None:
+        send_stream(messages)
         return
-    ofconn.send(ms.FlowStatsReply(tuple(_entries(rules, now, req.nxm)), nxm=req.nxm), xid)
+    for raw in messages:
+        ofconn.rconn.send(raw, ofconn.reply_counter)
 
 
 @handles(ms.AggregateStatsRequest)

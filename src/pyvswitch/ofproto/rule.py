@@ -65,8 +65,8 @@ class Rule:
         #: datapath still credits to this rule go there (OVS rule_dpif new_rule).
         self.successor: Rule | None = None
         self.forward_counts = False
-        #: Match and instructions as the last flow-stats reply encoded them (the codec
-        #: fills it, see ``messages_stats.FlowStats.cache``); valid for the rule's whole
+        #: Match and instructions as the last flow-stats reply encoded them (the dump
+        #: encoder fills it, see ``openflow.wire_flow_dump``); valid for the rule's whole
         #: life because neither ever changes.
         self.wire: tuple | None = None
 
@@ -81,6 +81,7 @@ class Rule:
         twin.used_ms = self.used_ms
         twin.packet_count = self.packet_count
         twin.byte_count = self.byte_count
+        twin.wire = self.wire             # same match and instructions
         return twin
 
     @property

@@ -104,22 +104,31 @@ def _generate_encode(steps: tuple):
     return ns["replay"]
 
 
-def encode_tlvs(match: Match, version: int) -> bytes:
-    """``match_codec._encode_tlvs`` through the plan of the match's shape, if it has one."""
+def encode_plan(match: Match, version: int):
+    """The plan of ``match``'s shape: a function ``values -> TLV bytes`` giving what
+    ``encode_tlvs`` gives for every match of that shape, or None (no plan: use
+    ``encode_tlvs``).  For callers that keep it per shape themselves (a flow dump knows
+    which rules share a mask list, and skips building this key per rule)."""
     v, m = match.values, match.masks
     if m[_VLAN_TCI]:
-        return MC._encode_tlvs(match, version)
+        return None
     key = (version, v[_ETH_TYPE] if m[_ETH_TYPE] == 0xFFFF else -1,
            v[_NW_PROTO] if m[_NW_PROTO] == 0xFF else -1, *m)
     try:
-        plan = _ENCODE_PLANS[key]
+        return _ENCODE_PLANS[key]
     except KeyError:
         if len(_ENCODE_PLANS) >= _MAX_PLANS:
             _ENCODE_PLANS.clear()
         plan = _ENCODE_PLANS[key] = _record(match, version)
+        return plan
+
+
+def encode_tlvs(match: Match, version: int) -> bytes:
+    """``match_codec._encode_tlvs`` through the plan of the match's shape, if it has one."""
+    plan = encode_plan(match, version)
     if plan is None:
         return MC._encode_tlvs(match, version)
-    return plan(v)
+    return plan(match.values)
 
 
 # --- decoding ---------------------------------------------------------------------------------

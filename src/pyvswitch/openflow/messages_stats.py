@@ -4,8 +4,8 @@ What this module owns
 ---------------------
 Frozen dataclasses for the FLOW / AGGREGATE / TABLE / PORT_STATS multipart requests and
 replies (OVS ``ofputil_flow_stats_request``, ``ofputil_flow_stats``...; ``FlowStats``, one
-per flow of a reply, is a plain slotted one for speed).  ``nxm`` marks the
-Nicira forms (NXST_FLOW / NXST_AGGREGATE, used by OF1.0 sessions whose flow format is NXM):
+per flow of a reply, is a plain slotted one; a switch dumping its tables builds none:
+``wire_flow_dump`` encodes its rules directly).  ``nxm`` marks the Nicira forms (NXST_FLOW / NXST_AGGREGATE, used by OF1.0 sessions whose flow format is NXM):
 a reply should use the form its request used, so ofproto copies the flag across.
 
 Must not import: anything in pyvswitch except ``packet.fields``, ``openflow.ofpacts`` and
@@ -14,8 +14,8 @@ Must not import: anything in pyvswitch except ``packet.fields``, ``openflow.ofpa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 from pyvswitch.openflow.messages import Message
 from pyvswitch.openflow.ofpacts import OFPG_ANY, OFPP_ANY, Instructions
@@ -65,10 +65,6 @@ class FlowStats:
     byte_count: int = 0
     idle_age: Optional[int] = None
     hard_age: Optional[int] = None
-    #: An object with a writable ``wire`` attribute (ofproto passes the rule) in which the
-    #: encoder keeps this flow's encoded match and instructions for the next reply; its
-    #: owner must reset ``wire`` to None if either ever changes.  Not part of the value.
-    cache: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ Must not import: ofproto, conn, or anything above openflow.
 from __future__ import annotations
 
 import struct
-from typing import Iterable, Iterator
 
 from pyvswitch.openflow import match_codec as MC
 from pyvswitch.openflow import registry as R
@@ -28,9 +27,8 @@ from pyvswitch.openflow.messages_stats import (
     AggregateStatsReply, AggregateStatsRequest, FlowStats, FlowStatsReply, FlowStatsRequest,
     PortStats, PortStatsReply, PortStatsRequest, TableStats, TableStatsReply,
     TableStatsRequest)
-from pyvswitch.openflow.framing import MAX_MESSAGE
 from pyvswitch.openflow.multipart import (OFPMP_EXPERIMENTER, body_offset, finish_mp,
-                                         mp_header, parse_mp_header, split_reply)
+                                         parse_mp_header, split_reply)
 from pyvswitch.openflow.ofpacts import (OFPG_ANY, Instructions, of10_port_to_of11,
                                         of11_port_to_of10)
 from pyvswitch.openflow.wire_flow import OXS_BYTE_COUNT, OXS_DURATION, OXS_FLOW_COUNT, \
@@ -174,32 +172,16 @@ _MAX_INSTRUCTIONS_WIRE = 4096
 _INSTRUCTIONS_BY_ID: dict[tuple[int, int], tuple[Instructions, bytes]] = {}
 
 
-def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, bytes]:
-    """(match, actions or instructions) of a flow stats entry in the form ``version`` and
-    ``nx`` call for, from ``fs.cache.wire`` when the last reply encoded them the same way
-    (a dump of 100k flows then costs one struct pack per flow)."""
-    owner = fs.cache
+def instructions_wire(ins: Instructions, version: int, nx: bool) -> bytes:
+    """The actions (OF1.0, Nicira form) or instructions of a flow stats entry.
+
+    Many flows share their instructions: each distinct set is encoded once per form.  The
+    decoder hands equal instructions out as one object, so they are first looked up by
+    identity (hashing a frozen dataclass again for every flow costs more than the rest)."""
     key = version | (0x100 if nx else 0)
-    if owner is not None:
-        wire = owner.wire
-        if wire is not None and wire[0] == key:
-            return wire[1], wire[2]
-    if version == R.V10 and not nx:
-        match = MC.encode_ofp10_match(fs.match)
-    elif nx:
-        match = MC.encode_nxm(fs.match)
-    else:
-        match = MC.encode_oxm_match(fs.match, version)
-    # Many flows share their instructions: encode each distinct set once per form.  The
-    # decoder hands equal instructions out as one object, so they are first looked up by
-    # identity (hashing a frozen dataclass again for every flow costs more than the rest).
-    ins = fs.instructions
     seen = _INSTRUCTIONS_BY_ID.get((key, id(ins)))
     if seen is not None and seen[0] is ins:
-        rest = seen[1]
-        if owner is not None:
-            owner.wire = (key, match, rest)
-        return match, rest
+        return seen[1]
     ikey = (key, ins)
     try:
         rest = _INSTRUCTIONS_WIRE.get(ikey)
@@ -207,9 +189,9 @@ def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, byt
         rest = ikey = None
     if rest is None:
         if version == R.V10 or nx:
-            rest = _ac().encode_actions(version, fs.instructions.apply or ())
+            rest = _ac().encode_actions(version, ins.apply or ())
         else:
-            rest = _ac().encode_instructions(version, fs.instructions)
+            rest = _ac().encode_instructions(version, ins)
         if ikey is not None:
             if len(_INSTRUCTIONS_WIRE) >= _MAX_INSTRUCTIONS_WIRE:
                 _INSTRUCTIONS_WIRE.clear()
@@ -218,9 +200,25 @@ def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, byt
         if len(_INSTRUCTIONS_BY_ID) >= _MAX_INSTRUCTIONS_WIRE:
             _INSTRUCTIONS_BY_ID.clear()
         _INSTRUCTIONS_BY_ID[(key, id(ins))] = (ins, rest)   # holding ins keeps the id its own
-    if owner is not None:
-        owner.wire = (key, match, rest)
-    return match, rest
+    return rest
+
+
+def _flow_entry_parts(fs: FlowStats, version: int, nx: bool) -> tuple[bytes, bytes]:
+    """(match, actions or instructions) of a flow stats entry in the form ``version`` and
+    ``nx`` call for."""
+    if version == R.V10 and not nx:
+        match = MC.encode_ofp10_match(fs.match)
+    elif nx:
+        match = MC.encode_nxm(fs.match)
+    else:
+        match = MC.encode_oxm_match(fs.match, version)
+    return match, instructions_wire(fs.instructions, version, nx)
+
+
+def nx_age(age: int | None) -> int:
+    """An NXST_FLOW ``idle_age``/``hard_age`` field: seconds + 1, 0 for "not reported",
+    at most 0xFFFF (OVS ofputil_append_flow_stats_reply)."""
+    return 0 if age is None or age < 0 else min(age + 1, 0xFFFF)
 
 
 def _encode_flow_entry(fs: FlowStats, version: int, nx: bool) -> bytes:
@@ -232,8 +230,7 @@ def _encode_flow_entry(fs: FlowStats, version: int, nx: bool) -> bytes:
         return FS10.pack(4 + len(body), fs.table_id) + body
     if nx:
         tail = match + b"\0" * R.pad8(len(match)) + rest
-        idle_age = 0 if fs.idle_age is None else fs.idle_age + 1
-        hard_age = 0 if fs.hard_age is None else fs.hard_age + 1
+        idle_age, hard_age = nx_age(fs.idle_age), nx_age(fs.hard_age)
         return NX_FS.pack(48 + len(tail), fs.table_id, fs.duration_sec, fs.duration_nsec,
                           fs.priority, fs.idle_timeout, fs.hard_timeout, len(match),
                           idle_age, hard_age, fs.cookie, fs.packet_count,
@@ -264,31 +261,6 @@ def _encode_flow_stats_reply(msg: FlowStatsReply, version: int, xid: int) -> lis
         return split_reply(version, OFPMP_EXPERIMENTER, xid, items,
                            _nx_prefix(version, NXST_FLOW))
     return split_reply(version, OFPMP_FLOW, xid, items)
-
-
-def encode_flow_stats_stream(flows: Iterable[FlowStats], version: int, xid: int,
-                             nxm: bool = False) -> Iterator[bytes]:
-    """The messages of a flow-stats reply, produced as ``flows`` is consumed, so a big
-    reply can go out (and be read) while the rest is still being encoded.
-
-    The same bytes as encoding ``FlowStatsReply(flows, nxm)``, except that OpenFlow 1.0
-    picks its form up front from ``nxm`` alone (the caller makes sure a plain OF1.0 reply
-    fits every flow, or asks for NXST)."""
-    mp_type, prefix = OFPMP_FLOW, b""
-    if nxm:
-        mp_type, prefix = OFPMP_EXPERIMENTER, _nx_prefix(version, NXST_FLOW)
-    room = MAX_MESSAGE - 8 - len(mp_header(version, mp_type, 0)) - len(prefix)
-    chunk: list[bytes] = []
-    used = 0
-    for fs in flows:
-        item = _encode_flow_entry(fs, version, nxm)
-        if used + len(item) > room:
-            yield finish_mp(version, False, mp_type, OFPMPF_MORE, xid,
-                            prefix + b"".join(chunk))
-            chunk, used = [], 0
-        chunk.append(item)
-        used += len(item)
-    yield finish_mp(version, False, mp_type, 0, xid, prefix + b"".join(chunk))
 
 
 def _decode_flow_entries(version: int, buf: bytes, pos: int, nx: bool) -> list[FlowStats]:
