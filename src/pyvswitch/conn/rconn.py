@@ -301,7 +301,8 @@ class Rconn:
         if msg is None:
             return None
         self.counters.packets_received += 1
-        self._copy_to_monitors(msg)
+        if self.monitors:
+            self._copy_to_monitors(msg)
         if (not self.probably_admitted and (is_admission_msg(msg) or (
                 self.last_connected is not None
                 and now - self.last_connected >= ADMIT_AFTER_MS))):

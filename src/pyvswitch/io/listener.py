@@ -23,6 +23,7 @@ import ovs.poller
 import ovs.stream
 
 from pyvswitch.config.model import DEFAULT_OFP_PORT
+from pyvswitch.util.poller import may_be_ready
 
 
 class Listener:
@@ -77,6 +78,8 @@ class Listener:
 
     def accept(self) -> tuple[str, ovs.stream.Stream] | None:
         """One accepted connection as (name, stream), or None if none is waiting."""
+        if not may_be_ready(self.sock.fileno()):    # the last poll saw nobody waiting
+            return None
         try:
             sock, addr = self.sock.accept()
         except (BlockingIOError, InterruptedError):

@@ -29,6 +29,7 @@ import ovs.stream
 from pyvswitch.openflow import codec
 from pyvswitch.openflow.framing import FramingError, split_messages
 from pyvswitch.openflow.messages import ErrorMsg, Hello
+from pyvswitch.util import poller as loop_poller
 from pyvswitch.util.vlog import Logger
 
 log = Logger("vconn")
@@ -177,6 +178,10 @@ class StreamVconn:
     def _fill(self) -> None:
         """Read what the socket has and split it into messages."""
         sock = self._sock
+        if sock is not None:
+            fd = sock.fileno()
+            if loop_poller.drained(fd) or not loop_poller.may_be_ready(fd):
+                return          # nothing arrived since the last poll said so
         for _ in range(16):
             if sock is not None:
                 try:
@@ -188,6 +193,8 @@ class StreamVconn:
             else:
                 error, data = self.stream.recv(_RECV_CHUNK)
             if error == errno.EAGAIN:
+                if sock is not None:
+                    loop_poller.mark_drained(fd)
                 break
             if error:
                 raise OSError(error, errno.errorcode.get(error, str(error)))
@@ -197,6 +204,8 @@ class StreamVconn:
                 raise EOFError(self.name)
             self._in += data
             if len(data) < _RECV_CHUNK:
+                if sock is not None:
+                    loop_poller.mark_drained(fd)
                 break
         if len(self._in) >= 8:
             try:

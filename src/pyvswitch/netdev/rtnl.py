@@ -20,6 +20,7 @@ import struct
 from dataclasses import dataclass
 
 from pyvswitch.netdev.base import NetdevError, NetdevStats
+from pyvswitch.util.poller import may_be_ready
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
@@ -115,6 +116,8 @@ class LinkEvents:
         If the kernel dropped events (ENOBUFS) ``overflowed`` is set: refresh everything.
         """
         changed: set[int] = set()
+        if not may_be_ready(self.sock.fileno()):    # the last poll saw no event
+            return changed
         while True:
             try:
                 data = self.sock.recv(65536)

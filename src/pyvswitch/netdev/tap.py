@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from pyvswitch.netdev import rtnl
 from pyvswitch.netdev.base import NetdevError, NetdevStats, register_type
 from pyvswitch.netdev.linux import KernelLink
+from pyvswitch.util.poller import may_be_ready
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -60,8 +61,10 @@ class TapNetdev(KernelLink):
 
     def recv_batch(self, max_n: int) -> list[bytes]:
         out: list[bytes] = []
-        read = os.read
         fd = self._fd
+        if not may_be_ready(fd):      # the last poll found nothing to read
+            return out
+        read = os.read
         st = self._stats
         while len(out) < max_n:
             try:

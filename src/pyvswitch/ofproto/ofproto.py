@@ -276,6 +276,8 @@ class Ofproto:
                 if assembler is None:
                     assembler = self._assemblers[id(ofconn)] = MultipartAssembler()
                 pieces = assembler.feed(raw, now)
+                if not assembler.partials:      # kept only while a request is partial
+                    del self._assemblers[id(ofconn)]
                 if not pieces:
                     return
             else:
@@ -302,6 +304,11 @@ class Ofproto:
         self._poll_port_changes()
         self.connmgr.run(now)
         self.flows.run(now)
+        if self._assemblers:
+            self._run_assemblers(now)
+
+    def _run_assemblers(self, now: float) -> None:
+        """Forget the multipart assemblers of closed sessions; time out partial ones."""
         live = {id(c) for c in self.connmgr.all_ofconns()}
         for key in [k for k in self._assemblers if k not in live]:
             del self._assemblers[key]

@@ -7,8 +7,10 @@ installed megaflow (keyed by the megaflow's key and mask): the actions it got, t
 it traversed and the MAC-learning side effects it had.  With those it
 
 * **revalidates**: after a table, port or MAC-table change, re-translates every cached
-  flow; one whose actions or mask changed is deleted from the datapath (the next packet
-  is translated afresh), so nothing stale forwards once a change is acknowledged.  The
+  flow (after flow_mods only, just those the changed rules can affect:
+  ``revalidate_rules``); one whose actions or mask changed is deleted from the datapath
+  (the next packet is translated afresh), so nothing stale forwards once a change is
+  acknowledged.  The
   flow translated is the megaflow's key: a translation reads only fields its mask keeps
   (that is what the mask means), so the key gives the result every packet of the
   megaflow would get, and the whole packet flow need not be kept per megaflow (memory);
@@ -25,6 +27,7 @@ Time model: ``now`` (ms) is a parameter.  Must not import ``vswitchd``.
 from __future__ import annotations
 
 from collections import deque
+from itertools import compress
 from operator import and_
 from dataclasses import dataclass
 
@@ -35,6 +38,7 @@ from pyvswitch.ofproto_dpif.xlate import translate
 from pyvswitch.util.vlog import Logger
 
 log = Logger("upcall")
+_ALL_SLOTS = tuple(range(len(Slot)))
 
 MAX_IDLE_MS = 10_000
 FLOW_LIMIT = 200_000
@@ -108,12 +112,44 @@ class UpcallHandler:
     # --- revalidation -----------------------------------------------------------------
     def revalidate(self, now: float) -> int:
         """Re-translate every cached flow; delete those that would now differ."""
+        return self._revalidate(list(self.ukeys.items()), now)
+
+    def revalidate_rules(self, added, removed, now: float) -> int:
+        """Revalidate after flow-table changes only (no group, meter, port or MAC-table
+        change): ``added`` rules, ``removed`` rules (replaced ones included).
+
+        Only the cached flows these rules can affect are re-translated: one that hit a
+        removed rule, and, for a rule added to table 0, one whose megaflow some packet
+        of which the new rule matches (table 0 sees the packet as the datapath key has
+        it; a flow resumed after recirculation does not, so it is always re-translated).
+        A rule added to a later table may be reached with rewritten fields: then every
+        cached flow is re-translated, as ``revalidate`` does.  A cached flow that neither
+        hit a changed rule nor overlaps an added one would translate the same: every
+        lookup it made returns the same rule (its megaflow mask stays sufficient)."""
+        if not self.ukeys:
+            return 0
+        if any(rule.table_id != 0 for rule in added):
+            return self.revalidate(now)
+        gone = {id(rule) for rule in removed}
+        tests = [_overlap_test(rule.match) for rule in added]
+        odp_to_ofp = self.bridge.odp_to_ofp
+        todo = []
+        for item in self.ukeys.items():
+            (key, mask), ukey = item
+            if gone and any(id(rule) in gone for rule in ukey.rules):
+                todo.append(item)
+            elif tests and (key[Slot.RECIRC_ID] or any(
+                    _overlaps(test, key, mask, odp_to_ofp) for test in tests)):
+                todo.append(item)
+        return self._revalidate(todo, now)
+
+    def _revalidate(self, items, now: float) -> int:
         self.n_revalidations += 1
         bridge = self.bridge
         bridge.may_learn = False
         deleted = 0
         try:
-            for (key, mask), ukey in list(self.ukeys.items()):
+            for (key, mask), ukey in items:
                 flow = self._openflow_flow(key)
                 xout = translate(bridge, flow, now) if flow is not None else None
                 if (xout is None or tuple(xout.wc) != mask
@@ -215,3 +251,25 @@ def _recirc_ids(actions, into: set) -> None:
             into.add(a.recirc_id)
         elif type(a) is Clone:
             _recirc_ids(a.actions, into)
+
+
+def _overlap_test(match) -> tuple[tuple[int, int, int], ...]:
+    """A match as its constrained slots: ``(slot, value, mask)``."""
+    masks, values = match.masks, match.values
+    return tuple([(slot, values[slot] & masks[slot], masks[slot])
+                  for slot in compress(_ALL_SLOTS, masks)])
+
+
+def _overlaps(test, key, mask, odp_to_ofp) -> bool:
+    """Whether some packet of the megaflow ``key``/``mask`` matches ``test``: no bit
+    that both constrain differs.  The key's in_port is a datapath port number."""
+    in_port = Slot.IN_PORT
+    for slot, value, m in test:
+        got = key[slot]
+        if slot == in_port:
+            got = odp_to_ofp.get(got, -1)
+            if got < 0:
+                return True          # a port gone: let revalidation delete the flow
+        if (got ^ value) & m & mask[slot]:
+            return False
+    return True

@@ -508,15 +508,18 @@ class Bridges:
                     netdev.run(now)
                 except Exception:  # fault isolation: one device must not stop the loop
                     log.exception("%s: unexpected error in device %s", br.name, netdev.name)
+            # OpenFlow first: a request's reply (a barrier's, say) leaves before the
+            # datapath work of the pass, and the provider then revalidates against the
+            # tables as this pass's flow_mods left them.
+            try:
+                br.ofproto.run(now)
+            except Exception:  # fault isolation: flow expiry, connections, reassembly
+                log.exception("%s: unexpected error in the OpenFlow layer", br.name)
             try:
                 br.provider.run(now)
             except Exception:  # fault isolation: a bug in one packet's path must not stop us
                 br.provider.n_crashes = getattr(br.provider, "n_crashes", 0) + 1
                 log.exception("%s: unexpected error in the datapath provider", br.name)
-            try:
-                br.ofproto.run(now)
-            except Exception:  # fault isolation: flow expiry, connections, reassembly
-                log.exception("%s: unexpected error in the OpenFlow layer", br.name)
         self.coverage_feed.run(self, now)
         coverage.run(now)
 

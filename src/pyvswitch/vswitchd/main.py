@@ -46,6 +46,7 @@ from pyvswitch.config import toml_source
 # Imported here, before logging is set up: ovs.db.idl registers its log module on import.
 from pyvswitch.config.ovsdb_source import OvsdbSource
 from pyvswitch.io.ssl_stream import SslConfig
+from pyvswitch.util import poller as loop_poller
 from pyvswitch.util.vlog import Logger
 from pyvswitch.vswitchd.bridge import Bridges
 from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpif
@@ -122,12 +123,13 @@ class Daemon:
         unixctl_cmds.register(self)
         unixctl_dpif.register(self)
 
-    def run_once(self, poller: ovs.poller.Poller) -> None:
-        try:
-            while os.read(self._sig_r, 64):
+    def run_once(self, poller: loop_poller.Poller) -> None:
+        if loop_poller.may_be_ready(self._sig_r):
+            try:
+                while os.read(self._sig_r, 64):
+                    pass
+            except BlockingIOError:
                 pass
-        except BlockingIOError:
-            pass
         now = ovs.timeval.msec()
         if self.reload_requested:
             self.reload_requested = False
@@ -142,7 +144,8 @@ class Daemon:
             log.exception("unexpected error reading the configuration; the last "
                           "configuration stays in effect")
         self.bridges.run(now)
-        self.unixctl.run()
+        if _unixctl_has_work(self.unixctl):
+            self.unixctl.run()
         now = ovs.timeval.msec()
         self.source.wait(poller)
         self.bridges.wait(poller, now)
@@ -150,8 +153,8 @@ class Daemon:
         poller.fd_wait(self._sig_r, ovs.poller.POLLIN)
 
     def loop(self) -> None:
+        poller = loop_poller.Poller()
         while not self.exiting:
-            poller = ovs.poller.Poller()
             self.run_once(poller)
             if self.exiting:
                 break
@@ -165,6 +168,15 @@ class Daemon:
         if self.unixctl is not None:
             self.unixctl.close()
             self.unixctl = None
+
+
+def _unixctl_has_work(server: ovs.unixctl.server.UnixctlServer) -> bool:
+    """False when the unixctl server has no connection and its listening socket was not
+    readable at the last poll: its ``run`` would only try an ``accept`` that fails."""
+    if server._conns:
+        return True
+    sock = getattr(server._listener, "socket", None)
+    return sock is None or loop_poller.may_be_ready(sock.fileno())
 
 
 class TomlSource:
