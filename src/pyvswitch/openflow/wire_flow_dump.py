@@ -16,9 +16,10 @@ with the rule's match and instructions as already encoded bytes:
 * **The rule's cache.**  A rule's match and instructions never change (MODIFY builds a new
   rule), so the encoded form is kept in ``rule.wire`` as ``(form, a, b)``; ``form`` is the
   version, + 0x100 for the Nicira form, and a rule keeps the last form it was dumped in.
-  ``a``/``b`` are laid out for the entry's shape: OF1.3/1.4 ``(match + instructions,
-  None)``; OF1.5 ``(match, instructions)`` (the statistics sit between); Nicira
-  ``(match + padding + actions, match length)``; OF1.0 ``(ofp_match, actions)``.
+  The entry is its fixed part, ``a``, then ``b`` (OF1.5: fixed part, ``a``, statistics,
+  ``b``): ``a`` is the rule's own match bytes, ``b`` the match's padding (if not in ``a``)
+  and the instructions, one object shared by the rules of a shape and instruction set.
+  In the Nicira form ``len(a)`` is the entry's match length.
 * **A first dump.**  Matches are encoded through ``match_plans`` plans, found once per
   shape: rules of a table with the same mask share one mask list, so the shape is known by
   that list's identity plus the eth_type / ip_proto values.  Instructions go through
@@ -63,7 +64,7 @@ _NX = 0x100
 _ETH_TYPE, _NW_PROTO = int(Slot.ETH_TYPE), int(Slot.NW_PROTO)
 _MAX_SHAPES = 4096
 #: (id(mask list), version (0: NXM), eth_type, ip_proto) -> (that mask list, plan, head,
-#: pad, TLV length): how the matches of one shape encode (plan None: through match_codec).
+#: pad): how the matches of one shape encode (plan None: through match_codec).
 _SHAPES: dict[tuple, tuple] = {}
 
 
@@ -75,7 +76,6 @@ def _shape(match, version: int) -> tuple:
         return got
     plan = MP.encode_plan(match, version)
     head = pad = b""
-    n = 0
     if plan is not None:
         body = plan(v)
         n = len(body)
@@ -90,54 +90,67 @@ def _shape(match, version: int) -> tuple:
             pad = bytes(-n % 8)      # NXST_FLOW pads the match to 8 bytes
     if len(_SHAPES) >= _MAX_SHAPES:
         _SHAPES.clear()
-    got = _SHAPES[skey] = (masks, plan, head, pad, n)   # holding masks keeps the id its own
+    got = _SHAPES[skey] = (masks, plan, head, pad)   # holding masks keeps the id its own
     return got
 
 
 def _cold(version: int, nx: bool):
     """A function ``rule -> rule.wire`` that encodes the rule's match and instructions in
-    the form (``version``, ``nx``) and keeps them on the rule, for one dump: it remembers
-    the shapes and instruction sets it has met (a dump's rules hold them all alive, so
-    identity is a safe key), which makes a first dump of many similar flows cheap.
+    the form (``version``, ``nx``) and keeps them on the rule, for one dump.  It remembers
+    each (mask list, instruction set) pair it meets with what the rules of that pair have
+    in common: the match plan, the OXM header and padding, the encoded instructions (a
+    dump's rules hold these objects alive, so identity is a safe key).
     OFPError/ValueError: the match has no OF1.0 ``ofp_match`` form."""
     key = version | (_NX if nx else 0)
-    mversion = 0 if nx else version
-    shapes: dict[tuple, tuple] = {}
-    insets: dict[int, tuple] = {}
-    of10 = version == R.V10 and not nx
+    form = _OF10 if version == R.V10 and not nx else (
+        _NXM if nx else (_OF15 if version == R.V15 else _OF13))
+    pairs: dict[tuple[int, int], tuple] = {}
 
     def encode(rule) -> tuple:
-        ins = rule.instructions
-        got = insets.get(id(ins))
-        if got is None or got[0] is not ins:
-            got = insets[id(ins)] = (ins, instructions_wire(ins, version, nx))
-        rest = got[1]
-        match = rule.match
-        if of10:
-            wire = rule.wire = (key, MC.encode_ofp10_match(match), rest)
-            return wire
+        match, ins = rule.match, rule.instructions
         masks, v = match.masks, match.values
-        skey = (id(masks), v[_ETH_TYPE], v[_NW_PROTO])
-        shape = shapes.get(skey)
-        if shape is None or shape[0] is not masks:
-            shape = shapes[skey] = _shape(match, mversion)
-        plan = shape[1]
-        if nx:
-            if plan is None:
+        pair = pairs.get((id(masks), id(ins)))
+        if (pair is None or pair[0] is not masks or pair[1] is not ins
+                or pair[2] != v[_ETH_TYPE] or pair[3] != v[_NW_PROTO]):
+            pair = pairs[id(masks), id(ins)] = _pair(match, ins, version, nx, form)
+        plan = pair[4]
+        if plan is None:                      # no plan (or OF1.0): the generic encoders
+            if form == _OF10:
+                wire = (key, MC.encode_ofp10_match(match), pair[6])
+            elif form == _NXM:
                 tlvs = MC.encode_nxm(match)
-                wire = (key, tlvs + bytes(-len(tlvs) % 8) + rest, len(tlvs))
+                wire = (key, tlvs, bytes(-len(tlvs) % 8) + pair[6])
             else:
-                wire = (key, plan(v) + shape[3] + rest, shape[4])
+                wire = (key, MC.encode_oxm_match(match, version), pair[6])
+        elif form == _OF13:
+            wire = (key, pair[5] + plan(v), pair[6])
+        elif form == _NXM:
+            wire = (key, plan(v), pair[6])
         else:
-            if plan is None:
-                oxm = MC.encode_oxm_match(match, version)
-            else:
-                oxm = shape[2] + plan(v) + shape[3]
-            wire = (key, oxm, rest) if version == R.V15 else (key, oxm + rest, None)
+            wire = (key, pair[5] + plan(v) + pair[7], pair[6])
         rule.wire = wire
         return wire
 
     return encode
+
+
+_OF13, _OF15, _NXM, _OF10 = range(4)
+
+
+def _pair(match, ins, version: int, nx: bool, form: int) -> tuple:
+    """(mask list, instructions, eth_type, ip_proto, plan, head, tail, match pad) for the
+    rules of ``match``'s shape with instructions ``ins``: such a rule's entry ends with
+    ``head + plan(values)`` [+ ``match pad``] and ``tail`` (the match's padding and the
+    instructions, or with no plan, the instructions alone)."""
+    rest = instructions_wire(ins, version, nx)
+    masks, v = match.masks, match.values
+    plan = head = pad = None
+    tail = rest
+    if form != _OF10:
+        _, plan, head, pad = _shape(match, 0 if nx else version)
+        if plan is not None and form != _OF15:
+            tail = pad + rest
+    return (masks, ins, v[_ETH_TYPE], v[_NW_PROTO], plan, head, tail, pad)
 
 
 def rule_wire(rule, version: int, nx: bool) -> tuple:
@@ -195,20 +208,21 @@ def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
         wire = rule.wire
         if wire is None or wire[0] != key:
             wire = cold(rule)
-        tail = wire[1]
+        match, rest = wire[1], wire[2]
         c = rule.created_ms
         if c != last_c:
             last_c, d = c, int(now - c)
             d = d if d > 0 else 0
             dsec, dnsec = d // 1000, d % 1000 * 1_000_000
-        n = 48 + len(tail)
+        n = 48 + len(match) + len(rest)
         if len(out) + n > MAX_MESSAGE:
             yield _finish(out, False)
             out = bytearray(head)
         out += pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
                     rule.hard_timeout, rule.flags, rule.importance if importance else 0,
                     rule.cookie, rule.packet_count, rule.byte_count)
-        out += tail
+        out += match
+        out += rest
     yield _finish(out, True)
 
 
@@ -281,19 +295,20 @@ def _dump_nx(rules, now: float, version: int, head: bytes, ages: bool) -> Iterat
         wire = rule.wire
         if wire is None or wire[0] != key:
             wire = cold(rule)
-        tail = wire[1]
+        match, rest = wire[1], wire[2]
         c = rule.created_ms
         if c != last_c:
             last_c, d = c, int(now - c)
             d = d if d > 0 else 0
             dsec, dnsec = d // 1000, d % 1000 * 1_000_000
-        n = 48 + len(tail)
+        n = 48 + len(match) + len(rest)
         if len(out) + n > MAX_MESSAGE:
             yield _finish(out, False)
             out = bytearray(head)
         out += pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
-                    rule.hard_timeout, wire[2], _age(now - rule.used_ms) if ages else 0,
+                    rule.hard_timeout, len(match), _age(now - rule.used_ms) if ages else 0,
                     _age(now - rule.modified_ms) if ages else 0, rule.cookie,
                     rule.packet_count, rule.byte_count)
-        out += tail
+        out += match
+        out += rest
     yield _finish(out, True)
