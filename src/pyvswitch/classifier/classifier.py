@@ -97,21 +97,24 @@ class Classifier:
 
     # --- changes ----------------------------------------------------------------------
     def insert(self, rule: Any, version: int, mask: tuple[int, ...] | None = None,
-               key: tuple[int, ...] | None = None) -> None:
+               key: tuple[int, ...] | None = None, subtable: Subtable | None = None) -> None:
         """Make ``rule`` visible from ``version`` on.
 
         ``mask``, if the caller has it, is ``tuple(rule.match.masks)`` (saves building it);
-        ``key``, the key ``find_exactly_keyed`` returned for the same match values and
-        mask (saves computing it again).
+        ``key``, the key ``find_exactly_keyed`` / ``find_exactly_in`` returned for the
+        same match values and mask (saves computing it again); ``subtable``, what
+        ``subtable(mask)`` returned just before (saves looking it up again: hashing a
+        mask costs more than the rest of an insert's lookups together).
         ValueError if the rule is already in the classifier (until collected) or its match
         does not span the flow vector.
         """
         self._seq += 1
-        self._insert(rule, version, self._seq, mask, key)
+        self._insert(rule, version, self._seq, mask, key, subtable)
 
     def _insert(self, rule: Any, version: int, seq: int,
                 mask: tuple[int, ...] | None = None,
-                key: tuple[int, ...] | None = None) -> None:
+                key: tuple[int, ...] | None = None,
+                subtable: Subtable | None = None) -> None:
         if id(rule) in self._entries:
             raise ValueError("rule is already in the classifier")
         match = rule.match
@@ -119,9 +122,10 @@ class Classifier:
             mask = tuple(match.masks)
         if len(mask) != N_SLOTS or len(match.values) != N_SLOTS:
             raise ValueError(f"match must cover the {N_SLOTS}-slot flow vector")
-        subtable = self._subtables.get(mask)
         if subtable is None:
-            subtable = self._new_subtable(mask)
+            subtable = self._subtables.get(mask)
+            if subtable is None:
+                subtable = self._new_subtable(mask)
         entry = Entry(rule, seq, version,
                       subtable.key_of(match.values) if key is None else key, subtable)
         for slot, plen, pos in subtable.tries:
@@ -299,6 +303,25 @@ class Classifier:
         for e in subtable.bucket(key):
             if e.priority == priority and e.visible(version):
                 return e.rule, key
+        return None, key
+
+    def subtable(self, mask: tuple[int, ...]) -> Subtable | None:
+        """The subtable of ``mask`` (None while no rule has it), for ``find_exactly_in``
+        and ``insert(subtable=)``: a caller adding rules in bulk hashes each mask once.
+        Its ``shared`` slot is the caller's (ofproto keeps there the mask list the
+        matches of its rules share); valid until the next ``collect``."""
+        return self._subtables.get(mask)
+
+    def find_exactly_in(self, subtable: Subtable, match: Match, priority: int,
+                        version: int) -> tuple[Any, tuple[int, ...]]:
+        """``find_exactly_keyed`` in ``subtable`` (``subtable(mask)`` of the match's mask,
+        not None): ``(rule or None, key)``."""
+        key = subtable.key_of(match.values)
+        bucket = subtable.rules.get(key)
+        if bucket is not None:
+            for e in entries(bucket):
+                if e.priority == priority and e.add_version <= version < e.remove_version:
+                    return e.rule, key
         return None, key
 
     def find_matches(self, match: Match, version: int, strict: bool = False,

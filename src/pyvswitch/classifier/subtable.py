@@ -87,7 +87,8 @@ class Subtable:
     """The rules of one mask, with per-stage indices for early exit."""
 
     __slots__ = ("mask", "slots", "stage_pairs", "probe", "indices", "rules", "max_priority",
-                 "n_entries", "prio_counts", "tries", "_prefix_lens", "_slot_masks", "_pick")
+                 "n_entries", "prio_counts", "tries", "_prefix_lens", "_slot_masks", "_pick",
+                 "shared")
 
     def __init__(self, mask: tuple[int, ...], tries: list[tuple[int, int]]) -> None:
         self.mask = mask
@@ -117,6 +118,8 @@ class Subtable:
         self.max_priority: float = -NEVER
         self.n_entries = 0
         self.prio_counts: dict[int, int] = {}   # priority -> entries with it
+        #: The classifier's user's, one object per mask (see ``Classifier.subtable``).
+        self.shared: Any = None
 
     def key_of(self, values: list[int] | tuple[int, ...]) -> tuple[int, ...]:
         """The full key of a match's values.

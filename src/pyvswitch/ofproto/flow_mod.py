@@ -53,7 +53,7 @@ from pyvswitch.openflow.messages import (
     OFPRR_EVICTION, FlowMod,
 )
 from pyvswitch.openflow import ofpacts as A
-from pyvswitch.packet.fields import N_SLOTS
+from pyvswitch.packet.fields import N_SLOTS, Match
 
 #: OVS's ofproto-dpif has 255 tables (the last one internal): goto_table is checked
 #: against that count, which ``check_actions`` treats as "no upper bound".
@@ -173,7 +173,8 @@ def _overlaps(table: OfTable, rule: Rule) -> bool:
 class FlowModTxn:
     """Flow_mods staged at one new version; see the module docstring."""
 
-    __slots__ = ("tables", "now", "source", "version", "result", "_undo", "_done")
+    __slots__ = ("tables", "now", "source", "version", "result", "_undo", "_done",
+                 "_refs_ok")
 
     def __init__(self, tables: FlowTables, now: float, source: Any = None) -> None:
         self.tables = tables
@@ -183,14 +184,25 @@ class FlowModTxn:
         self.result = FlowModResult(version=self.version)
         self._undo: list[tuple[str, OfTable, Rule, Any]] = []
         self._done = False
+        #: Instructions ``_check_refs`` passed, by id (flows added in bulk share a few
+        #: instruction objects); valid while no group or meter goes away, which a
+        #: transaction never does between two flow_mods without calling ``forget_refs``.
+        self._refs_ok: dict[int, Any] = {}
 
     # --- staging ----------------------------------------------------------------------
-    def add(self, fm: FlowMod, version: int | None = None) -> None:
-        """Stage ``fm``; OFPError (and nothing staged) if Open vSwitch would refuse it."""
+    def add(self, fm: FlowMod, version: int | None = None, owned: bool = False) -> None:
+        """Stage ``fm``; OFPError (and nothing staged) if Open vSwitch would refuse it.
+
+        ``owned``: the caller gives ``fm``'s match away (decoded for this transaction,
+        used by nothing else afterwards), so a new rule takes it instead of a copy."""
         if version is None:
             version = getattr(self.source, "version", 0x04)
             if version is None or version < 0x01:
                 version = 0x04
+        if fm.command == OFPFC_ADD and version >= 0x03:
+            self._add13(fm, version, owned)
+            self.tables.n_flow_mods += 1
+            return
         m = read_flow_mod(fm, version)
         cmd = m.command
         if cmd == OFPFC_ADD:
@@ -200,6 +212,72 @@ class FlowModTxn:
         else:
             self._delete(m, cmd == OFPFC_DELETE_STRICT)
         self.tables.n_flow_mods += 1
+
+    def _add13(self, fm: FlowMod, version: int, owned: bool) -> None:
+        """An OpenFlow 1.2+ ADD: ``read_flow_mod``, ``_table_for_add`` and ``_add`` in
+        one, for the commonest flow_mod by far (same checks, same order, same errors)."""
+        table_id = fm.table_id
+        if table_id == OFPTT_ALL:
+            raise OFPError("OFPFMFC_BAD_TABLE_ID", "table 0xff")
+        flags = fm.flags
+        if flags & ~_VALID_FLAGS.get(version, _VALID_FLAGS_13):
+            raise OFPError("OFPFMFC_BAD_FLAGS", f"flags {flags:#x}")
+        match, instructions = fm.match, fm.instructions
+        check_actions(instructions, match, version, table_id, _N_TABLES_FOR_CHECK)
+        tables = self.tables.tables
+        if table_id >= len(tables):
+            raise OFPError("OFPBRC_BAD_TABLE_ID", f"table {table_id}")
+        table = tables[table_id]
+        if table.readonly:
+            raise OFPError("OFPBRC_EPERM", f"table {table_id} is read-only")
+        if fm.buffer_id != NO_BUFFER:
+            raise OFPError("OFPBRC_BUFFER_UNKNOWN", f"buffer {fm.buffer_id:#x}")
+        if id(instructions) not in self._refs_ok:
+            self._check_refs(instructions)
+            self._refs_ok[id(instructions)] = instructions
+        cls = table.cls
+        mask = tuple(match.masks)
+        priority = fm.priority
+        subtable = cls.subtable(mask)
+        if subtable is None:
+            old = key = shared = None
+        else:
+            old, key = cls.find_exactly_in(subtable, match, priority, VERSION_MAX)
+            shared = subtable.shared
+        if shared is None:
+            shared = table.shared_masks(mask, match.masks if owned else None)
+            if subtable is not None:
+                subtable.shared = shared
+        if owned:
+            match.masks = shared
+            own = match
+        else:
+            own = Match.__new__(Match)
+            own.values = list(match.values)
+            own.masks = shared
+        new = Rule(table_id, own, priority, instructions, cookie=fm.cookie,
+                   idle_timeout=fm.idle_timeout, hard_timeout=fm.hard_timeout,
+                   flags=flags, importance=fm.importance if version >= 0x05 else 0,
+                   now=self.now)
+        if old is not None:
+            self._replace(table, old, new, OFPFC_ADD, not flags & OFPFF_RESET_COUNTS,
+                          modify_cookie=True)
+            return
+        if flags & OFPFF_CHECK_OVERLAP and _overlaps(table, new):
+            raise OFPError("OFPFMFC_OVERLAP")
+        if table.n_flows >= table.max_flows:
+            victim = table.choose_victim()
+            if victim is None:
+                raise OFPError("OFPFMFC_TABLE_FULL", f"table {table_id}")
+            self._remove(table, victim, OFPRR_EVICTION)
+        cls.insert(new, self.version, mask, key, subtable)
+        table.link(new)
+        self._undo.append(("insert", table, new, None))
+        self.result.added.append(new)
+
+    def forget_refs(self) -> None:
+        """A group or meter went away: check every flow's references again."""
+        self._refs_ok.clear()
 
     def remove(self, rule: Rule, reason: int) -> None:
         """Stage the removal of ``rule`` (visible in the newest version) for ``reason``:
@@ -267,7 +345,7 @@ class FlowModTxn:
                     raise OFPError("OFPFMFC_TABLE_FULL", f"table {table.table_id}")
         # --- no failure past this point ---
         if old is not None:
-            self._replace(table, old, new, m, modify_cookie=True)
+            self._replace(table, old, new, m.command, m.keep_counts, modify_cookie=True)
         else:
             if victim is not None:
                 self._remove(table, victim, OFPRR_EVICTION)
@@ -284,7 +362,8 @@ class FlowModTxn:
                 table = self.tables.tables[old.table_id]
                 new = Rule(old.table_id, old.match, old.priority, m.instructions,
                            cookie=m.new_cookie, flags=m.flags, now=self.now)
-                self._replace(table, old, new, m, modify_cookie=m.modify_cookie)
+                self._replace(table, old, new, m.command, m.keep_counts,
+                              modify_cookie=m.modify_cookie)
         elif m.may_add:
             self._add(m, table0)
 
@@ -310,10 +389,10 @@ class FlowModTxn:
         self._undo.append(("remove", table, rule, None))
         self.result.removed.append((rule, reason))
 
-    def _replace(self, table: OfTable, old: Rule, new: Rule, m: _Mod,
-                 modify_cookie: bool) -> None:
+    def _replace(self, table: OfTable, old: Rule, new: Rule, command: int,
+                 keep_counts: bool, modify_cookie: bool) -> None:
         """OVS replace_rule_start for a rule replaced (not evicted) by ``new``."""
-        if m.command != OFPFC_ADD:
+        if command != OFPFC_ADD:
             new.idle_timeout = old.idle_timeout
             new.hard_timeout = old.hard_timeout
             new.importance = old.importance
@@ -323,7 +402,7 @@ class FlowModTxn:
         if not (modify_cookie and new.cookie != ALL_ONES_64 and new.cookie != old.cookie):
             new.cookie = old.cookie
         new.used_ms = old.used_ms          # the idle timer is not restarted
-        if m.keep_counts:
+        if keep_counts:
             new.packet_count = old.packet_count
             new.byte_count = old.byte_count
         table.cls.replace(old, new, self.version)
@@ -332,7 +411,7 @@ class FlowModTxn:
         self._undo.append(("replace", table, old, new))
         self.result.removed.append((old, None))
         self.result.added.append(new)
-        old.forward_counts = m.keep_counts
+        old.forward_counts = keep_counts
 
     # --- the end ----------------------------------------------------------------------
     def abort(self) -> None:

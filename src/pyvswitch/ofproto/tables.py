@@ -129,6 +129,14 @@ class OfTable:
     def eviction(self) -> bool:
         return self.eviction_db or self.eviction_of
 
+    def shared_masks(self, key: tuple[int, ...], masks: list[int] | None = None) -> list[int]:
+        """The mask list the rules of mask ``key`` share (``masks``, a list equal to
+        ``key`` that the caller gives away, becomes it if there is none yet)."""
+        shared = self.masks.get(key)
+        if shared is None:
+            shared = self.masks[key] = list(key) if masks is None else masks
+        return shared
+
     def own_match(self, match: Match, key: tuple[int, ...] | None = None) -> Match:
         """A private copy of ``match`` for a rule, sharing the mask list (``key``:
         ``tuple(match.masks)`` if the caller has it)."""
