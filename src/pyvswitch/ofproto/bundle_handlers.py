@@ -40,6 +40,8 @@ from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.messages_gm import GroupMod
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.registry import OFPT_FLOW_MOD
+from pyvswitch.openflow.wire_flow import decode_flow_mod
 from pyvswitch.openflow.wire_bundle import (
     OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
     OFPBCT_DISCARD_REPLY, OFPBCT_DISCARD_REQUEST, OFPBCT_OPEN_REPLY, OFPBCT_OPEN_REQUEST,
@@ -79,7 +81,10 @@ def _bundle_add(ofproto, ofconn, msg: BundleAdd, xid, now):
     if int.from_bytes(inner[4:8], "big") != xid:
         raise OFPError("OFPBFC_MSG_BAD_XID", "inner xid differs from the bundle message's")
     try:
-        decoded = codec.decode(inner, ofconn.decode_options())
+        if inner[1] == OFPT_FLOW_MOD:   # the commonest by far: straight to its decoder
+            decoded = decode_flow_mod(inner[0], inner, ofconn.decode_options())
+        else:
+            decoded = codec.decode(inner, ofconn.decode_options())
     except OFPError as err:
         if err.name in _UNKNOWN_TYPE:
             raise OFPError("OFPBFC_MSG_UNSUP", f"inner message: {err.name}") from None
@@ -128,10 +133,11 @@ def _commit(ofproto, ofconn, bundle, now: float) -> None:
             inner = entry.msg
             kind = type(inner)
             if kind is FlowMod:
-                add(inner, version)
+                add(inner, version, True)     # decoded for the bundle: its match is ours
             elif kind is GroupMod:
                 if groups_before is None:
                     groups_before = groups.snapshot()
+                txn.forget_refs()
                 deleted = groups.apply(inner, now, version, delete_flows=False)
                 for rule in groups.rules_using(deleted):
                     txn.remove(rule, m.OFPRR_GROUP_DELETE)

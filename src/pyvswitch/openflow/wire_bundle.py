@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from pyvswitch.openflow import registry as R
 from pyvswitch.openflow.errors import OFPError
-from pyvswitch.openflow.framing import HEADER
 from pyvswitch.openflow.messages import Message
 
 OFPT_BUNDLE_CONTROL, OFPT_BUNDLE_ADD_MESSAGE = 33, 34
@@ -34,6 +33,9 @@ CONTROL = struct.Struct("!IHH")
 assert CONTROL.size == 8
 ADD = struct.Struct("!I2xH")
 assert ADD.size == 8
+#: ADD followed by the inner message's version, type and length.
+ADD_INNER = struct.Struct("!I2xHBBH")
+assert ADD_INNER.size == 12
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,12 @@ class BundleControl(Message):
     properties: bytes = b""
 
 
-@dataclass(frozen=True)
+@dataclass
 class BundleAdd(Message):
+    """Not frozen (unlike the other messages): a bundle of 100k flows decodes 100k of
+    these, and a frozen dataclass costs twice as much to build; treat it as immutable
+    all the same."""
+
     bundle_id: int
     message: bytes          # one complete OpenFlow message of the session's version
     flags: int = 0
@@ -65,25 +71,27 @@ def _decode_control(version: int, buf: bytes, opts) -> BundleControl:
 
 
 def _decode_add(version: int, buf: bytes, opts) -> BundleAdd:
-    off = _body(version, buf)
-    R.need(buf, off + 8, "bundle_add_message")
-    bundle_id, flags = ADD.unpack_from(buf, off)
+    off = 16 if version == R.V13 else 8
     start = off + 8
+    size = len(buf)
     # Checked in Open vSwitch's order: room for a header, its version (OFPBFC_BAD_VERSION
     # has no OpenFlow 1.3 number: such a session gets NXBRC_UNENCODABLE_ERROR, as from
     # OVS), its length.
-    if len(buf) < start + 8:
+    if size < start + 8:
+        R.need(buf, start, "bundle_add_message")
         raise OFPError("OFPBFC_MSG_BAD_LEN", "no room for the inner message's header")
-    inner_version, _, inner_len, _ = HEADER.unpack_from(buf, start)
+    bundle_id, flags, inner_version, _, inner_len = ADD_INNER.unpack_from(buf, off)
     if inner_version != version:
         raise OFPError("OFPBFC_BAD_VERSION", f"inner version {inner_version:#x}")
-    if inner_len < 8 or start + inner_len > len(buf):
+    end = start + inner_len
+    if inner_len < 8 or end > size:
         raise OFPError("OFPBFC_MSG_BAD_LEN", f"inner message length {inner_len}")
+    if end == size:                 # no properties (what ovs-ofctl sends)
+        return BundleAdd(bundle_id, bytes(buf[start:end]), flags, b"")
     props_at = start + ((inner_len + 7) & ~7)
-    if start + inner_len < len(buf) and props_at > len(buf):
+    if props_at > size:
         raise OFPError("OFPBFC_MSG_BAD_LEN", "padding after the inner message")
-    return BundleAdd(bundle_id, bytes(buf[start:start + inner_len]), flags,
-                     bytes(buf[props_at:]))
+    return BundleAdd(bundle_id, bytes(buf[start:end]), flags, bytes(buf[props_at:]))
 
 
 R.decodes_type(R.V14_UP, OFPT_BUNDLE_CONTROL)(_decode_control)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 
 from pyvswitch.openflow import match_codec as MC
+from pyvswitch.openflow import match_plans as MP
 from pyvswitch.openflow import registry as R
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.messages import (
@@ -271,6 +272,9 @@ NX_FM = struct.Struct("!QHHHHIHHH6x")
 assert NX_FM.size == 32
 FM13 = struct.Struct("!QQBBHHHIIIHH")
 assert FM13.size == 40
+#: FM13 followed by the ofp_match header (type, length).
+FM13_MATCH = struct.Struct("!QQBBHHHIIIHHHH")
+assert FM13_MATCH.size == 44
 OFPFW10_ALL = (1 << 22) - 1
 _U32 = struct.Struct("!I")
 
@@ -302,13 +306,25 @@ def decode_flow_mod(version: int, buf: bytes, opts=None) -> FlowMod:
         return FlowMod(match, Instructions(apply=tuple(actions)), command, cookie, 0,
                        table_id, idle, hard, priority, buffer_id, of10_port_to_of11(out_port),
                        OFPG_ANY, flags, 0)
-    R.need(buf, 56, "flow_mod")
+    size = len(buf)
+    if size < 56:
+        R.need(buf, 56, "flow_mod")
     (cookie, cookie_mask, table_id, command, idle, hard, priority, buffer_id, out_port,
-     out_group, flags, importance) = FM13.unpack_from(buf, 8)
-    _check_command(command)
-    match, used = MC.decode_oxm_match(buf, 48)
-    pos = 48 + used
-    instructions = _ac().decode_instructions(version, buf, pos, len(buf) - pos)
+     out_group, flags, importance, mtype, mlen) = FM13_MATCH.unpack_from(buf, 8)
+    if command > OFPFC_DELETE_STRICT:
+        _check_command(command)
+    # match_codec.decode_oxm_match's checks of the ofp_match header, inlined: this is
+    # the path of every flow_mod of a bulk add.
+    if mlen < 4:
+        raise OFPError("OFPBMC_BAD_LEN", f"ofp_match length {mlen}")
+    if mtype != OFPMT_OXM:
+        raise OFPError("OFPBMC_BAD_TYPE", f"match type {mtype}")
+    pos = 48 + ((mlen + 7) & ~7)
+    if pos > size:
+        raise OFPError("OFPBMC_BAD_LEN", "ofp_match runs past the message")
+    match = MP.decode_tlvs(buf, 52, 48 + mlen)
+    instructions = (_action_codec or _ac()).decode_instructions(version, buf, pos,
+                                                                 size - pos)
     return FlowMod(match, instructions, command, cookie, cookie_mask, table_id, idle, hard,
                    priority, buffer_id, out_port, out_group, flags,
                    importance if version >= R.V14 else 0)
