@@ -100,6 +100,7 @@ CASES = [
 PBB = Ether(type=0x88E7) / Raw(bytes.fromhex("60123456") + bytes(30))
 CASES.append(("pbb_isid", PBB, 0xABCDEF,
               lambda p: int.from_bytes(bytes(p.payload)[1:4], "big")))
+CASES.append(("pbb_uca", PBB, 1, lambda p: bytes(p.payload)[0] >> 3 & 1))
 
 
 # The fields that say what comes next (Open vSwitch cannot write them): cases whose new
@@ -316,3 +317,13 @@ def test_mpls_bos_changes_only_the_s_bit():
     assert out[16] == raw[16] & ~1 and out[:16] == raw[:16] and out[17:] == raw[17:]
     assert set_field(out, BY_NAME["mpls_bos"], 1) == raw
     assert set_field(bytes(TCP4), BY_NAME["mpls_bos"], 0) == bytes(TCP4)
+
+
+def test_pbb_uca_and_isid_share_the_i_tag_word():
+    raw = bytes(Ether(type=0x88E7) / Raw(bytes.fromhex("6c123456") + bytes(30)))
+    flow = extract(raw, 1)
+    assert BY_NAME["pbb_uca"].get(flow) == 1 and BY_NAME["pbb_isid"].get(flow) == 0x123456
+    out = set_field(raw, BY_NAME["pbb_isid"], 0xABCDEF)
+    assert out[14:18] == bytes.fromhex("6cabcdef")          # PCP, DEI, UCA, Res kept
+    out = set_field(out, BY_NAME["pbb_uca"], 0)
+    assert out[14:18] == bytes.fromhex("64abcdef")          # only the UCA bit

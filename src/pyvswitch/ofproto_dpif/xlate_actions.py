@@ -12,7 +12,7 @@ made in ``ctx.flow`` (so later matches and actions see it) and reaches the datap
 the next datapath action commits it (``xlate.commit``); the bits an action writes are
 un-wildcarded, since whether the packet needs the change depends on them.  The
 exceptions are the fields that say how the rest of the frame reads (eth_type, ip_proto,
-mpls_bos): they are committed at once (``_reframe``).
+mpls_bos) and pbb_uca: they are committed at once (``_commit_at_once``).
 
 Must not import: ``vswitchd``, ``datapath.dpif``.
 """
@@ -409,8 +409,8 @@ def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> No
     mask = full if mask is None else mask & full
     old = ctx.flow[fld.slot]
     new = (old & ~(mask << fld.shift)) | ((value & mask) << fld.shift)
-    if fld.name in _REFRAMING:
-        _reframe(ctx, fld, old, new, mask)
+    if fld.name in _AT_ONCE:
+        _commit_at_once(ctx, fld, old, new, mask)
         return
     ctx.flow[fld.slot] = new
     if fld.slot in _PIPELINE or fld.slot in (Slot.TUN_ID, Slot.PKT_MARK):
@@ -418,17 +418,18 @@ def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> No
     ctx.unwildcard(fld.slot, mask << fld.shift)  # the next commit compares these bits
 
 
-#: Fields that say how the rest of the frame reads (no Open vSwitch counterpart).
-_REFRAMING = frozenset(("eth_type", "ip_proto", "mpls_bos"))
+#: Fields ``commit`` does not write (none has an Open vSwitch counterpart): the ones that
+#: say how the rest of the frame reads, and the PBB I-TAG's UCA bit.
+_AT_ONCE = frozenset(("eth_type", "ip_proto", "mpls_bos", "pbb_uca"))
 
 
-def _reframe(ctx: Ctx, fld: F.Field, old: int, new: int, mask: int) -> None:
-    """Write eth_type, ip_proto or mpls_bos.  ``commit`` cannot infer these from the
-    difference between packet and flow (an eth_type change would read as a push or pop
-    of MPLS), so the changes made before are committed first, under the old type, and
-    this one goes out at once as a datapath ``set_field``; the flow and the committed
-    packet both take the new value.  The whole old value is matched: the rewrite of
-    ip_proto adjusts the transport checksum by the difference."""
+def _commit_at_once(ctx: Ctx, fld: F.Field, old: int, new: int, mask: int) -> None:
+    """Write eth_type, ip_proto, mpls_bos or pbb_uca.  ``commit`` cannot infer the first
+    three from the difference between packet and flow (an eth_type change would read as
+    a push or pop of MPLS), so the changes made before are committed first, under the
+    old type, and this one goes out at once as a datapath ``set_field``; the flow and
+    the committed packet both take the new value.  The whole old value is matched: the
+    rewrite of ip_proto adjusts the transport checksum by the difference."""
     ctx.unwildcard(fld.slot, fld.mask)
     if new == old:
         return

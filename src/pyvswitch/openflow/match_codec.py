@@ -151,7 +151,7 @@ def _build_tables() -> None:
         width = {"vlan_vid": 2, "vlan_pcp": 1, "ip_dscp": 1, "ip_ecn": 1,
                  "ipv6_label": 4, "mpls_label": 4, "mpls_tc": 1, "mpls_bos": 1,
                  "ip_frag": 1, "arp_op": 2, "tcp_flags": 2, "ipv6_exthdr": 2,
-                 "pbb_isid": 3}.get(fld.name)
+                 "pbb_isid": 3, "pbb_uca": 1}.get(fld.name)
         for code in {fld.oxm, fld.nxm} - {None}:
             if code[0] == 0x8000 and fld.name == "tcp_flags":
                 continue  # OF1.5 basic tcp_flags, added below next to ONF's
@@ -618,8 +618,10 @@ def _encode_tlvs(match: Match, version: int) -> bytes:
                                     (Slot.ARP_THA, "arp_tha", "nd_tll")):
         if m[slot]:
             _put(out, version, arp_name if is_arp else nd_name, v[slot], m[slot], full48)
-    if m[Slot.PBB_ISID]:
-        _put(out, version, "pbb_isid", v[Slot.PBB_ISID], m[Slot.PBB_ISID], 0xFFFFFF)
+    if m[Slot.PBB_ISID] & 0xFFFFFF:
+        _put(out, version, "pbb_isid", *_part(match, "pbb_isid"))
+    if m[Slot.PBB_ISID] & ~0xFFFFFF:
+        _put(out, version, "pbb_uca", *_part(match, "pbb_uca"))
     if m[Slot.IPV6_EXTHDR]:
         _put(out, version, "ipv6_exthdr", v[Slot.IPV6_EXTHDR], m[Slot.IPV6_EXTHDR], 0x1FF)
     return b"".join(out)

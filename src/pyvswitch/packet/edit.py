@@ -357,9 +357,10 @@ def _w_nd_target(buf, flow, lay, old, new):
 
 
 def _w_pbb_isid(buf, flow, lay, old, new):
+    """The I-TAG's I-SID and UCA bit (the flow slot holds both where the I-TAG does)."""
     if len(buf) - lay.l3 >= 4:
         word = _U32.unpack_from(buf, lay.l3)[0]
-        _U32.pack_into(buf, lay.l3, (word & 0xFF000000) | (new & 0xFFFFFF))
+        _U32.pack_into(buf, lay.l3, (word & ~0x08FFFFFF) | (new & 0x08FFFFFF))
 
 
 _WRITERS: dict[int, _Writer] = {

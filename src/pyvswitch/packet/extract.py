@@ -269,7 +269,7 @@ def _walk(frame, in_port: int) -> tuple[tuple[int, ...], Layout]:
                 break
         return tuple(f), _layout(Layout, (type_ofs, l2_5, ofs, -1, -1, n))
     if eth_type == ETH_TYPE_PBB and n - ofs >= 4:
-        f[_PBB_ISID] = _U32.unpack_from(frame, ofs)[0] & 0xFFFFFF
+        f[_PBB_ISID] = _U32.unpack_from(frame, ofs)[0] & 0x08FFFFFF   # UCA, I-SID
     return tuple(f), _layout(Layout, (type_ofs, -1, ofs, -1, -1, n))
 
 

@@ -90,7 +90,7 @@ SLOT_BITS: tuple[int, ...] = tuple(
         Slot.IPV6_SRC: 128, Slot.IPV6_DST: 128, Slot.IPV6_LABEL: 20, Slot.NW_PROTO: 8,
         Slot.NW_TOS: 8, Slot.NW_TTL: 8, Slot.NW_FRAG: 2, Slot.ARP_SHA: 48,
         Slot.ARP_THA: 48, Slot.TP_SRC: 16, Slot.TP_DST: 16, Slot.TCP_FLAGS: 12,
-        Slot.ND_TARGET: 128, Slot.PBB_ISID: 24, Slot.IPV6_EXTHDR: 9,
+        Slot.ND_TARGET: 128, Slot.PBB_ISID: 28, Slot.IPV6_EXTHDR: 9,
         Slot.RECIRC_ID: 32,
     }.get(s, 32)
     for s in Slot
@@ -274,7 +274,10 @@ FIELDS: tuple[Field, ...] = (
        nxm=(_NXM1, 24), aliases=("ipv6_nd_sll",)),
     _f("nd_tll", Slot.ARP_THA, 48, prereq=Prereq.ND_ADVERT, oxm=(_BASIC, 33),
        nxm=(_NXM1, 25), aliases=("ipv6_nd_tll",)),
+    # PBB_ISID holds the I-TAG's I-SID and its UCA bit (bit 27, where the I-TAG has it).
     _f("pbb_isid", Slot.PBB_ISID, 24, prereq=Prereq.PBB, oxm=(_BASIC, 37)),
+    _f("pbb_uca", Slot.PBB_ISID, 1, shift=27, maskable=False, prereq=Prereq.PBB,
+       oxm=(_BASIC, 41), min_version=0x05),
     _f("ipv6_exthdr", Slot.IPV6_EXTHDR, 9, writable=False, prereq=Prereq.IPV6,
        oxm=(_BASIC, 39)),
 )
