@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import gc
 
-from pyvswitch.ofproto.bundles import BundleEntry
 from pyvswitch.ofproto.handlers import HANDLERS, handles
 from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
@@ -89,10 +88,15 @@ def _bundle_add(ofproto, ofconn, msg: BundleAdd, xid, now):
         if err.name in _UNKNOWN_TYPE:
             raise OFPError("OFPBFC_MSG_UNSUP", f"inner message: {err.name}") from None
         raise
-    if not isinstance(decoded, _BUNDLABLE):
-        raise OFPError("OFPBFC_MSG_UNSUP", f"{type(decoded).__name__} in a bundle")
-    ofconn.bundles.add(msg.bundle_id, msg.flags, BundleEntry(decoded, ofconn.request_raw),
-                       now)
+    kind = type(decoded)
+    if kind is not m.FlowMod and not isinstance(decoded, _BUNDLABLE):
+        raise OFPError("OFPBFC_MSG_UNSUP", f"{kind.__name__} in a bundle")
+    bundle = ofconn.bundles.add(msg.bundle_id, msg.flags, decoded, ofconn.request_raw, now)
+    if kind is m.FlowMod:
+        # One mask list per distinct mask in the bundle (the commit gives each table's
+        # rules the table's own): the other 43-slot lists are freed at once.
+        match = decoded.match
+        match.masks = bundle.masks.setdefault(tuple(match.masks), match.masks)
 
 
 def _check_port_mod(ofproto, pm: m.PortMod) -> None:
@@ -119,18 +123,17 @@ def commit(ofproto, ofconn, bundle, now: float) -> None:
 
 
 def _commit(ofproto, ofconn, bundle, now: float) -> None:
-    entries = bundle.entries
+    msgs, raws = bundle.msgs, bundle.raws
     version = ofconn.version
     groups = ofproto.groups
     txn = ofproto.flows.begin(now, ofconn)
     groups_before = None
-    later = []                      # port mods and packet-outs: after the flows
-    entry = None
+    later = []                      # port mods and packet-outs (indexes): after the flows
+    i = 0
     try:
         add = txn.add
         FlowMod = m.FlowMod
-        for entry in entries:
-            inner = entry.msg
+        for i, inner in enumerate(msgs):
             kind = type(inner)
             if kind is FlowMod:
                 add(inner, version, True)     # decoded for the bundle: its match is ours
@@ -145,26 +148,27 @@ def _commit(ofproto, ofconn, bundle, now: float) -> None:
                 if bundle.flags & OFPBF_ATOMIC:
                     raise OFPError("OFPBFC_MSG_FAILED", "port mods are not atomic")
                 _check_port_mod(ofproto, inner)
-                later.append(entry)
+                later.append(i)
             else:
                 if inner.buffer_id != m.NO_BUFFER:
                     raise OFPError("OFPBRC_BUFFER_UNKNOWN", "this switch buffers no packets")
-                later.append(entry)
+                later.append(i)
     except BaseException as exc:
         txn.abort()
         if groups_before is not None:
             groups.restore(groups_before)
         if not isinstance(exc, OFPError):
             raise
-        ofconn.rconn.send(codec.error_reply(exc, entry.raw), ofconn.reply_counter)
+        ofconn.rconn.send(codec.error_reply(exc, raws[i]), ofconn.reply_counter)
         raise OFPError("OFPBFC_MSG_FAILED", f"bundle {bundle.bundle_id:#x}") from None
-    if entries:
+    if msgs:
         # Monitors abbreviate the session's own changes with this xid.
-        ofconn.request_xid = int.from_bytes(entries[0].raw[4:8], "big")
+        ofconn.request_xid = int.from_bytes(raws[0][4:8], "big")
     txn.commit()
-    for entry in later:
+    for i in later:
+        inner, raw = msgs[i], raws[i]
         try:
-            HANDLERS[type(entry.msg)](ofproto, ofconn, entry.msg,
-                                      int.from_bytes(entry.raw[4:8], "big"), now)
+            HANDLERS[type(inner)](ofproto, ofconn, inner, int.from_bytes(raw[4:8], "big"),
+                                  now)
         except OFPError as err:     # the bundle stays committed, as in OVS
-            ofconn.rconn.send(codec.error_reply(err, entry.raw), ofconn.reply_counter)
+            ofconn.rconn.send(codec.error_reply(err, raw), ofconn.reply_counter)

@@ -46,21 +46,17 @@ class BundleState(enum.Enum):
     CLOSED = "closed"
 
 
-class BundleEntry:
-    """One message added to a bundle: its decoded form and the BUNDLE_ADD_MESSAGE that
-    carried it (errors about the entry reference that message, as in OVS)."""
-
-    __slots__ = ("msg", "raw")
-
-    def __init__(self, msg: Any, raw: bytes) -> None:
-        self.msg = msg
-        self.raw = raw
-
-
 class Bundle:
-    """One bundle of one session."""
+    """One bundle of one session.
 
-    __slots__ = ("bundle_id", "flags", "state", "used_ms", "msg", "entries")
+    Its messages are two parallel lists: ``msgs``, each one decoded, and ``raws``, the
+    BUNDLE_ADD_MESSAGE that carried it (errors about a message reference that, as in
+    OVS).  No object per message: a bundle of 100k flows would make the cyclic
+    collector walk 100k more of them while it fills.  ``masks`` interns the mask lists
+    of the flow_mods' matches (one list per distinct mask, as the flow tables keep
+    them), for the same reason."""
+
+    __slots__ = ("bundle_id", "flags", "state", "used_ms", "msg", "msgs", "raws", "masks")
 
     def __init__(self, bundle_id: int, flags: int, raw: bytes, now: float) -> None:
         self.bundle_id = bundle_id
@@ -68,11 +64,16 @@ class Bundle:
         self.state = BundleState.OPEN
         self.used_ms = now
         self.msg = bytes(raw[:64])      # the message that created it (for TIMEOUT)
-        self.entries: list[BundleEntry] = []
+        self.msgs: list[Any] = []
+        self.raws: list[bytes] = []
+        self.masks: dict[tuple[int, ...], list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.msgs)
 
     def __repr__(self) -> str:
         return (f"Bundle(id={self.bundle_id:#x}, flags={self.flags:#x}, "
-                f"{self.state.value}, {len(self.entries)} messages)")
+                f"{self.state.value}, {len(self.msgs)} messages)")
 
 
 class SessionBundles:
@@ -124,10 +125,11 @@ class SessionBundles:
         return bundle
 
     # --- BUNDLE_ADD_MESSAGE -----------------------------------------------------------
-    def add(self, bundle_id: int, flags: int, entry: BundleEntry, now: float) -> None:
+    def add(self, bundle_id: int, flags: int, msg: Any, raw: bytes, now: float) -> Bundle:
+        """Add ``msg`` (decoded from the BUNDLE_ADD_MESSAGE ``raw``); returns the bundle."""
         bundle = self.bundles.get(bundle_id)
         if bundle is None:
-            bundle = self.bundles[bundle_id] = Bundle(bundle_id, flags, entry.raw, now)
+            bundle = self.bundles[bundle_id] = Bundle(bundle_id, flags, raw, now)
         elif bundle.state is BundleState.CLOSED:
             del self.bundles[bundle_id]
             raise OFPError("OFPBFC_BUNDLE_CLOSED", f"bundle {bundle_id:#x}")
@@ -135,7 +137,9 @@ class SessionBundles:
             del self.bundles[bundle_id]
             raise OFPError("OFPBFC_BAD_FLAGS", f"flags {flags:#x} != {bundle.flags:#x}")
         bundle.used_ms = now
-        bundle.entries.append(entry)
+        bundle.msgs.append(msg)
+        bundle.raws.append(raw)
+        return bundle
 
     # --- time -------------------------------------------------------------------------
     def run(self, now: float) -> list[Bundle]:

@@ -174,7 +174,7 @@ class FlowModTxn:
     """Flow_mods staged at one new version; see the module docstring."""
 
     __slots__ = ("tables", "now", "source", "version", "result", "_undo", "_done",
-                 "_refs_ok")
+                 "_refs_ok", "_shapes")
 
     def __init__(self, tables: FlowTables, now: float, source: Any = None) -> None:
         self.tables = tables
@@ -188,6 +188,11 @@ class FlowModTxn:
         #: instruction objects); valid while no group or meter goes away, which a
         #: transaction never does between two flow_mods without calling ``forget_refs``.
         self._refs_ok: dict[int, Any] = {}
+        #: ``id(mask list) -> (table, mask list, mask tuple, subtable)`` for the owned
+        #: matches of a bundle, whose mask lists are interned: a flow whose mask list
+        #: was seen skips building and hashing its mask (subtables only go away in
+        #: ``Classifier.collect``, never during a transaction).
+        self._shapes: dict[int, tuple] = {}
 
     # --- staging ----------------------------------------------------------------------
     def add(self, fm: FlowMod, version: int | None = None, owned: bool = False) -> None:
@@ -236,9 +241,16 @@ class FlowModTxn:
             self._check_refs(instructions)
             self._refs_ok[id(instructions)] = instructions
         cls = table.cls
-        mask = tuple(match.masks)
         priority = fm.priority
-        subtable = cls.subtable(mask)
+        masks = match.masks
+        shape = self._shapes.get(id(masks)) if owned else None
+        if shape is not None and shape[0] is table:
+            mask, subtable = shape[2], shape[3]
+        else:
+            mask = tuple(masks)
+            subtable = cls.subtable(mask)
+            if owned and subtable is not None:
+                self._shapes[id(masks)] = (table, masks, mask, subtable)
         if subtable is None:
             old = key = shared = None
         else:
