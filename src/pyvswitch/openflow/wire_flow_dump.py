@@ -95,24 +95,27 @@ def _shape(match, version: int) -> tuple:
 
 
 def _cold(version: int, nx: bool):
-    """A function ``rule -> rule.wire`` that encodes the rule's match and instructions in
-    the form (``version``, ``nx``) and keeps them on the rule, for one dump.  It remembers
-    each (mask list, instruction set) pair it meets with what the rules of that pair have
-    in common: the match plan, the OXM header and padding, the encoded instructions (a
-    dump's rules hold these objects alive, so identity is a safe key).
-    OFPError/ValueError: the match has no OF1.0 ``ofp_match`` form."""
+    """``(encode, pairs)`` for one dump in the form (``version``, ``nx``).
+
+    ``encode(rule) -> rule.wire`` encodes the rule's match and instructions and keeps them
+    on the rule (OFPError/ValueError: the match has no OF1.0 ``ofp_match`` form).  It
+    remembers in ``pairs``, under ``id(mask list) ^ id(instructions)``, what the rules of
+    one shape and instruction set have in common (see ``_pair``); the dump loops read
+    ``pairs`` themselves before calling it.  A dump's rules hold these objects alive, so
+    identity is a safe key; two pairs that share a key just take turns."""
     key = version | (_NX if nx else 0)
     form = _OF10 if version == R.V10 and not nx else (
         _NXM if nx else (_OF15 if version == R.V15 else _OF13))
-    pairs: dict[tuple[int, int], tuple] = {}
+    pairs: dict[int, tuple] = {}
 
     def encode(rule) -> tuple:
         match, ins = rule.match, rule.instructions
         masks, v = match.masks, match.values
-        pair = pairs.get((id(masks), id(ins)))
+        pkey = id(masks) ^ id(ins)
+        pair = pairs.get(pkey)
         if (pair is None or pair[0] is not masks or pair[1] is not ins
                 or pair[2] != v[_ETH_TYPE] or pair[3] != v[_NW_PROTO]):
-            pair = pairs[id(masks), id(ins)] = _pair(match, ins, version, nx, form)
+            pair = pairs[pkey] = _pair(match, ins, version, nx, form)
         plan = pair[4]
         if plan is None:                      # no plan (or OF1.0): the generic encoders
             if form == _OF10:
@@ -131,7 +134,7 @@ def _cold(version: int, nx: bool):
         rule.wire = wire
         return wire
 
-    return encode
+    return encode, pairs
 
 
 _OF13, _OF15, _NXM, _OF10 = range(4)
@@ -156,15 +159,17 @@ def _pair(match, ins, version: int, nx: bool, form: int) -> tuple:
 def rule_wire(rule, version: int, nx: bool) -> tuple:
     """``rule.wire`` for the form (``version``, ``nx``), encoded now and kept on the rule
     (OFPError/ValueError: the match has no OF1.0 ``ofp_match`` form)."""
-    return _cold(version, nx)(rule)
+    return _cold(version, nx)[0](rule)
 
 
-def _finish(out: bytearray, last: bool) -> bytes:
-    """Set the length (and, on the last part, clear REPLY_MORE) of a reply being built."""
-    out[2:4] = len(out).to_bytes(2, "big")
+def _finish(parts: list[bytes], size: int, last: bool) -> bytes:
+    """One reply message: ``parts`` (the first is the header, with REPLY_MORE set),
+    ``size`` bytes in all; the last message of a reply clears REPLY_MORE."""
+    msg = bytearray().join(parts)
+    msg[2:4] = size.to_bytes(2, "big")
     if last:
-        out[10:12] = b"\0\0"        # the multipart flags (OF1.0 and OF1.3+ alike)
-    return bytes(out)
+        msg[10:12] = b"\0\0"        # the multipart flags (OF1.0 and OF1.3+ alike)
+    return bytes(msg)
 
 
 def encode_flow_dump(rules: Sequence, now: float, version: int, xid: int,
@@ -176,7 +181,7 @@ def encode_flow_dump(rules: Sequence, now: float, version: int, xid: int,
     ``FlowStatsReply``); that is found out here, before the first message."""
     nx = nxm
     if version == R.V10 and not nx:
-        key, cold = R.V10, _cold(R.V10, False)
+        key, cold = R.V10, _cold(R.V10, False)[0]
         try:
             for rule in rules:
                 wire = rule.wire
@@ -202,12 +207,20 @@ def encode_flow_dump(rules: Sequence, now: float, version: int, xid: int,
 
 def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
     pack, key, importance = FS11.pack, version, version >= R.V14
-    cold = _cold(version, False)
-    out, last_c, dsec, dnsec = bytearray(head), None, 0, 0
+    cold, pairs = _cold(version, False)
+    out, used, last_c, dsec, dnsec = [head], len(head), None, 0, 0
+    add = out.append
     for rule in rules:
         wire = rule.wire
-        if wire is None or wire[0] != key:
-            wire = cold(rule)
+        if wire is None or wire[0] != key:       # first dump in this form: encode
+            match, ins = rule.match, rule.instructions
+            masks, v = match.masks, match.values
+            pair = pairs.get(id(masks) ^ id(ins))
+            if (pair is not None and pair[0] is masks and pair[1] is ins and pair[4]
+                    and pair[2] == v[_ETH_TYPE] and pair[3] == v[_NW_PROTO]):
+                wire = rule.wire = (key, pair[5] + pair[4](v), pair[6])
+            else:
+                wire = cold(rule)
         match, rest = wire[1], wire[2]
         c = rule.created_ms
         if c != last_c:
@@ -215,21 +228,24 @@ def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
             d = d if d > 0 else 0
             dsec, dnsec = d // 1000, d % 1000 * 1_000_000
         n = 48 + len(match) + len(rest)
-        if len(out) + n > MAX_MESSAGE:
-            yield _finish(out, False)
-            out = bytearray(head)
-        out += pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
+        if used + n > MAX_MESSAGE:
+            yield _finish(out, used, False)
+            out, used = [head], len(head)
+            add = out.append
+        used += n
+        add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
                     rule.hard_timeout, rule.flags, rule.importance if importance else 0,
-                    rule.cookie, rule.packet_count, rule.byte_count)
-        out += match
-        out += rest
-    yield _finish(out, True)
+                    rule.cookie, rule.packet_count, rule.byte_count))
+        add(match)
+        add(rest)
+    yield _finish(out, used, True)
 
 
 def _dump_of15(rules, now: float, head: bytes) -> Iterator[bytes]:
     pack, stats, key = FS15.pack, OXS_FLOW_STATS.pack, R.V15
-    cold = _cold(key, False)
-    out, last_c, dur = bytearray(head), None, 0
+    cold = _cold(key, False)[0]
+    out, used, last_c, dur = [head], len(head), None, 0
+    add = out.append
     for rule in rules:
         wire = rule.wire
         if wire is None or wire[0] != key:
@@ -241,22 +257,25 @@ def _dump_of15(rules, now: float, head: bytes) -> Iterator[bytes]:
             d = d if d > 0 else 0
             dur = (d // 1000) << 32 | d % 1000 * 1_000_000
         n = 64 + len(match) + len(rest)
-        if len(out) + n > MAX_MESSAGE:
-            yield _finish(out, False)
-            out = bytearray(head)
-        out += pack(n, rule.table_id, 0, rule.priority, rule.idle_timeout,
-                    rule.hard_timeout, rule.flags, rule.importance, rule.cookie)
-        out += match
-        out += stats(0, 40, _OXS_DUR, dur, _OXS_PKT, rule.packet_count, _OXS_BYT,
-                     rule.byte_count)
-        out += rest
-    yield _finish(out, True)
+        if used + n > MAX_MESSAGE:
+            yield _finish(out, used, False)
+            out, used = [head], len(head)
+            add = out.append
+        used += n
+        add(pack(n, rule.table_id, 0, rule.priority, rule.idle_timeout,
+                    rule.hard_timeout, rule.flags, rule.importance, rule.cookie))
+        add(match)
+        add(stats(0, 40, _OXS_DUR, dur, _OXS_PKT, rule.packet_count, _OXS_BYT,
+                     rule.byte_count))
+        add(rest)
+    yield _finish(out, used, True)
 
 
 def _dump_of10(rules, now: float, head: bytes) -> Iterator[bytes]:
     pack, key = FS10_ALL.pack, R.V10
-    cold = _cold(key, False)
-    out, last_c, dsec, dnsec = bytearray(head), None, 0, 0
+    cold = _cold(key, False)[0]
+    out, used, last_c, dsec, dnsec = [head], len(head), None, 0, 0
+    add = out.append
     for rule in rules:
         wire = rule.wire
         if wire is None or wire[0] != key:
@@ -268,14 +287,16 @@ def _dump_of10(rules, now: float, head: bytes) -> Iterator[bytes]:
             d = d if d > 0 else 0
             dsec, dnsec = d // 1000, d % 1000 * 1_000_000
         n = 88 + len(rest)
-        if len(out) + n > MAX_MESSAGE:
-            yield _finish(out, False)
-            out = bytearray(head)
-        out += pack(n, rule.table_id, wire[1], dsec, dnsec, rule.priority,
+        if used + n > MAX_MESSAGE:
+            yield _finish(out, used, False)
+            out, used = [head], len(head)
+            add = out.append
+        used += n
+        add(pack(n, rule.table_id, wire[1], dsec, dnsec, rule.priority,
                     rule.idle_timeout, rule.hard_timeout, rule.cookie, rule.packet_count,
-                    rule.byte_count)
-        out += rest
-    yield _finish(out, True)
+                    rule.byte_count))
+        add(rest)
+    yield _finish(out, used, True)
 
 
 def _age(age_ms: float) -> int:
@@ -289,12 +310,20 @@ def _dump_nx(rules, now: float, version: int, head: bytes, ages: bool) -> Iterat
     """``ages``: report idle_age/hard_age (an OF1.0 reply that fell back to this form
     was not asked for them, and says 0: not reported)."""
     pack, key = NX_FS.pack, version | _NX
-    cold = _cold(version, True)
-    out, last_c, dsec, dnsec = bytearray(head), None, 0, 0
+    cold, pairs = _cold(version, True)
+    out, used, last_c, dsec, dnsec = [head], len(head), None, 0, 0
+    add = out.append
     for rule in rules:
         wire = rule.wire
-        if wire is None or wire[0] != key:
-            wire = cold(rule)
+        if wire is None or wire[0] != key:       # first dump in this form: encode
+            match, ins = rule.match, rule.instructions
+            masks, v = match.masks, match.values
+            pair = pairs.get(id(masks) ^ id(ins))
+            if (pair is not None and pair[0] is masks and pair[1] is ins and pair[4]
+                    and pair[2] == v[_ETH_TYPE] and pair[3] == v[_NW_PROTO]):
+                wire = rule.wire = (key, pair[4](v), pair[6])
+            else:
+                wire = cold(rule)
         match, rest = wire[1], wire[2]
         c = rule.created_ms
         if c != last_c:
@@ -302,13 +331,15 @@ def _dump_nx(rules, now: float, version: int, head: bytes, ages: bool) -> Iterat
             d = d if d > 0 else 0
             dsec, dnsec = d // 1000, d % 1000 * 1_000_000
         n = 48 + len(match) + len(rest)
-        if len(out) + n > MAX_MESSAGE:
-            yield _finish(out, False)
-            out = bytearray(head)
-        out += pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
+        if used + n > MAX_MESSAGE:
+            yield _finish(out, used, False)
+            out, used = [head], len(head)
+            add = out.append
+        used += n
+        add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
                     rule.hard_timeout, len(match), _age(now - rule.used_ms) if ages else 0,
                     _age(now - rule.modified_ms) if ages else 0, rule.cookie,
-                    rule.packet_count, rule.byte_count)
-        out += match
-        out += rest
-    yield _finish(out, True)
+                    rule.packet_count, rule.byte_count))
+        add(match)
+        add(rest)
+    yield _finish(out, used, True)
