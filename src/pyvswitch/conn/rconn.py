@@ -312,6 +312,14 @@ class Rconn:
         self._fsm.activity(now)
         return msg
 
+    def wait_for_input(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` for something to receive; False at once when not
+        connected or the transport cannot say (TLS)."""
+        vconn = self.vconn
+        if vconn is None or not self._fsm.is_connected():
+            return False
+        return vconn.wait_readable(timeout_s)
+
     def send(self, msg: bytes, counter: PacketCounter | None = None) -> bool:
         """Queue ``msg``; False (message dropped) when not connected."""
         vconn = self.vconn

@@ -22,6 +22,7 @@ Must not import: ``ofproto``, ``vswitchd``.
 from __future__ import annotations
 
 import errno
+import select
 from collections import deque
 
 import ovs.stream
@@ -32,6 +33,7 @@ from pyvswitch.openflow.messages import ErrorMsg, Hello
 from pyvswitch.util import poller as loop_poller
 from pyvswitch.util.vlog import Logger
 
+_SELECT_FD_LIMIT = 1024         # FD_SETSIZE
 log = Logger("vconn")
 
 _RECV_CHUNK = 65536
@@ -148,6 +150,22 @@ class StreamVconn:
             msg = msg[n:]
         self._out += msg
         self._flush()
+        return True
+
+    def wait_readable(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` until a message is buffered or the socket has
+        input.  False without waiting for a transport with its own buffering (TLS),
+        where the socket cannot tell, or a socket select(2) cannot watch."""
+        if self._msgs:
+            return True
+        sock = self._sock
+        if sock is None or self._error is not None or sock.fileno() >= _SELECT_FD_LIMIT:
+            return False
+        # select(2), not poll(2): its timeout has microseconds, poll's milliseconds.
+        readable, _, _ = select.select((sock,), (), (), timeout_s)
+        if not readable:
+            return False
+        loop_poller.forget_drained(sock.fileno())
         return True
 
     def run(self) -> None:

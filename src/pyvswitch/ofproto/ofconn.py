@@ -16,7 +16,8 @@ so do its bundles (``ofproto.bundles``) and flow monitors (``ofproto.monitors``)
 
 ``run`` first releases what the schedulers allow, then runs the rconn, then receives at
 most 50 messages per pass and only while fewer than 100 replies are queued (OVS
-``ofconn_run``), handing each one to the ofproto handler, and every second expires idle
+``ofconn_run``), handing each one to the ofproto handler (after a barrier it lingers
+briefly for the next request, ``BARRIER_LINGER_S``), and every second expires idle
 bundles with an OFPBFC_TIMEOUT error.  ``wait`` also wakes for the schedulers' next token
 and the next bundle expiry check.
 
@@ -26,6 +27,7 @@ Time model: ``now`` in milliseconds is a parameter.  Must not import ``vswitchd`
 from __future__ import annotations
 
 import enum
+from time import monotonic
 from typing import Callable, Iterator
 
 from pyvswitch.conn.pinsched import PinSched
@@ -46,6 +48,15 @@ RCONN_OVERFLOW = coverage.Counter("rconn_overflow")        # packet-in over queu
 ASYNC_OVERFLOW = coverage.Counter("ofconn_async_overflow")  # other async over ASYNC_TXQ_MAX
 
 MAX_RECV_PER_RUN = 50
+#: After answering a barrier with nothing more to read, wait up to this long for the
+#: session's next request before ending the pass, and at most LINGER_BUDGET_S per pass.
+#: A client that sends a request and a barrier and waits for the reply (``ovs-ofctl
+#: add-flows`` does, flow after flow) answers within tens of microseconds: its next
+#: request is then handled at once instead of after a whole loop pass.  A client that
+#: has nothing more to say costs the loop 0.3 ms, no CPU.
+BARRIER_LINGER_S = 0.0003
+LINGER_BUDGET_S = 0.002
+_BARRIER_TYPE = {0x01: 18}          # OFPT_BARRIER_REQUEST: 18 in OF1.0, 20 after
 #: Messages of a streamed reply (``send_stream``) queued at most (about 256 KiB).
 STREAM_TXQ = 4
 REPLY_MAX = 100
@@ -293,12 +304,22 @@ class OfConn:
         self.rconn.run(now)
         if self._stream is not None:
             self._pump()
+        linger = LINGER_BUDGET_S
+        after_barrier = False
         for _ in range(MAX_RECV_PER_RUN):
             if self._stream is not None or self.reply_counter.n_packets >= REPLY_MAX:
                 break
             msg = self.rconn.recv(now)
             if msg is None:
-                break
+                if not after_barrier or linger <= 0:
+                    break
+                after_barrier = False       # linger once per answered barrier
+                start = monotonic()
+                if not self.rconn.wait_for_input(min(BARRIER_LINGER_S, linger)):
+                    break
+                linger -= monotonic() - start
+                continue
+            after_barrier = len(msg) == 8 and msg[1] == _BARRIER_TYPE.get(msg[0], 20)
             handle(self, msg, now)
         if self.bundles.bundles:
             for bundle in self.bundles.run(now):

@@ -54,6 +54,11 @@ def mark_drained(fd: int) -> None:
     _drained[fd] = _generation
 
 
+def forget_drained(fd: int) -> None:
+    """``fd`` has input again (a reader's own wait said so)."""
+    _drained.pop(fd, None)
+
+
 def drained(fd: int) -> bool:
     """True if ``mark_drained(fd)`` was called since the last poll (never before the
     first poll: code that does not run this loop keeps reading)."""

@@ -1,0 +1,92 @@
+"""A session that answers a barrier waits briefly for the client's next request (what
+ovs-ofctl add-flows sends: flow_mod + barrier, then waits for the reply) and handles it
+in the same pass; other requests, or a client that says nothing more, end the pass."""
+
+import socket
+import struct
+import threading
+import time
+
+import ovs.stream
+
+from pyvswitch.conn.rconn import Rconn
+from pyvswitch.io.vconn import StreamVconn
+from pyvswitch.ofproto import ofconn as ofconn_mod
+from pyvswitch.ofproto.ofconn import ConnType, OfConn
+
+OFP13 = 0x04
+HELLO = struct.pack("!BBHI", OFP13, 0, 8, 1)
+BARRIER = struct.pack("!BBHI", OFP13, 20, 8, 2)
+ECHO = struct.pack("!BBHI", OFP13, 2, 8, 3)
+
+
+def session():
+    ours, client = socket.socketpair()
+    ours.setblocking(False)
+    vconn = StreamVconn("unix#t", ovs.stream.Stream(ours, "unix#t", 0), frozenset({OFP13}))
+    rconn = Rconn("t", 0, echo_request=lambda version: ECHO)
+    rconn.connect_unreliably(vconn, 0)
+    client.sendall(HELLO)
+    conn = OfConn(rconn, ConnType.SERVICE)
+    seen = []
+    for _ in range(100):
+        conn.run(0, lambda c, msg, now: seen.append(msg))
+        if vconn.version:
+            break
+    assert vconn.version == OFP13
+    client.recv(64)                        # our HELLO
+    return conn, client, seen
+
+
+def reply_to_barrier_then(client, follow_up, delay):
+    """The client thread: read the barrier reply, wait ``delay``, send ``follow_up``."""
+    def run():
+        client.recv(64)
+        time.sleep(delay)
+        client.sendall(follow_up)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def handled_in_one_run(conn, seen):
+    def handle(c, msg, now):
+        seen.append(msg)
+        if msg[1] == 20:                   # answer the barrier, as ofproto does
+            c.rconn.send(struct.pack("!BBHI", OFP13, 21, 8, 2))
+    conn.run(0, handle)
+    return [m[1] for m in seen]
+
+
+def test_the_request_after_a_barrier_is_handled_in_the_same_pass(monkeypatch):
+    monkeypatch.setattr(ofconn_mod, "BARRIER_LINGER_S", 0.5)   # a loaded CI machine
+    monkeypatch.setattr(ofconn_mod, "LINGER_BUDGET_S", 1.0)
+    conn, client, seen = session()
+    seen.clear()
+    t = reply_to_barrier_then(client, ECHO, 0.01)
+    client.sendall(BARRIER)
+    try:
+        assert handled_in_one_run(conn, seen) == [20, 2]
+    finally:
+        t.join()
+
+
+def test_a_quiet_client_ends_the_pass_after_the_linger():
+    conn, client, seen = session()
+    seen.clear()
+    client.sendall(BARRIER)
+    t0 = time.monotonic()
+    assert handled_in_one_run(conn, seen) == [20]
+    assert time.monotonic() - t0 < 0.2
+
+
+def test_no_linger_after_other_requests(monkeypatch):
+    monkeypatch.setattr(ofconn_mod, "BARRIER_LINGER_S", 0.5)
+    monkeypatch.setattr(ofconn_mod, "LINGER_BUDGET_S", 1.0)
+    conn, client, seen = session()
+    seen.clear()
+    client.sendall(ECHO)
+    t0 = time.monotonic()
+    conn.run(0, lambda c, msg, now: seen.append(msg))
+    assert [m[1] for m in seen] == [2]
+    assert time.monotonic() - t0 < 0.3
