@@ -379,3 +379,75 @@ def test_inner_message_of_another_version_is_refused_as_ovs_does(version):
     cut[2:4] = len(cut).to_bytes(2, "big")
     assert errors(s.send(bytes(cut))) == ["OFPBFC_MSG_BAD_LEN"]
     assert s.add(1, flow(3)) == []                 # the bundle is still usable
+
+
+# --- the bulk ADD path (ovs-ofctl --bundle add-flows): same results as one by one -----
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_identical_flows_in_a_bundle_replace_each_other_in_order(version):
+    s = Session(version)
+    s.send(flow(1, cookie=7))                              # already in the table
+    s.add(1, flow(1, cookie=8, instructions=Instructions(apply=(Output(2),))))
+    s.add(1, flow(2, cookie=1))
+    s.add(1, flow(2, cookie=2, instructions=Instructions(apply=(Output(2),))))
+    assert controls(s.control(1, OFPBCT_COMMIT_REQUEST)) == [OFPBCT_COMMIT_REPLY]
+    rules = {r.priority: r for r in s.ofproto.flows.rules()}
+    assert sorted(rules) == [101, 102]
+    assert rules[101].cookie == 8 and rules[101].instructions.apply == (Output(2),)
+    assert rules[102].cookie == 2 and rules[102].instructions.apply == (Output(2),)
+    hit = s.ofproto.flows.lookup(0, _ip_flow(2))
+    assert hit is rules[102]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_bundled_rules_own_their_matches_and_share_the_table_mask_list(version):
+    s = Session(version)
+    s.send(flow(40))                                       # the plain path's rule first
+    for n in range(3):
+        s.add(1, flow(n))
+    s.control(1, OFPBCT_COMMIT_REQUEST)
+    rules = sorted(s.ofproto.flows.rules(), key=lambda r: r.priority)
+    assert len(rules) == 4
+    assert len({id(r.match.masks) for r in rules}) == 1    # one list per mask and table
+    assert len({id(r.match.values) for r in rules}) == 4
+    for r in rules:
+        assert r.match == flow(r.priority - 100).match
+        assert s.ofproto.flows.lookup(0, _ip_flow(r.priority - 100)) is r
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_deleted_group_is_checked_again_for_later_flows_of_the_bundle(version):
+    s = Session(version)
+    s.send(group_mod(OFPGC_ADD, 8))
+    uses_8 = Instructions(apply=(GroupAction(8),))
+    s.add(1, flow(1, instructions=uses_8))                 # fine: group 8 exists
+    s.add(1, group_mod(OFPGC_DELETE, 8))                   # ... takes flow 1 with it
+    s.add(1, flow(2, instructions=uses_8), xid=777)        # same instructions: refused
+    replies = s.control(1, OFPBCT_COMMIT_REQUEST)
+    assert errors(replies) == ["OFPBAC_BAD_OUT_GROUP", "OFPBFC_MSG_FAILED"]
+    assert replies[0][0] == 777
+    assert 8 in s.ofproto.groups and s.flows() == set()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_refused_add_in_the_middle_of_many_changes_nothing(version):
+    s = Session(version)
+    for n in range(50):
+        s.add(1, flow(n))
+    bad = flow(60)
+    bad.table_id = 0xFF                                    # ADD to table 0xff
+    s.add(1, bad, xid=999)
+    for n in range(70, 80):
+        s.add(1, flow(n))
+    v0 = s.ofproto.flows.version
+    replies = s.control(1, OFPBCT_COMMIT_REQUEST)
+    assert errors(replies) == ["OFPFMFC_BAD_TABLE_ID", "OFPBFC_MSG_FAILED"]
+    assert replies[0][0] == 999
+    assert s.flows() == set() and s.ofproto.flows.version == v0
+    assert s.ofproto.flows.lookup(0, _ip_flow(1)) is None
+    # The same flows apply cleanly afterwards (nothing half-staged was left behind).
+    for n in range(50):
+        s.add(2, flow(n))
+    assert controls(s.control(2, OFPBCT_COMMIT_REQUEST)) == [OFPBCT_COMMIT_REPLY]
+    assert len(s.flows()) == 50

@@ -115,24 +115,32 @@ class Classifier:
                 mask: tuple[int, ...] | None = None,
                 key: tuple[int, ...] | None = None,
                 subtable: Subtable | None = None) -> None:
-        if id(rule) in self._entries:
+        by_id = self._entries
+        rule_id = id(rule)
+        if rule_id in by_id:
             raise ValueError("rule is already in the classifier")
         match = rule.match
-        if mask is None:
-            mask = tuple(match.masks)
-        if len(mask) != N_SLOTS or len(match.values) != N_SLOTS:
-            raise ValueError(f"match must cover the {N_SLOTS}-slot flow vector")
+        values = match.values
         if subtable is None:
+            if mask is None:
+                mask = tuple(match.masks)
+            if len(mask) != N_SLOTS or len(values) != N_SLOTS:
+                raise ValueError(f"match must cover the {N_SLOTS}-slot flow vector")
             subtable = self._subtables.get(mask)
             if subtable is None:
                 subtable = self._new_subtable(mask)
-        entry = Entry(rule, seq, version,
-                      subtable.key_of(match.values) if key is None else key, subtable)
-        for slot, plen, pos in subtable.tries:
-            self._tries[slot].insert(entry.key[pos], plen)
+        elif len(values) != N_SLOTS:
+            raise ValueError(f"match must cover the {N_SLOTS}-slot flow vector")
+        if key is None:
+            key = subtable.key_of(values)
+        entry = Entry(rule, seq, version, key, subtable)
+        if subtable.tries:
+            tries = self._tries
+            for slot, plen, pos in subtable.tries:
+                tries[slot].insert(key[pos], plen)
         if subtable.add(entry):
             self._dirty = True
-        self._entries[id(rule)] = entry
+        by_id[rule_id] = entry
         self._n_live += 1
 
     def _new_subtable(self, mask: tuple[int, ...]) -> Subtable:

@@ -30,7 +30,6 @@ Must not import: anything in pyvswitch except ``packet.fields`` and this package
 from __future__ import annotations
 
 from bisect import insort
-from operator import and_, itemgetter
 from typing import Any
 
 from pyvswitch.packet.fields import N_SLOTS, Slot
@@ -83,11 +82,27 @@ def _rank(entry: Entry) -> tuple[int, int]:
     return (-entry.priority, entry.seq)
 
 
+def _compile_key_of(pairs: list[tuple[int, int]]):
+    """``values -> key`` for the ``(slot, mask)`` pairs of a subtable, in key order."""
+    if not pairs:
+        return lambda values: ()
+    names = [f"a{i}" for i in range(len(pairs))]
+    clean = " and ".join(f"{n} & {m} == {n}" for n, (_, m) in zip(names, pairs))
+    src = ["def key_of(values):"]
+    src += [f"    {n} = values[{slot}]" for n, (slot, _) in zip(names, pairs)]
+    src += [f"    if {clean}:",
+            f"        return ({''.join(n + ', ' for n in names)})",
+            f"    return ({''.join(f'{n} & {m}, ' for n, (_, m) in zip(names, pairs))})"]
+    namespace: dict[str, Any] = {}
+    exec("\n".join(src), namespace)     # noqa: S102 - source built from ints only
+    return namespace["key_of"]
+
+
 class Subtable:
     """The rules of one mask, with per-stage indices for early exit."""
 
     __slots__ = ("mask", "slots", "stage_pairs", "probe", "indices", "rules", "max_priority",
-                 "n_entries", "prio_counts", "tries", "_prefix_lens", "_slot_masks", "_pick",
+                 "n_entries", "prio_counts", "tries", "_index_lens", "key_of",
                  "shared")
 
     def __init__(self, mask: tuple[int, ...], tries: list[tuple[int, int]]) -> None:
@@ -100,37 +115,28 @@ class Subtable:
             cumulative += pairs
             prefix_lens.append(len(cumulative))
         self.slots: tuple[int, ...] = tuple(s for s, _ in cumulative)
-        self._slot_masks = tuple(m for _, m in cumulative)
-        #: ``values -> tuple of values[slot] for slot in slots`` (itemgetter, made to
-        #: return a tuple for one slot too).
-        self._pick = (itemgetter(*self.slots) if len(self.slots) > 1
-                      else (lambda v, s=self.slots[0]: (v[s],)) if self.slots
-                      else (lambda v: ()))
+        #: ``key_of(values) -> key``: the full key of a match's values.  The values are
+        #: masked again (a ``Match`` built from raw lists may carry bits outside its
+        #: mask, which must not make its rule unreachable), but the match's own int
+        #: objects are kept when already clean: a key then costs no new ints.
+        #: Generated straight-line code (a generic loop costs several times more, and
+        #: every insert and exact search computes one).
+        self.key_of = _compile_key_of(cumulative)
         #: ``(slot, prefix_len, position in key)`` per trie slot this mask is CIDR on.
         self.tries = [(s, plen, self.slots.index(s)) for s, plen in tries]
         self.indices: list[dict[tuple[int, ...], int]] = [{} for _ in stage_pairs[:-1]]
+        #: ``(index, key prefix length)`` per stage index.
+        self._index_lens = tuple(zip(self.indices, prefix_lens))
         self.rules: dict[tuple[int, ...], list[Entry]] = {}
         #: ``[(slot, mask), ...]`` per non-empty stage, for the lookup generator.
         self.stage_pairs = stage_pairs
         #: ``probe(f, version, w, best, bp) -> (best, bp)``, set by the classifier.
         self.probe: Any = None
-        self._prefix_lens = prefix_lens
         self.max_priority: float = -NEVER
         self.n_entries = 0
         self.prio_counts: dict[int, int] = {}   # priority -> entries with it
         #: The classifier's user's, one object per mask (see ``Classifier.subtable``).
         self.shared: Any = None
-
-    def key_of(self, values: list[int] | tuple[int, ...]) -> tuple[int, ...]:
-        """The full key of a match's values.
-
-        The values are masked again (a ``Match`` built from raw lists may carry bits
-        outside its mask, which must not make its rule unreachable), but the match's own
-        int objects are kept when already clean: a key then costs no new ints.
-        """
-        raw = self._pick(values)
-        masked = tuple(map(and_, raw, self._slot_masks))
-        return raw if masked == raw else masked
 
     def add(self, entry: Entry) -> bool:
         """Insert ``entry``; True if ``max_priority`` went up."""
@@ -138,7 +144,7 @@ class Subtable:
         bucket = self.rules.get(key)
         if bucket is None:
             self.rules[key] = entry
-            for idx, n in zip(self.indices, self._prefix_lens):
+            for idx, n in self._index_lens:
                 k = key[:n]
                 idx[k] = idx.get(k, 0) + 1
         elif bucket.__class__ is Entry:
@@ -160,7 +166,7 @@ class Subtable:
         bucket = self.rules[key]
         if bucket.__class__ is Entry:
             del self.rules[key]
-            for idx, n in zip(self.indices, self._prefix_lens):
+            for idx, n in self._index_lens:
                 k = key[:n]
                 left = idx[k] - 1
                 if left:
