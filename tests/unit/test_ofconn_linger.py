@@ -90,3 +90,28 @@ def test_no_linger_after_other_requests(monkeypatch):
     conn.run(0, lambda c, msg, now: seen.append(msg))
     assert [m[1] for m in seen] == [2]
     assert time.monotonic() - t0 < 0.3
+
+
+def test_a_request_and_its_barrier_written_apart_still_chain(monkeypatch):
+    """ovs-ofctl writes the flow_mod and the barrier with two sends: the wait that
+    brought the first also waits for the second."""
+    monkeypatch.setattr(ofconn_mod, "BARRIER_LINGER_S", 0.5)
+    monkeypatch.setattr(ofconn_mod, "LINGER_BUDGET_S", 2.0)
+    conn, client, seen = session()
+    seen.clear()
+
+    def run():
+        client.recv(64)                    # first barrier reply
+        time.sleep(0.01)
+        client.sendall(ECHO)
+        time.sleep(0.01)
+        client.sendall(BARRIER)
+        client.recv(64)                    # second barrier reply
+        client.sendall(ECHO)
+    t = threading.Thread(target=run)
+    t.start()
+    client.sendall(BARRIER)
+    try:
+        assert handled_in_one_run(conn, seen) == [20, 2, 20, 2]
+    finally:
+        t.join()

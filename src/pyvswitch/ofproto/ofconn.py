@@ -305,21 +305,26 @@ class OfConn:
         if self._stream is not None:
             self._pump()
         linger = LINGER_BUDGET_S
-        after_barrier = False
+        may_linger = waited = False
         for _ in range(MAX_RECV_PER_RUN):
             if self._stream is not None or self.reply_counter.n_packets >= REPLY_MAX:
                 break
             msg = self.rconn.recv(now)
             if msg is None:
-                if not after_barrier or linger <= 0:
+                if not may_linger or linger <= 0:
                     break
-                after_barrier = False       # linger once per answered barrier
+                may_linger = False          # one wait per message handled
                 start = monotonic()
-                if not self.rconn.wait_for_input(min(BARRIER_LINGER_S, linger)):
-                    break
+                waited = self.rconn.wait_for_input(min(BARRIER_LINGER_S, linger))
                 linger -= monotonic() - start
+                if not waited:
+                    break
                 continue
-            after_barrier = len(msg) == 8 and msg[1] == _BARRIER_TYPE.get(msg[0], 20)
+            # Wait for more after a barrier (the client waits for its reply), and after
+            # a request a wait brought (its barrier may be a separate write behind it).
+            may_linger = waited or (len(msg) == 8
+                                    and msg[1] == _BARRIER_TYPE.get(msg[0], 20))
+            waited = False
             handle(self, msg, now)
         if self.bundles.bundles:
             for bundle in self.bundles.run(now):
