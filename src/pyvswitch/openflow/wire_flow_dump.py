@@ -51,6 +51,10 @@ from pyvswitch.openflow.wire_stats import FS11, FS15, NX_FS, NXST_FLOW, _nx_pref
     instructions_wire
 from pyvswitch.packet.fields import Slot
 
+#: OF1.4 ofp_flow_stats up to its match (wire_stats.FS11); OF1.3's, importance left zero.
+FS14 = FS11
+FS13 = struct.Struct("!HBxIIHHHH2x2xQQQ")
+assert FS13.size == FS14.size == 48
 #: OF1.0 ofp_flow_stats up to its actions: length, table, match, then the counters.
 FS10_ALL = struct.Struct("!HBx40sIIHHH6xQQQ")
 assert FS10_ALL.size == 88
@@ -206,22 +210,29 @@ def encode_flow_dump(rules: Sequence, now: float, version: int, xid: int,
 # shares one).  A message is sent once the next entry would take it past 64 KiB.
 
 def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
-    pack, key, importance = FS11.pack, version, version >= R.V14
-    cold, pairs = _cold(version, False)
+    key, cold, pairs = version, *_cold(version, False)
+    # OF1.3 has no importance: its struct leaves the field zero (one argument less).
+    pack, importance = (FS14.pack, True) if version >= R.V14 else (FS13.pack, False)
     out, used, last_c, dsec, dnsec = [head], len(head), None, 0, 0
     add = out.append
     for rule in rules:
         wire = rule.wire
-        if wire is None or wire[0] != key:       # first dump in this form: encode
-            match, ins = rule.match, rule.instructions
-            masks, v = match.masks, match.values
+        if wire is not None and wire[0] == key:
+            _, match, rest = wire
+        else:                                    # first dump in this form: encode
+            m, ins = rule.match, rule.instructions
+            masks, v = m.masks, m.values
             pair = pairs.get(id(masks) ^ id(ins))
-            if (pair is not None and pair[0] is masks and pair[1] is ins and pair[4]
-                    and pair[2] == v[_ETH_TYPE] and pair[3] == v[_NW_PROTO]):
-                wire = rule.wire = (key, pair[5] + pair[4](v), pair[6])
+            if pair is None:
+                _, match, rest = cold(rule)
             else:
-                wire = cold(rule)
-        match, rest = wire[1], wire[2]
+                pmasks, pins, eth, proto, plan, phead, rest, _ = pair
+                if (pmasks is masks and pins is ins and plan is not None
+                        and eth == v[_ETH_TYPE] and proto == v[_NW_PROTO]):
+                    match = phead + plan(v)
+                    rule.wire = (key, match, rest)
+                else:
+                    _, match, rest = cold(rule)
         c = rule.created_ms
         if c != last_c:
             last_c, d = c, int(now - c)
@@ -233,9 +244,14 @@ def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
             out, used = [head], len(head)
             add = out.append
         used += n
-        add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
-                    rule.hard_timeout, rule.flags, rule.importance if importance else 0,
-                    rule.cookie, rule.packet_count, rule.byte_count))
+        if importance:
+            add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
+                     rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
+                     rule.packet_count, rule.byte_count))
+        else:
+            add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
+                     rule.hard_timeout, rule.flags, rule.cookie, rule.packet_count,
+                     rule.byte_count))
         add(match)
         add(rest)
     yield _finish(out, used, True)
