@@ -9,16 +9,14 @@ process is always stopped and the rundir removed, also when a test fails.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
+from processes import TestProcess
 
 ALL_OF_VERSIONS = "OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15"
 
@@ -39,19 +37,17 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
-class Switch:
+class Switch(TestProcess):
     """A running pyvswitchd."""
 
     def __init__(self, config_text: str, name: str = "sw", netns: str | None = None) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix=f"pyvs-{name}-"))
+        super().__init__(f"pyvs-{name}-", "pyvswitchd.log")
         self.rundir = self.dir / "run"
         self.rundir.mkdir()
         self.config = self.dir / "config.toml"
         self.config.write_text(config_text)
-        self.log = self.dir / "pyvswitchd.log"
         self.env = dict(os.environ, OVS_RUNDIR=str(self.rundir))
         self.netns = netns          # run the daemon inside this network namespace
-        self.proc: subprocess.Popen | None = None
 
     def start(self, bridges: tuple[str, ...] = ("br0",), timeout: float = 15.0) -> "Switch":
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
@@ -89,24 +85,8 @@ class Switch:
             raise AssertionError(f"ovs-appctl {' '.join(args)} failed: {r.stderr}")
         return r
 
-    def log_text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> int | None:
+        return super().stop(sig, grace)
 
     def __enter__(self) -> "Switch":
         return self.start()

@@ -14,54 +14,22 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
 from harness import free_tcp_port, netdev_bridge, wait_for
+from udp_flood import start_flood
 from osken_launcher import OsKen
 
 pytestmark = pytest.mark.timeout(120)
 
-FLOOD = r"""
-import socket, struct, sys, time
-rate, seconds, n_flows = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-pad = bytes(int(sys.argv[4]))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("eth0", 0))
-dst = bytes.fromhex("020000000002")
-ip = bytes.fromhex("450000260000000040110000") + bytes([10, 0, 0, 1, 10, 0, 0, 2])
-batch = max(1, int(rate / 100))
-end = time.monotonic() + seconds
-n = 0
-next_t = time.monotonic()
-while time.monotonic() < end:
-    for _ in range(batch):
-        n += 1
-        k = n % n_flows
-        src = b"\x06" + k.to_bytes(5, "big")
-        udp = struct.pack("!HHHH", 1024 + k, 9, 18, 0) + b"flood!....."[:10]
-        try:
-            s.send(dst + src + b"\x08\x00" + ip + udp + pad)
-        except OSError:
-            pass
-    next_t += batch / rate
-    delay = next_t - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-print(n)
-"""
-
-
-def start_flood(hosts, host: int, rate: int, seconds: float, n_flows: int = 64,
-                pad: int = 0) -> subprocess.Popen:
+def flood_from(hosts, host: int, rate: int, seconds: float, n_flows: int = 64,
+               pad: int = 0) -> subprocess.Popen:
     """``rate`` frames/s for ``seconds`` from ``host``, cycling through ``n_flows``
     different flows (source MAC and UDP port), each frame ``pad`` bytes longer than its
     52 bytes of headers and payload."""
-    return subprocess.Popen(["ip", "netns", "exec", hosts.hosts[host - 1], sys.executable,
-                             "-c", FLOOD, str(rate), str(seconds), str(n_flows), str(pad)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_flood(hosts.hosts[host - 1], rate, seconds, n_flows, pad=pad)
 
 
 @pytest.fixture
@@ -116,7 +84,7 @@ def test_rate_limit_holds_and_switch_stays_responsive(make_switch, hosts, osken_
     # action is "to the controller".  (Each new flow costs a translation in the main
     # loop, and each FLOW_MOD a re-translation of every cached flow, so thousands of
     # distinct flows would measure translation speed rather than the packet-in path.)
-    flood = start_flood(h, 1, rate=3000, seconds=9)
+    flood = flood_from(h, 1, rate=3000, seconds=9)
     try:
         time.sleep(2.0)                          # past the initial burst
         t0 = time.monotonic()
@@ -152,7 +120,7 @@ def test_transmit_queue_cap_keeps_memory_flat(make_switch, hosts, osken_in_ns):
     ctl.proc.send_signal(signal.SIGSTOP)        # the controller stops reading
     # Full-size frames (the table-miss flow sends whole packets): about 4 MB/s of
     # packet-ins, so the kernel's socket buffers fill within a few seconds.
-    flood = start_flood(h, 1, rate=3000, seconds=10, pad=1400)
+    flood = flood_from(h, 1, rate=3000, seconds=10, pad=1400)
     try:
         time.sleep(4.5)                          # socket buffers and the queue fill up
         before = rss_kb(sw.proc.pid)
