@@ -201,50 +201,59 @@ def _record_decode(buf, offset: int, end: int, match: Match) -> _DecodePlan | No
     return plan if plan.replay(buf, offset) == match else None
 
 
-def _tuple_expr(indexes: list[int]) -> str:
-    return "(" + "".join(f"vals[{i}], " for i in indexes) + ")"
-
-
 def _generate(st: struct.Struct, header_idx: list[int], headers: tuple, pins: list[int],
               pinned: tuple, base_values: list[int], base_masks: list[int],
               steps: list[tuple]):
     """Straight-line Python for one plan (as ``classifier/codegen.py`` does for lookups):
-    the unpack, the header and pin comparisons, then per field its checks and its ORs
-    into the slot, with every slot number, shift and mask a constant.  The checks are
-    the generic decoder's fast-path checks; any failure returns None."""
-    ns = {"unpack": st.unpack_from, "HEADERS": headers, "PINNED": pinned,
-          "BASE_V": base_values, "BASE_M": base_masks, "new": _new_match, "Match": Match,
+    the unpack into locals, the header and pin comparisons against constants, per field
+    the generic decoder's fast-path checks, then the two slot lists built whole (one
+    list display each: constants where no field of the shape writes, the field's value
+    or mask where one does).  Any failed check returns None."""
+    n_items = len(st.unpack(bytes(st.size)))
+    ns = {"unpack": st.unpack_from, "new": _new_match, "Match": Match,
           "from_bytes": int.from_bytes}
     src = ["def replay(buf, offset):",
-           "    vals = unpack(buf, offset)",
-           f"    if {_tuple_expr(header_idx)} != HEADERS:",
-           "        return None"]
-    if pins:
-        src += [f"    if {_tuple_expr(pins)} != PINNED:", "        return None"]
-    src += ["    values = BASE_V.copy()", "    masks = BASE_M.copy()"]
+           f"    {''.join(f'v{i}, ' for i in range(n_items))}= unpack(buf, offset)"]
+    checks = [f"v{i} != {h}" for i, h in zip(header_idx, headers)]
+    checks += [f"v{i} != {p!r}" for i, p in zip(pins, pinned)]
+    if checks:
+        src += [f"    if {' or '.join(checks)}:", "        return None"]
+    value_parts: dict[int, list[str]] = {}
+    mask_parts: dict[int, list[str]] = {}
     for n, (vi, mi, is_bytes, slot, shift, full, wire_full, maskable, value_ok) in \
             enumerate(steps):
-        src.append(f"    x = from_bytes(vals[{vi}], 'big')" if is_bytes else f"    x = vals[{vi}]")
+        x, k = f"x{n}", f"k{n}"
+        src.append(f"    {x} = from_bytes(v{vi}, 'big')" if is_bytes else f"    {x} = v{vi}")
         if mi >= 0:
-            src.append(f"    k = from_bytes(vals[{mi}], 'big')" if is_bytes
-                       else f"    k = vals[{mi}]")
-            src += ["    if x & ~k:", "        return None"]
+            src.append(f"    {k} = from_bytes(v{mi}, 'big')" if is_bytes
+                       else f"    {k} = v{mi}")
+            src += [f"    if {x} & ~{k}:", "        return None"]
             if not maskable:
-                src += [f"    if k != {wire_full} and k:", "        return None"]
-            src.append(f"    k &= {full}")
+                src += [f"    if {k} != {wire_full} and {k}:", "        return None"]
+            if wire_full > full:
+                src.append(f"    {k} &= {full}")
         if wire_full > full:
-            src += [f"    if x > {full}:", "        return None"]
+            src += [f"    if {x} > {full}:", "        return None"]
         if value_ok is not None:
             ns[f"ok{n}"] = value_ok
-            src += [f"    if not ok{n}(x):", "        return None"]
-        if mi >= 0:
-            src += [f"    masks[{slot}] |= k << {shift}",
-                    f"    values[{slot}] |= (x & k) << {shift}"]
-        else:
-            src += [f"    masks[{slot}] |= {full << shift}",
-                    f"    values[{slot}] |= x << {shift}" if shift
-                    else f"    values[{slot}] |= x"]
-    src += ["    match = new(Match)", "    match.values = values", "    match.masks = masks",
+            src += [f"    if not ok{n}({x}):", "        return None"]
+        # Past the checks x & ~k == 0 and x <= full, so x & k is x itself.
+        sh = f" << {shift}" if shift else ""
+        value_parts.setdefault(slot, []).append(f"({x}{sh})" if shift else x)
+        mask_parts.setdefault(slot, []).append(f"({k}{sh})" if mi >= 0 else str(full << shift))
+
+    def display(base: list[int], parts: dict[int, list[str]]) -> str:
+        items = []
+        for slot, const in enumerate(base):
+            terms = parts.get(slot, [])
+            if const or not terms:
+                terms = [str(const)] + terms
+            items.append(" | ".join(terms))
+        return "[" + ", ".join(items) + "]"
+
+    src += ["    match = new(Match)",
+            f"    match.values = {display(base_values, value_parts)}",
+            f"    match.masks = {display(base_masks, mask_parts)}",
             "    return match"]
     exec("\n".join(src), ns)       # noqa: S102 - source built from ints only
     return ns["replay"]
