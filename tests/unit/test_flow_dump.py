@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from fake_session import FakeOfConn, send
 from pyvswitch.ofproto.flow_handlers import _entries
+from pyvswitch.ofproto.ofproto import Ofproto
 from pyvswitch.ofproto.rule import Rule
 from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
+from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.framing import MAX_MESSAGE
 from pyvswitch.openflow.messages_stats import FlowStatsReply
 from pyvswitch.openflow.ofpacts import (Clone, Controller, CopyField, DecNwTtl, FieldRef,
@@ -185,3 +188,18 @@ def test_copy_keeps_the_encoding():
     (rule,) = _rules()[:1]
     list(encode_flow_dump([rule], NOW, 4, 1))
     assert rule.copy().wire is rule.wire
+
+
+def test_a_modified_flow_is_dumped_with_its_new_instructions():
+    """MODIFY replaces the rule, so a cached encoding never outlives the instructions it
+    encodes (a dump through the handler, before and after)."""
+    ofp = Ofproto("br0", 1)
+    conn = FakeOfConn(4)
+    match = Match().set("eth_type", 0x0800).set("ip_dst", 0x0A000001)
+    send(ofp, conn, m.FlowMod(match, Instructions(apply=(Output(2),)), table_id=0))
+    (reply,) = send(ofp, conn, ms.FlowStatsRequest(Match()))
+    assert reply.flows[0].instructions.apply == (Output(2),)
+    send(ofp, conn, m.FlowMod(match, Instructions(apply=(Output(3),)), table_id=0,
+                              command=m.OFPFC_MODIFY))
+    (reply,) = send(ofp, conn, ms.FlowStatsRequest(Match()))
+    assert reply.flows[0].instructions.apply == (Output(3),)

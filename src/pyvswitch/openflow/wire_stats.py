@@ -9,7 +9,9 @@ What this module owns
 * PORT statistics (OF1.0 104 bytes, OF1.3 112 bytes, OF1.4+ 80 bytes + ethernet property).
 
 Long replies are split by ``multipart.split_reply``.  An OF1.0 flow-stats request or
-reply whose match does not fit ``ofp_match`` is encoded in the Nicira form.
+reply whose match does not fit ``ofp_match`` is encoded in the Nicira form.  The switch
+encodes its own flow dumps with ``wire_flow_dump`` (the same bytes, straight from its
+rules); the ``FlowStatsReply`` encoder here is the reference it is tested against.
 
 Must not import: ofproto, conn, or anything above openflow.
 """
