@@ -81,7 +81,8 @@ def _bundle_add(ofproto, ofconn, msg: BundleAdd, xid, now):
         raise OFPError("OFPBFC_MSG_BAD_XID", "inner xid differs from the bundle message's")
     try:
         if inner[1] == OFPT_FLOW_MOD:   # the commonest by far: straight to its decoder
-            decoded = decode_flow_mod(inner[0], inner, ofconn.decode_options())
+            # (bundles exist from OpenFlow 1.3 on: no decode option applies to them)
+            decoded = decode_flow_mod(inner[0], inner, None)
         else:
             decoded = codec.decode(inner, ofconn.decode_options())
     except OFPError as err:

@@ -336,23 +336,28 @@ _INST_SIZES = {OFPIT_GOTO_TABLE: 8, OFPIT_WRITE_METADATA: 24, OFPIT_WRITE_ACTION
                OFPIT_APPLY_ACTIONS: None, OFPIT_CLEAR_ACTIONS: 8, OFPIT_METER: 8}
 
 
-#: Recently decoded instruction lists by (version, bytes).  ``Instructions`` are
-#: immutable, and controllers install many flows with the same actions, so a hit
+#: Recently decoded instruction lists, per version by their bytes.  ``Instructions``
+#: are immutable, and controllers install many flows with the same actions, so a hit
 #: skips the whole decode.  Bounded: cleared when full.
-_INS_CACHE: dict[tuple[int, bytes], A.Instructions] = {}
+_INS_CACHE: dict[int, dict[bytes, A.Instructions]] = {}
 _INS_CACHE_MAX = 4096
 
 
 def decode_instructions(version: int, buf, offset: int, length: int) -> A.Instructions:
     """Decode ``length`` bytes of instructions (an action list for OpenFlow 1.0)."""
-    key = (version, bytes(buf[offset:offset + length]))
-    cached = _INS_CACHE.get(key)
+    cache = _INS_CACHE.get(version)
+    if cache is None:
+        cache = _INS_CACHE[version] = {}
+    key = buf[offset:offset + length]
+    if key.__class__ is not bytes:
+        key = bytes(key)
+    cached = cache.get(key)
     if cached is not None and offset + length <= len(buf):
         return cached
     ins = _decode_instructions(version, buf, offset, length)
-    if len(_INS_CACHE) >= _INS_CACHE_MAX:
-        _INS_CACHE.clear()
-    _INS_CACHE[key] = ins
+    if len(cache) >= _INS_CACHE_MAX:
+        cache.clear()
+    cache[key] = ins
     return ins
 
 
