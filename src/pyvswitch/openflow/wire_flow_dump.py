@@ -19,7 +19,8 @@ OF1.5's OXS statistics) followed by the rule's match and instructions as encoded
   The entry is its fixed part, ``a``, then ``b`` (OF1.5: fixed part, ``a``, statistics,
   ``b``): ``a`` is the rule's own match bytes, ``b`` the match's padding (if not in ``a``)
   and the instructions, one object shared by the rules of a shape and instruction set.
-  In the Nicira form ``len(a)`` is the entry's match length.
+  In the Nicira form ``len(a)`` is the entry's match length.  OF1.3/1.4 rules dumped
+  more than once also keep the static parts of the fixed part (see ``_dump_of13``).
 * **A first dump.**  Matches are encoded through ``match_plans`` plans, found once per
   shape: rules of a table with the same mask share one mask list, so the shape is known by
   that list's identity plus the eth_type / ip_proto values.  Instructions go through
@@ -55,10 +56,17 @@ from pyvswitch.openflow.wire_stats import FS11, FS15, NX_FS, NXST_FLOW, _nx_pref
     instructions_wire
 from pyvswitch.packet.fields import Slot
 
-#: OF1.4 ofp_flow_stats up to its match (wire_stats.FS11); OF1.3's, importance left zero.
-FS14 = FS11
+#: OF1.3/1.4 ofp_flow_stats up to its match (wire_stats.FS11), in the pieces that change
+#: at different rates: length + table, duration, priority..cookie, counters.
+FS_PRE, FS_DUR, FS_MID, FS_COUNTS = (struct.Struct("!HBx"), struct.Struct("!II"),
+                                     struct.Struct("!HHHHH2xQ"), struct.Struct("!QQ"))
+assert FS_PRE.size + FS_DUR.size + FS_MID.size + FS_COUNTS.size == FS11.size
+_NO_COUNTS = bytes(FS_COUNTS.size)
+#: OF1.3's fixed part with importance left zero (one argument less than FS11).
 FS13 = struct.Struct("!HBxIIHHHH2x2xQQQ")
-assert FS13.size == FS14.size == 48
+assert FS13.size == FS11.size
+#: Added to a wire's form when it also holds the static parts of the entry.
+_STATIC = 0x200
 #: OF1.0 ofp_flow_stats up to its actions: length, table, match, then the counters.
 FS10_ALL = struct.Struct("!HBx40sIIHHH6xQQQ")
 assert FS10_ALL.size == 88
@@ -214,15 +222,40 @@ def encode_flow_dump(rules: Sequence, now: float, version: int, xid: int,
 # shares one).  A message is sent once the next entry would take it past 64 KiB.
 
 def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
+    """OF1.3/1.4.  A rule dumped again also keeps the static parts of its entry in its
+    wire, ``(form | _STATIC, match, tail, pre, mid, length)``: the first 4 bytes (length,
+    table) and the 20 from priority to cookie, objects shared by the rules that have the
+    same.  Its entry is then these pieces, the duration (shared by a batch of rules) and
+    the counters (shared zeros if none), with no packing of its own; a first dump packs
+    the whole fixed part instead, so it costs no more than that."""
     key, cold, pairs = version, *_cold(version, False)
-    # OF1.3 has no importance: its struct leaves the field zero (one argument less).
-    pack, importance = (FS14.pack, True) if version >= R.V14 else (FS13.pack, False)
-    out, used, last_c, dsec, dnsec = [head], len(head), None, 0, 0
+    full = key | _STATIC
+    pack = FS11.pack if version >= R.V14 else FS13.pack
+    importance = version >= R.V14
+    pres: dict[int, bytes] = {}
+    mids: dict[bytes, bytes] = {}
+    out, used, last_c, dsec, dnsec, dur = [head], len(head), None, 0, 0, b""
     add = out.append
     for rule in rules:
+        c = rule.created_ms
+        if c != last_c:
+            last_c, d = c, int(now - c)
+            d = d if d > 0 else 0
+            dsec, dnsec = d // 1000, d % 1000 * 1_000_000
+            dur = FS_DUR.pack(dsec, dnsec)
         wire = rule.wire
-        if wire is not None and wire[0] == key:
-            _, match, rest = wire
+        if wire is not None and wire[0] == full:
+            _, match, rest, pre, mid, n = wire
+        elif wire is not None and wire[0] == key:  # dumped once before: keep the rest too
+            match, rest = wire[1], wire[2]
+            n = 48 + len(match) + len(rest)
+            pre = pres.get(n << 8 | rule.table_id)
+            if pre is None:
+                pre = pres[n << 8 | rule.table_id] = FS_PRE.pack(n, rule.table_id)
+            mid = FS_MID.pack(rule.priority, rule.idle_timeout, rule.hard_timeout,
+                              rule.flags, rule.importance if importance else 0, rule.cookie)
+            mid = mids.setdefault(mid, mid)
+            rule.wire = (full, match, rest, pre, mid, n)
         else:                                    # first dump in this form: encode
             m, ins = rule.match, rule.instructions
             masks, v = m.masks, m.values
@@ -237,25 +270,33 @@ def _dump_of13(rules, now: float, version: int, head: bytes) -> Iterator[bytes]:
                     rule.wire = (key, match, rest)
                 else:
                     _, match, rest = cold(rule)
-        c = rule.created_ms
-        if c != last_c:
-            last_c, d = c, int(now - c)
-            d = d if d > 0 else 0
-            dsec, dnsec = d // 1000, d % 1000 * 1_000_000
-        n = 48 + len(match) + len(rest)
+            n = 48 + len(match) + len(rest)
+            if used + n > MAX_MESSAGE:
+                yield _finish(out, used, False)
+                out, used = [head], len(head)
+                add = out.append
+            used += n
+            if importance:
+                add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
+                         rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
+                         rule.packet_count, rule.byte_count))
+            else:
+                add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
+                         rule.hard_timeout, rule.flags, rule.cookie, rule.packet_count,
+                         rule.byte_count))
+            add(match)
+            add(rest)
+            continue
         if used + n > MAX_MESSAGE:
             yield _finish(out, used, False)
             out, used = [head], len(head)
             add = out.append
         used += n
-        if importance:
-            add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
-                     rule.hard_timeout, rule.flags, rule.importance, rule.cookie,
-                     rule.packet_count, rule.byte_count))
-        else:
-            add(pack(n, rule.table_id, dsec, dnsec, rule.priority, rule.idle_timeout,
-                     rule.hard_timeout, rule.flags, rule.cookie, rule.packet_count,
-                     rule.byte_count))
+        add(pre)
+        add(dur)
+        add(mid)
+        packets, nbytes = rule.packet_count, rule.byte_count
+        add(FS_COUNTS.pack(packets, nbytes) if packets or nbytes else _NO_COUNTS)
         add(match)
         add(rest)
     yield _finish(out, used, True)
