@@ -141,3 +141,22 @@ def test_ip_proto_on_a_frame_without_ip_is_skipped():
     ofproto.flows.add(0, Match(), 10, apply(set_field(ip_proto=17), of.Output(2)))
     out = translate(provider, extract(frame(eth(0x8847), mpls.mpls(label=1), ip4(), l4()), 1))
     assert out.actions == [dp.Output(provider.ofp_to_odp[2])]
+
+
+def test_a_clone_that_rewrites_ip_proto_runs_in_a_datapath_clone():
+    """(Group buckets are clones too.)  One copy leaves as UDP; the packet after the
+    clone is the TCP packet as it came in: the rewrite is not undone by a second one,
+    which would read the TCP header as UDP."""
+    ofproto, provider, ports = make_bridge()
+    ofproto.flows.add(0, Match(), 10, apply(
+        of.Clone((set_field(ip_proto=17), set_field(eth_type=0x0800), of.Output(2))),
+        of.Output(3)))
+    tcp_in = frame(eth(0x0800), ip4(6), l4())
+    out = translate(provider, extract(tcp_in, 1))
+    o2, o3 = provider.ofp_to_odp[2], provider.ofp_to_odp[3]
+    assert dp.format_actions(out.actions) == f"clone(set(ip_proto=0x11),{o2}),{o3}"
+    ports[1].inject(tcp_in)
+    for i in range(3):
+        provider.run(i)
+    assert ports[2].captured == [frame(eth(0x0800), ip4(17), l4())]
+    assert ports[3].captured == [tcp_in]

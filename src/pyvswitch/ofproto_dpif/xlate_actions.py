@@ -601,8 +601,13 @@ def meter(ctx: Ctx, meter_id: int) -> None:
 
 def clone(ctx: Ctx, actions) -> None:
     """Run ``actions`` on a copy: afterwards the packet is as it was before the clone.
-    Restoring the flow is enough: the next commit undoes what the clone committed."""
+    Restoring the flow is enough: the next commit undoes what the clone committed.
+    Except after a write ``_commit_at_once`` made (commit cannot undo those, and undoing
+    an ip_proto change would read the transport header as the wrong protocol): then the
+    clone's datapath actions run in a datapath ``clone``, and outside it the packet is
+    what it was when the clone began."""
     saved = list(ctx.flow)
+    saved_base, start = list(ctx.base), len(ctx.out.actions)
     saved_stop, saved_reparse, saved_tpid = ctx.stop, ctx.reparse, ctx.vlan_tpid
     ctx.nest += 1
     run_actions(ctx, actions)
@@ -611,3 +616,8 @@ def clone(ctx: Ctx, actions) -> None:
     ctx.reparse = saved_reparse
     ctx.vlan_tpid = saved_tpid
     ctx.flow = saved
+    inner = ctx.out.actions[start:]
+    if any(type(a) is dp.SetField and a.field.name in _AT_ONCE for a in inner):
+        del ctx.out.actions[start:]
+        ctx.put(dp.Clone(tuple(inner)))
+        ctx.base = saved_base
