@@ -52,6 +52,8 @@ class Vconn(Protocol):
     ``send`` -> ``close``.  ``recv`` returns one whole message or None when nothing is
     ready, and raises ``OSError``/``EOFError`` when the connection failed.  ``send``
     returns False when the socket cannot take the message now (try again later).
+    Optionally ``wait_readable(timeout_s)`` blocks briefly for input (True if some came);
+    a vconn without it never lingers (``Rconn.wait_for_input``).
     """
 
     name: str
@@ -318,7 +320,8 @@ class Rconn:
         vconn = self.vconn
         if vconn is None or not self._fsm.is_connected():
             return False
-        return vconn.wait_readable(timeout_s)
+        wait_readable = getattr(vconn, "wait_readable", None)
+        return wait_readable is not None and wait_readable(timeout_s)
 
     def send(self, msg: bytes, counter: PacketCounter | None = None) -> bool:
         """Queue ``msg``; False (message dropped) when not connected."""
