@@ -205,3 +205,19 @@ def test_a_modified_flow_is_dumped_with_its_new_instructions():
                               command=m.OFPFC_MODIFY))
     (reply,) = send(ofp, conn, ms.FlowStatsRequest(Match()))
     assert reply.flows[0].instructions.apply == (Output(3),)
+
+
+@pytest.mark.parametrize("nxm", [False, True])
+def test_a_flow_with_no_form_in_the_version_ends_the_dump_with_an_error(nxm):
+    """A flow whose actions cannot be put in an OF1.0 reply: the session gets the flows
+    before it and then an OFPT_ERROR, not a reply that never ends."""
+    ofp = Ofproto("br0", 1)
+    conn13 = FakeOfConn(4)
+    for n, ins in enumerate([Instructions(apply=(Output(2),)),
+                             Instructions(apply=(PushVlan(), Output(2)))]):
+        send(ofp, conn13, m.FlowMod(Match().set("in_port", n + 1), ins, table_id=0))
+    replies = send(ofp, FakeOfConn(1), ms.FlowStatsRequest(Match(), nxm=nxm))
+    assert isinstance(replies[-1], m.ErrorMsg) and replies[-1].name == "OFPBRC_EPERM"
+    assert ofp.n_handler_crashes == 1
+    (reply,) = send(ofp, conn13, ms.FlowStatsRequest(Match()))
+    assert len(reply.flows) == 2

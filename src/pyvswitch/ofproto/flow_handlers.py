@@ -22,12 +22,16 @@ from __future__ import annotations
 from typing import Iterator
 
 from pyvswitch.ofproto.handlers import handles
+from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
 from pyvswitch.openflow.wire_flow_dump import encode_flow_dump
 from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
 from pyvswitch.ofproto.table_features import set_table_features, table_features
+from pyvswitch.util.vlog import Logger
+
+log = Logger("flow_handlers")
 
 
 def _age_secs(age_ms: float) -> int:
@@ -80,13 +84,27 @@ def _flow_stats(ofproto, ofconn, msg, xid, now):
     out, so the controller reads the first flows while the switch encodes the rest."""
     req = _single(msg)
     rules = _selected(ofproto.flows, req)
-    messages = encode_flow_dump(rules, now, ofconn.version, xid, req.nxm)
+    messages = _or_error(encode_flow_dump(rules, now, ofconn.version, xid, req.nxm),
+                         ofproto, ofconn, getattr(ofconn, "request_raw", b""))
     send_stream = getattr(ofconn, "send_stream", None)
     if send_stream is not None:
         send_stream(messages)
         return
     for raw in messages:
         ofconn.rconn.send(raw, ofconn.reply_counter)
+
+
+def _or_error(messages: Iterator[bytes], ofproto, ofconn, request: bytes) -> Iterator[bytes]:
+    """``messages``; if one cannot be encoded (a flow whose actions have no form in the
+    session's version), an OFPT_ERROR in place of the rest - OFPBRC_EPERM, as for any
+    handler failure - so the peer learns that the reply ended instead of waiting for
+    its last part."""
+    try:
+        yield from messages
+    except Exception:  # fault isolation: one flow must not leave the dump hanging
+        ofproto.n_handler_crashes += 1
+        log.exception("%s: flow stats reply to %s cut short", ofproto.name, ofconn.name)
+        yield codec.error_reply(OFPError("OFPBRC_EPERM"), request)
 
 
 @handles(ms.AggregateStatsRequest)
