@@ -196,7 +196,7 @@ ALL_ACTIONS = [ours for _, ours in OSKEN_13] + [
     A.Resubmit(A.OFPP_LOCAL, 255), A.Note(bytes(14)),
 ]
 # What a version has no form for (OVS sends nothing either, or refuses).
-NOT_IN = {0x01: (A.PushVlan, A.CopyTtlOut, A.CopyTtlIn, A.PushPbb, A.PopPbb, A.MeterAction),
+NOT_IN = {0x01: (A.CopyTtlOut, A.CopyTtlIn, A.PushPbb, A.PopPbb, A.MeterAction),
           0x04: (A.MeterAction,), 0x05: (A.MeterAction,), 0x06: ()}
 # Encoded in a form that decodes to an equivalent, different dataclass.
 LOSSY = {(0x01, A.SetNwTtl),
@@ -225,6 +225,9 @@ def test_every_action_round_trips(version: int) -> None:
         raw = AC.encode_actions(version, [act, A.Output(2)])
         assert len(raw) % 8 == 0
         got = AC.decode_actions(version, raw, 0, len(raw))
+        if version == 0x01 and isinstance(act, A.PushVlan):
+            assert got == (A.Output(2),)  # left out, as OVS does: set_vlan_vid pushes
+            continue
         if _lossy(version, act):
             # Sent as an equivalent action of another kind, as OVS sends it.
             assert got[-1] == A.Output(2) and got[0] != act
@@ -417,7 +420,7 @@ def test_check_instructions() -> None:
 
 _SEEDS = [(0x04, _osken_actions([a])) for a, _ in OSKEN_13] + [
     (v, AC.encode_actions(v, [a])) for v in VERSIONS for a in ALL_ACTIONS
-    if not isinstance(a, NOT_IN[v])]
+    if not isinstance(a, NOT_IN[v]) and (v, type(a)) != (0x01, A.PushVlan)]  # (empty)
 
 
 @st.composite

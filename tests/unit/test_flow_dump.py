@@ -17,7 +17,8 @@ from pyvswitch.openflow.framing import MAX_MESSAGE
 from pyvswitch.openflow.messages_stats import FlowStatsReply
 from pyvswitch.openflow.ofpacts import (Clone, Controller, CopyField, DecNwTtl, FieldRef,
                                         GroupAction, Instructions, Note, Output, PopMpls,
-                                        PushVlan, Resubmit, SetField, SetQueue, StripVlan)
+                                        PushVlan, Resubmit, SetField, SetQueue, StripVlan,
+                                        CopyTtlOut)
 from pyvswitch.openflow.wire_flow_dump import encode_flow_dump
 from pyvswitch.packet import fields as F
 from pyvswitch.packet.fields import Match
@@ -214,10 +215,22 @@ def test_a_flow_with_no_form_in_the_version_ends_the_dump_with_an_error(nxm):
     ofp = Ofproto("br0", 1)
     conn13 = FakeOfConn(4)
     for n, ins in enumerate([Instructions(apply=(Output(2),)),
-                             Instructions(apply=(PushVlan(), Output(2)))]):
+                             Instructions(apply=(CopyTtlOut(), Output(2)))]):
         send(ofp, conn13, m.FlowMod(Match().set("in_port", n + 1), ins, table_id=0))
     replies = send(ofp, FakeOfConn(1), ms.FlowStatsRequest(Match(), nxm=nxm))
     assert isinstance(replies[-1], m.ErrorMsg) and replies[-1].name == "OFPBRC_EPERM"
     assert ofp.n_handler_crashes == 1
     (reply,) = send(ofp, conn13, ms.FlowStatsRequest(Match()))
     assert len(reply.flows) == 2
+
+
+@pytest.mark.parametrize("nxm", [False, True])
+def test_push_vlan_is_left_out_of_an_openflow10_dump(nxm):
+    """As Open vSwitch: OpenFlow 1.0 has no push_vlan; the set_vlan_vid after it pushes."""
+    ofp = Ofproto("br0", 1)
+    send(ofp, FakeOfConn(4), m.FlowMod(Match(), Instructions(apply=(
+        PushVlan(), SetField(F.field("vlan_vid"), 0x1005), Output(2))), table_id=0))
+    (reply,) = send(ofp, FakeOfConn(1), ms.FlowStatsRequest(Match(), nxm=nxm))
+    (flow,) = reply.flows
+    assert [type(a).__name__ for a in flow.instructions.apply] in (
+        ["SetVlanVid", "Output"], ["SetField", "Output"])

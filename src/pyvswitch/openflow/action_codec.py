@@ -535,8 +535,8 @@ def _encode_one(version: int, act) -> bytes:
     if cls is A.Clone:
         return nx.encode_clone(version, act)
     if cls is A.PushVlan:
-        if of10:
-            raise ValueError("push_vlan has no OpenFlow 1.0 form")
+        if of10:        # as OVS: OpenFlow 1.0's set_vlan_vid/pcp that follows pushes
+            return b""
         return _std(17, struct.pack("!H", act.ethertype))
     if cls is A.PushMpls:
         return nx.encode_u16(nx.NXAST_PUSH_MPLS, act.ethertype) if of10 else \
