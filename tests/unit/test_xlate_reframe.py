@@ -160,3 +160,18 @@ def test_a_clone_that_rewrites_ip_proto_runs_in_a_datapath_clone():
         provider.run(i)
     assert ports[2].captured == [frame(eth(0x0800), ip4(17), l4())]
     assert ports[3].captured == [tcp_in]
+
+
+def test_arp_op_alone_is_committed():
+    """(NW_PROTO is the ARP opcode too: a change of it alone is an ARP rewrite.)"""
+    from scapy.layers.l2 import ARP, Ether
+    ofproto, provider, ports = make_bridge()
+    ofproto.flows.add(0, Match(), 10, apply(set_field(arp_op=2), of.Output(2)))
+    request = bytes(Ether(src="12:11:11:11:11:11") / ARP(op=1))
+    out = translate(provider, extract(request, 1))
+    assert dp.format_actions(out.actions) == f"set(arp(op=2)),{provider.ofp_to_odp[2]}"
+    ports[1].inject(request)
+    for i in range(3):
+        provider.run(i)
+    (sent,) = ports[2].captured
+    assert Ether(sent)[ARP].op == 2

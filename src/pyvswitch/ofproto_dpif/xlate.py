@@ -296,7 +296,8 @@ def commit(ctx: Ctx) -> None:
     if b_mpls and not f_mpls:           # a non-MPLS packet again before the L3 sets
         ctx.put(dp.PopMpls(f_type))
         b_mpls = False
-    ip_changed = any(flow[s] != base[s] for s in _IP_SLOTS)
+    ip_changed = any(flow[s] != base[s] for s in _IP_SLOTS) or (
+        b_type in (0x0806, 0x8035) and flow[Slot.NW_PROTO] != base[Slot.NW_PROTO])  # arp_op
     tp_changed = flow[Slot.TP_SRC] != base[Slot.TP_SRC] or \
         flow[Slot.TP_DST] != base[Slot.TP_DST]
     if (ip_changed or tp_changed) and b_type in (0x0800, 0x86DD, 0x0806, 0x8035):
