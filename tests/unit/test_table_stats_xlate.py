@@ -49,3 +49,19 @@ def test_a_packet_counts_a_lookup_and_a_match_revalidation_and_trace_do_not():
     ports[2].inject(compose(ip_flow(2), payload_len=20))    # misses table 0
     provider.run(30)
     assert counters(ofproto) == (2, 1)
+
+
+def test_packets_the_datapath_cache_answers_count_as_lookups_at_the_next_push():
+    """As OVS's xlate cache credits tables: a miss and a match cached in the datapath
+    still count for every packet (the os-ken tool's table-miss cases send repeats)."""
+    ofproto, provider, ports = bridge()
+    for _ in range(3):
+        ports[1].inject(compose(ip_flow(1), payload_len=20))     # matches
+        provider.run(0)
+        ports[2].inject(compose(ip_flow(2), payload_len=20))     # misses
+        provider.run(0)
+    assert counters(ofproto) == (2, 1)                  # the two upcalls only, so far
+    provider.upcalls.push_stats(600)
+    assert counters(ofproto) == (6, 3)
+    provider.upcalls.push_stats(1200)                   # nothing new: no change
+    assert counters(ofproto) == (6, 3)

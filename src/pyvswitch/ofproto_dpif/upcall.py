@@ -15,7 +15,8 @@ it traversed and the MAC-learning side effects it had.  With those it
   (that is what the mask means), so the key gives the result every packet of the
   megaflow would get, and the whole packet flow need not be kept per megaflow (memory);
 * **pushes statistics**: datapath hit counters move into the rules' (and groups')
-  counters, so dump-flows counters and idle timeouts see cache hits;
+  counters and the tables' lookup/match counts, so dump-flows counters, table
+  statistics and idle timeouts see cache hits;
 * **forgets frozen translations** (``recirc.py``) that no cached flow uses any more,
   after each revalidation;
 * **expires** cached flows idle longer than ``max_idle_ms`` (OVS other_config:max-idle,
@@ -57,6 +58,7 @@ class Ukey:
     packets: int = 0               # datapath counters already credited
     bytes: int = 0
     used: float = 0
+    lookups: tuple = ()            # table lookups (xlate.XlateOut.lookups), interned
 
 
 class UpcallHandler:
@@ -65,6 +67,7 @@ class UpcallHandler:
         self.dpif = dpif
         self.ukeys: dict[tuple, Ukey] = {}
         self.masks: dict[tuple, tuple] = {}   # each distinct megaflow mask, once
+        self._lookup_sets: dict[tuple, tuple] = {}   # each distinct Ukey.lookups, once
         self.max_idle_ms = MAX_IDLE_MS
         self.flow_limit = FLOW_LIMIT
         self.next_stats = 0.0
@@ -96,8 +99,19 @@ class UpcallHandler:
         if (key, mask) not in self.ukeys and len(self.ukeys) < self.flow_limit:
             self.dpif.flow_put(key, mask, actions, now)
             self.ukeys[(key, mask)] = Ukey(actions, tuple(xout.rules),
-                                           tuple(xout.learned), now, used=now)
+                                           tuple(xout.learned), now, used=now,
+                                           lookups=self._interned(xout.lookups))
         self.dpif.execute(up.frame, actions, now, up.in_odp_port)
+
+    def _interned(self, lookups: list) -> tuple:
+        """``lookups`` as a tuple shared by every cached flow with the same ones."""
+        key = tuple(lookups)
+        shared = self._lookup_sets.get(key)
+        if shared is None:
+            if len(self._lookup_sets) >= MAX_MASKS:
+                self._lookup_sets.clear()
+            shared = self._lookup_sets[key] = key
+        return shared
 
     def _openflow_flow(self, dp_flow: tuple[int, ...]) -> tuple[int, ...] | None:
         """A datapath flow with its in_port renumbered as OpenFlow numbers it (None if
@@ -158,6 +172,7 @@ class UpcallHandler:
                     deleted += 1
                 else:
                     ukey.rules = tuple(xout.rules)
+                    ukey.lookups = self._interned(xout.lookups)
         finally:
             bridge.may_learn = True
         self.gc_recirc(now)
@@ -212,6 +227,10 @@ class UpcallHandler:
         ukey.used = used or now
         for rule in ukey.rules:
             rule.add_stats(dp, db, ukey.used)
+        add_table_stats = getattr(self.bridge.ofproto.flows, "add_table_stats", None)
+        if ukey.lookups and add_table_stats is not None:
+            for code in ukey.lookups:
+                add_table_stats(code >> 1, dp, dp if code & 1 else 0)
         table = self.bridge.mac_table
         ports = self.bridge.ofproto.ports
         for vlan, mac, port in ukey.learned:   # traffic keeps learned MACs fresh

@@ -73,6 +73,9 @@ class XlateOut:
     actions: list = field(default_factory=list)
     wc: list[int] = field(default_factory=lambda: [0] * N_SLOTS)
     rules: list = field(default_factory=list)
+    #: Each table lookup as ``table_id << 1 | matched``: a cached flow's hits count as
+    #: these lookups in the table statistics (OVS xlate cache XC_TABLE).
+    lookups: list = field(default_factory=list)
     learned: list = field(default_factory=list)   # (vlan, mac, ofp_port)
     trace: list[str] | None = None
     has_userspace: bool = False

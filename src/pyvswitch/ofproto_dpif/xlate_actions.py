@@ -42,6 +42,7 @@ def run_table(ctx: Ctx, table_id: int) -> None:
     """Look ``table_id`` up and execute what it says."""
     flows = ctx.bridge.ofproto.flows
     rule = flows.lookup(table_id, tuple(ctx.flow), ctx.out.wc, ctx.bridge.may_learn)
+    ctx.out.lookups.append(table_id << 1 | (rule is not None))
     old_table, old_rule = ctx.table_id, ctx.rule
     ctx.table_id, ctx.rule = table_id, rule
     if rule is None:
