@@ -310,3 +310,10 @@ def test_controller_spellings() -> None:
     ctl = parse_actions("controller(reason=invalid_ttl,id=2)")
     assert ctl.apply == (A.Controller(reason=2, controller_id=2),)
     assert format_actions(ctl) == "actions=controller(reason=invalid_ttl,id=2)"
+
+
+def test_pbb_isid_and_uca_share_a_slot_but_print_apart():
+    m = Match().set("eth_type", 0x88E7).set("pbb_isid", 5).set("pbb_uca", 1)
+    assert format_match(m) == "dl_type=0x88e7,pbb_isid=0x5,pbb_uca=0x1"
+    m = Match().set("eth_type", 0x88E7).set("pbb_uca", 1)
+    assert "pbb_isid" not in format_match(m)

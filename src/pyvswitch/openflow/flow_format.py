@@ -259,9 +259,12 @@ def format_match(match: Match) -> str:
         dec_masked("tp_dst", v[Slot.TP_DST], m[Slot.TP_DST], 0xFFFF)
     if m[Slot.TCP_FLAGS]:
         put(f"tcp_flags={_tcp_flags(v[Slot.TCP_FLAGS], m[Slot.TCP_FLAGS])}")
-    for name, slot in (("pbb_isid", Slot.PBB_ISID), ("ipv6_exthdr", Slot.IPV6_EXTHDR)):
-        if m[slot]:
-            put(f"{name}={format_field_value(F.BY_NAME[name], v[slot], m[slot])}")
+    for name in ("pbb_isid", "pbb_uca", "ipv6_exthdr"):    # (the PBB slot holds two)
+        fld = F.BY_NAME[name]
+        full = (1 << fld.n_bits) - 1
+        fmask = (m[fld.slot] >> fld.shift) & full
+        if fmask:
+            put(f"{name}={format_field_value(fld, (v[fld.slot] >> fld.shift) & full, fmask)}")
     return ",".join(out)
 
 
