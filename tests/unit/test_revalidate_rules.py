@@ -10,6 +10,7 @@ from pyvswitch.openflow.messages import OFPFC_DELETE_STRICT, FlowMod
 from pyvswitch.packet.fields import BY_NAME, Match
 
 MAC_A, MAC_B, MAC_SRC = 0x020000000002, 0x020000000003, 0x020000000001
+MAC_C = 0x020000000004
 FRAME_A = bytes.fromhex("020000000002" "020000000001" "0800") + bytes(46)
 FRAME_B = bytes.fromhex("020000000003" "020000000001" "0800") + bytes(46)
 
@@ -102,3 +103,31 @@ def test_a_group_change_revalidates_every_cached_flow():
     provider.run(2)
     assert provider.upcalls.n_revalidations == before + 1
     assert len(provider.upcalls.ukeys) == 2
+
+
+def test_a_rule_added_to_table_0_is_checked_against_a_resubmitted_lookup_too():
+    """Table 0 rewrites eth_dst and resubmits to table 0: the second lookup sees the new
+    address, which the datapath key does not show."""
+    ofproto, provider, ports = bridge()
+    add(ofproto, Match().set("eth_dst", MAC_B), 40,
+        of.SetField(BY_NAME["eth_dst"], MAC_C), of.Resubmit(table_id=0))
+    send(provider, ports[1], FRAME_B, 1)          # second lookup: the catch-all
+    assert tx(ports)[3] == 1
+    add(ofproto, Match().set("eth_dst", MAC_C), 50, of.Output(4), now=2)
+    provider.run(2)
+    send(provider, ports[1], FRAME_B, 3)
+    assert tx(ports)[4] == 1
+
+
+def test_a_rule_added_to_a_table_a_cached_flow_never_looked_at_leaves_it_alone(monkeypatch):
+    import pyvswitch.ofproto_dpif.upcall as upcall
+    ofproto, provider, ports = bridge()
+    send(provider, ports[1], FRAME_A, 1)          # table 0 only
+    calls = []
+    real = upcall.translate
+    monkeypatch.setattr(upcall, "translate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    add(ofproto, Match(), 10, of.Output(4), table_id=5, now=2)
+    provider.run(2)
+    assert calls == [] and len(provider.upcalls.ukeys) == 1
+    send(provider, ports[1], FRAME_A, 3)
+    assert tx(ports)[2] == 2

@@ -28,6 +28,7 @@ Time model: ``now`` (ms) is a parameter.  Must not import ``vswitchd``.
 from __future__ import annotations
 
 from collections import deque
+from functools import lru_cache
 from itertools import compress
 from operator import and_
 from dataclasses import dataclass
@@ -132,28 +133,36 @@ class UpcallHandler:
         """Revalidate after flow-table changes only (no group, meter, port or MAC-table
         change): ``added`` rules, ``removed`` rules (replaced ones included).
 
-        Only the cached flows these rules can affect are re-translated: one that hit a
-        removed rule, and, for a rule added to table 0, one whose megaflow some packet
-        of which the new rule matches (table 0 sees the packet as the datapath key has
-        it; a flow resumed after recirculation does not, so it is always re-translated).
-        A rule added to a later table may be reached with rewritten fields: then every
-        cached flow is re-translated, as ``revalidate`` does.  A cached flow that neither
-        hit a changed rule nor overlaps an added one would translate the same: every
-        lookup it made returns the same rule (its megaflow mask stays sufficient)."""
+        Only the cached flows these rules can affect are re-translated:
+        * one that hit a removed rule;
+        * for a rule added to table T, one whose translation looked table T up
+          (``Ukey.lookups``), except that when T is 0, the flow was not resumed after a
+          recirculation and table 0 was looked up once (so with the packet as the
+          datapath key has it), only if some packet of its megaflow matches the new
+          rule.  A later lookup may see rewritten fields: then the flow is redone.
+        Any other cached flow translates the same: every lookup it made returns the same
+        rule (and its megaflow mask stays sufficient)."""
         if not self.ukeys:
             return 0
-        if any(rule.table_id != 0 for rule in added):
-            return self.revalidate(now)
         gone = {id(rule) for rule in removed}
-        tests = [_overlap_test(rule.match) for rule in added]
+        tables = {rule.table_id for rule in added}
+        tests = [_overlap_test(rule.match) for rule in added if rule.table_id == 0]
         odp_to_ofp = self.bridge.odp_to_ofp
         todo = []
         for item in self.ukeys.items():
             (key, mask), ukey = item
             if gone and any(id(rule) in gone for rule in ukey.rules):
                 todo.append(item)
-            elif tests and (key[Slot.RECIRC_ID] or any(
-                    _overlaps(test, key, mask, odp_to_ofp) for test in tests)):
+                continue
+            if not tables:
+                continue
+            looked, table0_twice = _looked_up(ukey.lookups)
+            if not tables & looked:
+                continue
+            if (tables - {0}) & looked:
+                todo.append(item)
+            elif (table0_twice or key[Slot.RECIRC_ID]
+                    or any(_overlaps(test, key, mask, odp_to_ofp) for test in tests)):
                 todo.append(item)
         return self._revalidate(todo, now)
 
@@ -292,3 +301,10 @@ def _overlaps(test, key, mask, odp_to_ofp) -> bool:
         if (got ^ value) & m & mask[slot]:
             return False
     return True
+
+
+@lru_cache(maxsize=4096)
+def _looked_up(lookups: tuple) -> tuple[frozenset, bool]:
+    """The tables ``Ukey.lookups`` looked up, and whether table 0 more than once."""
+    return (frozenset(code >> 1 for code in lookups),
+            sum(code >> 1 == 0 for code in lookups) > 1)
