@@ -9,10 +9,10 @@ from pyvswitch.openflow import ofpacts as of
 from pyvswitch.openflow.messages import OFPFC_DELETE_STRICT, FlowMod
 from pyvswitch.packet.fields import BY_NAME, Match
 
+from tests.unit.test_upcall_stats import FRAME_A, FRAME_B
+
 MAC_A, MAC_B, MAC_SRC = 0x020000000002, 0x020000000003, 0x020000000001
 MAC_C = 0x020000000004
-FRAME_A = bytes.fromhex("020000000002" "020000000001" "0800") + bytes(46)
-FRAME_B = bytes.fromhex("020000000003" "020000000001" "0800") + bytes(46)
 
 
 def bridge():

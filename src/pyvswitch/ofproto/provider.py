@@ -23,6 +23,9 @@ Contracts
   meters (a flow_mod, a bundle commit, an expiry, a flush).  Before the switch answers a
   BARRIER that follows the change, every cached datapath flow must agree with the new
   tables (no stale forwarding after a FLOW_MOD is acknowledged).
+* ``rules_changed(added, removed)`` (optional): called instead of ``tables_changed`` for a
+  flow-table commit, with the rules added and the ``(rule, reason)`` pairs removed, so the
+  provider can revalidate only what those rules can change.
 * ``packet_out(in_port, actions, packet, now)``: execute OpenFlow actions on a packet
   (PACKET_OUT); raises ``OFPError`` for what OVS would refuse.
 * ``port_added(port)``, ``port_removed(port)``, ``port_modified(port)``: keep the datapath's

@@ -20,7 +20,8 @@ rules made invisible there) and becomes visible all at once when the version is 
 ``lookup`` always reads the published version, so a packet never sees half a flow_mod or
 half a bundle.  Rules made invisible stay in the classifier until ``run`` collects them.
 
-After every committed change ``provider.tables_changed()`` is called (if a provider is set),
+After every committed change ``provider.rules_changed(added, removed)`` (or, for a
+provider without it, ``provider.tables_changed()``) is called (if a provider is set),
 then each of ``observers`` (flow monitors, ``ofproto/monitors.py``) with the change,
 and FLOW_REMOVED goes out through ``connmgr.send_async("flow_removed", reason, msg)`` for
 removed rules that have SEND_FLOW_REM and are not hidden (replaced rules send nothing).
@@ -273,7 +274,12 @@ class FlowTables:
                 expiry = rule.expiry_ms()
                 if expiry < self.next_expiry:
                     self.next_expiry = expiry
-        self.tables_changed()
+        provider = getattr(self.ofproto, "provider", None)
+        rules_changed = getattr(provider, "rules_changed", None)
+        if rules_changed is not None:     # the provider can tell which cached flows
+            rules_changed(new_rules, removed)
+        else:
+            self.tables_changed()
         for observer in self.observers:
             observer(new_rules, removed, now, txn)
 

@@ -53,17 +53,10 @@ class OfprotoDpif:
         self.recirc = RecircTable()      # frozen translations, by recirculation id
         self.upcalls = UpcallHandler(self, self.dpif)
         self.need_revalidate = False
-        # Flow-table commits since the last revalidation, as (added, removed) rule lists
-        # (None: too many to be worth sorting out).  ``tables_changed`` counts every
-        # change to tables, groups or meters; the flow tables' observer explains the
-        # ones that were flow commits: when every change is explained, only the cached
-        # flows those rules can affect are re-translated (upcall.revalidate_rules).
-        self._rule_changes: list | None = []
-        self._n_changes = 0
-        self._n_explained = 0
-        observers = getattr(ofproto.flows, "observers", None)
-        if observers is not None:     # (a stand-in without them: always revalidate all)
-            observers.append(self._rules_committed)
+        # Flow-table commits since the last revalidation as (added, removed) rule lists:
+        # only the cached flows those rules can affect are re-translated
+        # (upcall.revalidate_rules), unless something else asks for a full pass.
+        self._rule_changes: list = []
         self.next_mac_expire = 0.0
         self.packet_ins = packet_in.PacketInQueue()
         self.n_packet_ins = 0            # packet-ins at least one session took
@@ -102,16 +95,15 @@ class OfprotoDpif:
 
     # --- provider hooks ---------------------------------------------------------------
     def tables_changed(self) -> None:
-        self._n_changes += 1
+        """Groups or meters changed: every cached flow may translate differently."""
+        self.need_revalidate = True
 
-    def _rules_committed(self, added, removed, now: float, txn=None) -> None:
-        self._n_explained += 1
-        changes = self._rule_changes
-        if changes is not None:
-            if len(changes) < 64:
-                changes.append((added, [rule for rule, _ in removed]))
-            else:
-                self._rule_changes = None
+    def rules_changed(self, added, removed) -> None:
+        """A flow-table commit: ``added`` rules, ``removed`` (rule, reason) pairs."""
+        if len(self._rule_changes) < 64:
+            self._rule_changes.append((added, [rule for rule, _ in removed]))
+        else:                           # too many to be worth sorting out
+            self.need_revalidate = True
 
     def packet_out(self, in_port: int, actions, packet: bytes, now: float) -> None:
         if in_port not in self.ofproto.ports and in_port not in (
@@ -154,15 +146,12 @@ class OfprotoDpif:
         if self.mac_table.changed:
             self.mac_table.changed = False
             self.need_revalidate = True
-        if self._n_changes:
-            if self._n_changes != self._n_explained or self._rule_changes is None:
-                self.need_revalidate = True
-            elif not self.need_revalidate:
-                added = [r for a, _ in self._rule_changes for r in a]
-                removed = [r for _, rm in self._rule_changes for r in rm]
-                self.upcalls.revalidate_rules(added, removed, now)
-            self._n_changes = self._n_explained = 0
+        changes = self._rule_changes
+        if changes:
             self._rule_changes = []
+            if not self.need_revalidate:
+                self.upcalls.revalidate_rules([r for a, _ in changes for r in a],
+                                              [r for _, rm in changes for r in rm], now)
         if self.need_revalidate:
             self.need_revalidate = False
             self.upcalls.revalidate(now)
@@ -181,7 +170,7 @@ class OfprotoDpif:
             poller.timer_wait_until(self.upcalls.next_stats)
         if len(self.mac_table):
             poller.timer_wait_until(self.next_mac_expire)
-        if (self.need_revalidate or self._n_changes or self.upcalls.pending
+        if (self.need_revalidate or self._rule_changes or self.upcalls.pending
                 or (len(self.packet_ins) and not self.flow_restore_wait)):
             poller.immediate_wake()
 
