@@ -33,19 +33,24 @@ Must not import: ``vswitchd``.
 from __future__ import annotations
 
 import gc
+import struct
 
-from pyvswitch.ofproto.handlers import HANDLERS, handles
+from pyvswitch.ofproto.handlers import HANDLERS, handles, handles_raw
 from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow.messages_gm import GroupMod
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow import registry as R
 from pyvswitch.openflow.registry import OFPT_FLOW_MOD
 from pyvswitch.openflow.wire_flow import decode_flow_mod
 from pyvswitch.openflow.wire_bundle import (
     OFPBCT_CLOSE_REPLY, OFPBCT_CLOSE_REQUEST, OFPBCT_COMMIT_REPLY, OFPBCT_COMMIT_REQUEST,
     OFPBCT_DISCARD_REPLY, OFPBCT_DISCARD_REQUEST, OFPBCT_OPEN_REPLY, OFPBCT_OPEN_REQUEST,
-    OFPBF_ATOMIC, BundleAdd, BundleControl,
+    OFPBF_ATOMIC, OFPT_BUNDLE_ADD_MESSAGE, ONFT_BUNDLE_ADD_MESSAGE, BundleAdd, BundleControl,
+    parse_add,
 )
+
+_ONF_BUNDLE_ADD = struct.pack("!II", R.ONF_VENDOR_ID, ONFT_BUNDLE_ADD_MESSAGE)
 
 #: Decoding errors that mean "this is not a message type the switch knows".
 _UNKNOWN_TYPE = {"OFPBRC_BAD_TYPE", "OFPBRC_BAD_SUBTYPE", "OFPBRC_BAD_EXPERIMENTER",
@@ -76,7 +81,22 @@ def _bundle_control(ofproto, ofconn, msg: BundleControl, xid, now):
 
 @handles(BundleAdd)
 def _bundle_add(ofproto, ofconn, msg: BundleAdd, xid, now):
-    inner = msg.message
+    _add_inner(ofconn, msg.bundle_id, msg.flags, msg.message, xid, now)
+
+
+@handles_raw((R.V13, R.OFPT_EXPERIMENTER), (R.V14, OFPT_BUNDLE_ADD_MESSAGE),
+             (R.V15, OFPT_BUNDLE_ADD_MESSAGE))
+def _bundle_add_raw(ofproto, ofconn, raw: bytes, xid, now) -> bool:
+    """The BUNDLE_ADD_MESSAGEs of ``ovs-ofctl --bundle``, straight from their bytes."""
+    version = raw[0]
+    if version == R.V13 and raw[8:16] != _ONF_BUNDLE_ADD:
+        return False                # another experimenter message: the generic path
+    bundle_id, flags, inner, _ = parse_add(version, raw)
+    _add_inner(ofconn, bundle_id, flags, inner, xid, now)
+    return True
+
+
+def _add_inner(ofconn, bundle_id: int, flags: int, inner: bytes, xid: int, now) -> None:
     if int.from_bytes(inner[4:8], "big") != xid:
         raise OFPError("OFPBFC_MSG_BAD_XID", "inner xid differs from the bundle message's")
     try:
@@ -92,7 +112,7 @@ def _bundle_add(ofproto, ofconn, msg: BundleAdd, xid, now):
     kind = type(decoded)
     if kind is not m.FlowMod and not isinstance(decoded, _BUNDLABLE):
         raise OFPError("OFPBFC_MSG_UNSUP", f"{kind.__name__} in a bundle")
-    bundle = ofconn.bundles.add(msg.bundle_id, msg.flags, decoded, ofconn.request_raw, now)
+    bundle = ofconn.bundles.add(bundle_id, flags, decoded, ofconn.request_raw, now)
     if kind is m.FlowMod:
         # One mask list per distinct mask in the bundle (the commit gives each table's
         # rules the table's own): the other 43-slot lists are freed at once.

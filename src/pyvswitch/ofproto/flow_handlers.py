@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pyvswitch.ofproto.handlers import handles
+from pyvswitch.ofproto.handlers import handles, handles_raw
 from pyvswitch.openflow import codec
 from pyvswitch.openflow import messages as m
 from pyvswitch.openflow import messages_stats as ms
 from pyvswitch.openflow.errors import OFPError
+from pyvswitch.openflow.registry import OFPT_FLOW_MOD
+from pyvswitch.openflow.wire_flow import decode_flow_mod
 from pyvswitch.openflow.wire_flow_dump import encode_flow_dump
 from pyvswitch.openflow.wire_table_features import TableFeaturesReply, TableFeaturesRequest
 from pyvswitch.ofproto.table_features import set_table_features, table_features
@@ -51,6 +53,15 @@ def _single(msg):
 @handles(m.FlowMod)
 def _flow_mod(ofproto, ofconn, msg: m.FlowMod, xid, now):
     ofproto.flows.apply_flow_mod(msg, now, ofconn, version=ofconn.version)
+
+
+@handles_raw(*((v, OFPT_FLOW_MOD) for v in (0x04, 0x05, 0x06)))
+def _flow_mod_raw(ofproto, ofconn, raw: bytes, xid, now) -> bool:
+    """An OF1.3+ FLOW_MOD (no session option changes how those read)."""
+    version = raw[0]
+    ofproto.flows.apply_flow_mod(decode_flow_mod(version, raw), now, ofconn,
+                                 version=version)
+    return True
 
 
 def flow_stats(flows, req, now: float) -> list[ms.FlowStats]:

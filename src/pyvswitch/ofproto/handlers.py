@@ -9,6 +9,13 @@ for anything Open vSwitch would refuse; ``Ofproto.handle_openflow`` turns that i
 OFPT_ERROR.  Messages the switch only ever sends (replies, async messages), HELLO after
 negotiation and ERROR are answered with OFPBRC_BAD_TYPE as Open vSwitch does.
 
+``RAW_HANDLERS``: the few requests that come by the ten thousand (the flow_mods of a bulk
+add, the BUNDLE_ADD_MESSAGEs of ``ovs-ofctl --bundle``) are handled from their bytes,
+keyed by (version, message type), without the generic decode and dispatch.  Such a
+handler decodes what it needs itself and returns False to hand a message it does not
+take (an experimenter message of another kind) to the generic path; it is only called
+for a session that is not a slave, so the role rule holds.
+
 Must not import: ``vswitchd``.
 """
 
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Ofproto", "OfConn", object, int, float], None]
 HANDLERS: dict[type, Handler] = {}
+RawHandler = Callable[["Ofproto", "OfConn", bytes, int, float], bool]
+RAW_HANDLERS: dict[tuple[int, int], RawHandler] = {}
 
 #: Requests that change the switch; refused from a slave (OVS reject_secondary_controller).
 STATE_CHANGING = {m.PacketOut, m.PortMod, m.FlowMod, m.TableMod}
@@ -42,6 +51,15 @@ def handles(*classes: type) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for cls in classes:
             HANDLERS[cls] = fn
+        return fn
+    return register
+
+
+def handles_raw(*keys: tuple[int, int]) -> Callable[[RawHandler], RawHandler]:
+    """Register a raw handler for (version, message type) pairs."""
+    def register(fn: RawHandler) -> RawHandler:
+        for key in keys:
+            RAW_HANDLERS[key] = fn
         return fn
     return register
 

@@ -52,6 +52,7 @@ N_TABLES = 254
 _BARRIER_REQUEST = R.TYPES["BARRIER_REQUEST"]
 _BARRIER_REPLY = {v: bytes((v, t, 0, 8)) for v, t in R.TYPES["BARRIER_REPLY"].items()}
 _MP_REQUEST = R.TYPES["MP_REQUEST"]
+_RAW_HANDLERS = handlers.RAW_HANDLERS
 AUTO_PORT_LIMIT = 32768          # automatic numbers stay below; the rest is for requests
 PORT_REUSE_DELAY_MS = 3_600_000  # a freed number is not handed out again for an hour
 # Port feature bits (OF1.1+ layout): 10 Gb full duplex, copper.
@@ -269,6 +270,12 @@ class Ofproto:
             ofconn.rconn.send(_BARRIER_REPLY[version] + raw[4:8], ofconn.reply_counter)
             return
         try:
+            raw_handler = _RAW_HANDLERS.get((version, mtype))
+            if raw_handler is not None and ofconn.role != ROLE_SLAVE:
+                ofconn.request_raw = raw
+                ofconn.request_xid = xid = int.from_bytes(raw[4:8], "big")
+                if raw_handler(self, ofconn, raw, xid, now):
+                    return
             if ofconn.role == ROLE_SLAVE and is_state_changing(raw):
                 raise OFPError("OFPBRC_IS_SLAVE")
             if mtype == _MP_REQUEST.get(version):

@@ -70,13 +70,14 @@ def _decode_control(version: int, buf: bytes, opts) -> BundleControl:
     return BundleControl(bundle_id, ctype, flags, bytes(buf[off + 8:]))
 
 
-def _decode_add(version: int, buf: bytes, opts) -> BundleAdd:
+def parse_add(version: int, buf: bytes) -> tuple[int, int, bytes, bytes]:
+    """A BUNDLE_ADD_MESSAGE's bundle id, flags, inner message and properties (the
+    inner message and properties as copies).  Open vSwitch's checks, in its order: room
+    for the inner header, its version (OFPBFC_BAD_VERSION has no OpenFlow 1.3 number:
+    such a session gets NXBRC_UNENCODABLE_ERROR, as from OVS), its length."""
     off = 16 if version == R.V13 else 8
     start = off + 8
     size = len(buf)
-    # Checked in Open vSwitch's order: room for a header, its version (OFPBFC_BAD_VERSION
-    # has no OpenFlow 1.3 number: such a session gets NXBRC_UNENCODABLE_ERROR, as from
-    # OVS), its length.
     if size < start + 8:
         R.need(buf, start, "bundle_add_message")
         raise OFPError("OFPBFC_MSG_BAD_LEN", "no room for the inner message's header")
@@ -87,11 +88,16 @@ def _decode_add(version: int, buf: bytes, opts) -> BundleAdd:
     if inner_len < 8 or end > size:
         raise OFPError("OFPBFC_MSG_BAD_LEN", f"inner message length {inner_len}")
     if end == size:                 # no properties (what ovs-ofctl sends)
-        return BundleAdd(bundle_id, bytes(buf[start:end]), flags, b"")
+        return bundle_id, flags, buf[start:end], b""
     props_at = start + ((inner_len + 7) & ~7)
     if props_at > size:
         raise OFPError("OFPBFC_MSG_BAD_LEN", "padding after the inner message")
-    return BundleAdd(bundle_id, bytes(buf[start:end]), flags, bytes(buf[props_at:]))
+    return bundle_id, flags, bytes(buf[start:end]), bytes(buf[props_at:])
+
+
+def _decode_add(version: int, buf: bytes, opts) -> BundleAdd:
+    bundle_id, flags, inner, props = parse_add(version, buf)
+    return BundleAdd(bundle_id, bytes(inner), flags, props)
 
 
 R.decodes_type(R.V14_UP, OFPT_BUNDLE_CONTROL)(_decode_control)
