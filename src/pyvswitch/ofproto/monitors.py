@@ -113,8 +113,14 @@ def check_request(req: FlowMonitorRequest, n_tables: int) -> None:
         raise OFPError("OFPMOFC_BAD_COMMAND", f"command {req.command}")
 
 
+#: Monitors alive in all sessions of the process: when none, a flow-table commit has no
+#: one to tell (``MonitorHub.report`` returns before looking at the sessions).
+_n_alive = 0
+
+
 class SessionMonitors:
-    """The monitors of one session and their flow-control state."""
+    """The monitors of one session and their flow-control state.  ``monitors`` changes
+    only through the methods below (they keep ``_n_alive``)."""
 
     def __init__(self) -> None:
         self.monitors: dict[int, Monitor] = {}
@@ -133,12 +139,16 @@ class SessionMonitors:
     def create(self, req: FlowMonitorRequest) -> Monitor:
         if req.monitor_id in self.monitors:
             raise OFPError("OFPMOFC_MONITOR_EXISTS", f"monitor {req.monitor_id}")
+        global _n_alive
         mon = self.monitors[req.monitor_id] = Monitor(req)
+        _n_alive += 1
         return mon
 
     def delete(self, monitor_id: int) -> None:
+        global _n_alive
         if self.monitors.pop(monitor_id, None) is None:
             raise OFPError("OFPMOFC_UNKNOWN_MONITOR", f"monitor {monitor_id}")
+        _n_alive -= 1
 
     def apply(self, reqs: Iterable[FlowMonitorRequest], n_tables: int) -> list[Monitor]:
         """A whole FLOW_MONITOR request.  Returns the monitors it created; on an error
@@ -157,11 +167,13 @@ class SessionMonitors:
         except OFPError:
             for mon in created:
                 if self.monitors.get(mon.monitor_id) is mon:
-                    del self.monitors[mon.monitor_id]
+                    self.delete(mon.monitor_id)
             raise
         return created
 
     def clear(self) -> None:
+        global _n_alive
+        _n_alive -= len(self.monitors)
         self.monitors.clear()
         self.changed.clear()
         self.pending.clear()
@@ -219,6 +231,8 @@ class MonitorHub:
     def report(self, added: list[Rule], removed: list[tuple[Rule, int | None]],
                now: float, txn: Any = None) -> None:
         """``FlowTables`` observer: one committed change."""
+        if not _n_alive:
+            return
         sessions = self.watching()
         if not sessions:
             return
