@@ -198,3 +198,19 @@ def test_unreliable_connection_ends_disconnected():
     r.recv(10)
     r.run(20)
     assert r.state is State.DISCONNECTED and not r.is_alive()
+
+
+def test_peer_gone_while_flushing_is_a_disconnect_not_a_crash():
+    """The vconn's own buffered output fails to flush (the peer closed: EPIPE): the
+    rconn drops the connection and backs off; nothing propagates to its caller."""
+    opener = Opener()
+    r = make(opener)
+    step(r, opener, 0)
+    vconn = opener.opened[0][1]
+
+    def broken_pipe():
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+    vconn.run = broken_pipe
+    r.run(100)
+    assert r.state is State.BACKOFF and not r.is_connected()
+    assert r.last_error == errno.EPIPE and vconn.closed

@@ -121,6 +121,26 @@ def is_admission_msg(msg: bytes) -> bool:
     return True
 
 
+def _recv_many(vconn: Vconn, limit: int) -> list[bytes]:
+    """``vconn.recv_many(limit)``, or ``recv`` called until it has nothing more for a
+    vconn without it."""
+    recv_many = getattr(vconn, "recv_many", None)
+    if recv_many is not None:
+        return recv_many(limit)
+    msgs: list[bytes] = []
+    while len(msgs) < limit:
+        try:
+            msg = vconn.recv()
+        except (EOFError, OSError):
+            if msgs:
+                return msgs         # the failure is met again by the next call
+            raise
+        if msg is None:
+            break
+        msgs.append(msg)
+    return msgs
+
+
 @dataclass
 class RconnCounters:
     packets_sent: int = 0
@@ -259,8 +279,12 @@ class Rconn:
             if action is None:
                 break
         if self.vconn is not None and self._fsm.is_connected():
-            self.vconn.run()
-            self._flush(now)
+            try:
+                self.vconn.run()    # flushes what the socket did not take before
+            except OSError as e:    # the peer went away (EPIPE...): a disconnect
+                self._drop(now, e.errno or errno.EPIPE)
+            else:
+                self._flush(now)
         if self.monitors:
             self._run_monitors()
 
@@ -313,6 +337,36 @@ class Rconn:
             self.last_admitted = now
         self._fsm.activity(now)
         return msg
+
+    def recv_many(self, now: float, limit: int) -> list[bytes]:
+        """Up to ``limit`` received messages (what ``recv`` returns one by one, with the
+        same bookkeeping done once for the batch)."""
+        vconn = self.vconn
+        if vconn is None or not self._fsm.is_connected():
+            return []
+        self._fsm.receive_attempted(now)
+        try:
+            msgs = _recv_many(vconn, limit)
+        except EOFError:
+            self._drop(now, EOF)
+            return []
+        except OSError as e:
+            self._drop(now, e.errno or errno.EPROTO)
+            return []
+        if not msgs:
+            return []
+        self.counters.packets_received += len(msgs)
+        if self.monitors:
+            for msg in msgs:
+                self._copy_to_monitors(msg)
+        if (not self.probably_admitted and (any(is_admission_msg(m) for m in msgs) or (
+                self.last_connected is not None
+                and now - self.last_connected >= ADMIT_AFTER_MS))):
+            self.probably_admitted = True
+        if self.probably_admitted:
+            self.last_admitted = now
+        self._fsm.activity(now)
+        return msgs
 
     def wait_for_input(self, timeout_s: float) -> bool:
         """Block up to ``timeout_s`` for something to receive; False at once when not
