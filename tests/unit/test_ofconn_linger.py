@@ -115,3 +115,41 @@ def test_a_request_and_its_barrier_written_apart_still_chain(monkeypatch):
         assert handled_in_one_run(conn, seen) == [20, 2, 20, 2]
     finally:
         t.join()
+
+
+def test_requests_left_by_a_full_reply_queue_are_handled_in_order_next_pass():
+    """Requests that arrived together are handled until REPLY_MAX replies wait; the rest
+    wait (in order, none lost or repeated) until the peer has read the replies."""
+    conn, client, seen = session()
+    n = ofconn_mod.REPLY_MAX + 20
+    client.sendall(b"".join(struct.pack("!BBHI", OFP13, 2, 8, 100 + i) for i in range(n)))
+    time.sleep(0.05)
+
+    def handle(c, msg, now):
+        seen.append(int.from_bytes(msg[4:8], "big"))
+        c.reply_counter.n_packets += 1                   # a reply the peer has not read
+    conn.run(0, handle)
+    assert seen == list(range(100, 100 + ofconn_mod.MAX_RECV_PER_RUN))
+    for _ in range(3):
+        conn.run(0, handle)
+    assert len(seen) == ofconn_mod.REPLY_MAX        # the queue is full: nothing more
+    conn.reply_counter.n_packets = 0                 # the peer read them all
+    for _ in range(3):
+        conn.run(0, handle)
+    assert seen == list(range(100, 100 + n))
+
+
+def test_requests_left_over_die_with_their_connection():
+    conn, client, seen = session()
+    client.sendall(b"".join(struct.pack("!BBHI", OFP13, 2, 8, 100 + i) for i in range(5)))
+    time.sleep(0.05)
+
+    def handle(c, msg, now):
+        seen.append(msg)
+        c.reply_counter.n_packets = ofconn_mod.REPLY_MAX     # fills the queue at once
+    conn.run(0, handle)
+    assert len(seen) == 1
+    conn.rconn.disconnect(0)
+    conn.reply_counter.n_packets = 0
+    conn.run(0, handle)
+    assert len(seen) == 1

@@ -137,6 +137,9 @@ class OfConn:
         self.request_raw = b""                 # the request being handled (bundles,
         self.request_xid = 0                   # monitor ABBREV events)
         self._stream: Iterator[bytes] | None = None   # a reply still being produced
+        #: Requests received in a batch but not handled yet (a reply filled the queue).
+        self._unhandled: list[bytes] = []
+        self._unhandled_seqno = 0
 
     # --- identity ---------------------------------------------------------------------
     @property
@@ -294,6 +297,7 @@ class OfConn:
         self.bundles.clear()
         self.monitors.clear()
         self._stream = None
+        self._unhandled = []
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, now: float, handle: Callable[["OfConn", bytes, float], None]) -> None:
@@ -304,33 +308,55 @@ class OfConn:
         self.rconn.run(now)
         if self._stream is not None:
             self._pump()
-        linger = LINGER_BUDGET_S
-        may_linger = waited = False
-        for _ in range(MAX_RECV_PER_RUN):
-            if self._stream is not None or self.reply_counter.n_packets >= REPLY_MAX:
-                break
-            msg = self.rconn.recv(now)
-            if msg is None:
-                if not may_linger or linger <= 0:
-                    break
-                may_linger = False          # one wait per message handled
-                start = monotonic()
-                waited = self.rconn.wait_for_input(min(BARRIER_LINGER_S, linger))
-                linger -= monotonic() - start
-                if not waited:
-                    break
-                continue
-            # Wait for more after a barrier (the client waits for its reply), and after
-            # a request a wait brought (its barrier may be a separate write behind it).
-            may_linger = waited or (len(msg) == 8
-                                    and msg[1] == _BARRIER_TYPE.get(msg[0], 20))
-            waited = False
-            handle(self, msg, now)
+        self._receive(now, handle)
         if self.bundles.bundles:
             for bundle in self.bundles.run(now):
                 log.info("%s: bundle %#x expired", self.name, bundle.bundle_id)
                 self.rconn.send(codec.error_reply(OFPError("OFPBFC_TIMEOUT"), bundle.msg),
                                 self.reply_counter)
+
+    def _receive(self, now: float, handle: Callable[["OfConn", bytes, float], None]) -> None:
+        """Hand at most MAX_RECV_PER_RUN requests to ``handle``, in batches of what has
+        arrived; stop while a streamed reply is being sent or REPLY_MAX replies wait (the
+        rest of a batch is kept for the next pass, in order)."""
+        rconn, counter = self.rconn, self.reply_counter
+        budget = MAX_RECV_PER_RUN
+        linger = LINGER_BUDGET_S
+        may_linger = waited = False
+        while budget > 0:
+            if self._stream is not None or counter.n_packets >= REPLY_MAX:
+                return
+            msgs = self._unhandled
+            if msgs:
+                self._unhandled = []
+                if self._unhandled_seqno != rconn.connection_seqno:
+                    continue            # left by a connection that is gone since
+            else:
+                msgs = rconn.recv_many(now, budget)
+            if not msgs:
+                if not may_linger or linger <= 0:
+                    return
+                may_linger = False          # one wait per batch handled
+                start = monotonic()
+                waited = rconn.wait_for_input(min(BARRIER_LINGER_S, linger))
+                linger -= monotonic() - start
+                if not waited:
+                    return
+                continue
+            budget -= len(msgs)
+            for i, msg in enumerate(msgs):
+                if i and (self._stream is not None or counter.n_packets >= REPLY_MAX
+                          or rconn.vconn is None):
+                    if rconn.vconn is not None:
+                        self._unhandled = msgs[i:]
+                        self._unhandled_seqno = rconn.connection_seqno
+                    return
+                handle(self, msg, now)
+            # Wait for more after a barrier (the client waits for its reply), and after
+            # requests a wait brought (a barrier may be a separate write behind them).
+            msg = msgs[-1]
+            may_linger = waited or (len(msg) == 8 and msg[1] == _BARRIER_TYPE.get(msg[0], 20))
+            waited = False
 
     def may_recv(self) -> bool:
         return self._stream is None and self.reply_counter.n_packets < REPLY_MAX
@@ -340,6 +366,8 @@ class OfConn:
             if sched is not None:
                 sched.wait(poller, now)
         self.rconn.wait(poller, now, want_recv=self.may_recv())
+        if self._unhandled and self.may_recv():
+            poller.immediate_wake()     # requests received but not handled yet
         if self._stream is not None and len(self.rconn.txq) < STREAM_TXQ:
             poller.immediate_wake()     # room for more of the reply
         if self.bundles.bundles:
