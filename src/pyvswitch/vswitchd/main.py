@@ -49,7 +49,7 @@ from pyvswitch.io.ssl_stream import SslConfig
 from pyvswitch.util import poller as loop_poller
 from pyvswitch.util.vlog import Logger
 from pyvswitch.vswitchd.bridge import Bridges
-from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpif
+from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpctl, unixctl_dpif
 
 log = Logger("vswitchd")
 
@@ -122,6 +122,7 @@ class Daemon:
             raise OSError(error, "cannot create the unixctl socket")
         unixctl_cmds.register(self)
         unixctl_dpif.register(self)
+        unixctl_dpctl.register(self)
 
     def run_once(self, poller: loop_poller.Poller) -> None:
         if loop_poller.may_be_ready(self._sig_r):
