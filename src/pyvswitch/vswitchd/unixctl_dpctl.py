@@ -359,7 +359,9 @@ _IN_PORT = re.compile(r"(^|,)in_port\((\d+)\)")
 def format_flow(f, now: float, opts: DpctlOptions | None = None,
                 names: dict[int, str] | None = None) -> str:
     """One flow line of ``dpctl/dump-flows``: with ``-m`` the ufid first and ``dp:ovs``
-    before the actions; with names, ports by name in ``in_port`` and the actions."""
+    before the actions; with names, ports by name in ``in_port`` and the actions.  The
+    key lists the fields the flow matches, with ``-m`` too (Open vSwitch's ``-m`` also
+    lists each wildcarded field as ``value/0``)."""
     opts = opts or DpctlOptions()
     key = format_odp_key(f.key, f.mask)
     if names:
