@@ -400,3 +400,27 @@ def test_commands_through_unixctl(appctl):
     assert "Failed to parse filter" in conn.error
     assert appctl(sw, "dpctl/del-flows", "nosuch").error.endswith(
         "datapath not found (Invalid argument)\n")
+
+
+def test_del_flow_by_the_key_as_dump_flows_prints_it(appctl):
+    br, ports = bridge(n_ports=3)
+    send(br, ports[1], FRAME_A, 2, 100)
+    send(br, ports[1], FRAME_B, 2, 100)
+    line = next(line for line in appctl(switch(br), "dpctl/dump-flows", "-m").ok.splitlines()
+                if "dst=02:00:00:00:00:03" in line)
+    key = line.split(", ")[1]                 # after the ufid
+    assert key.startswith("recirc_id(0),in_port(p1),")
+    assert appctl(switch(br), "dpctl/del-flow", key).error is None
+    left = br.provider.dpif.flow_dump()
+    assert len(left) == 1 and left[0].key[Slot.ETH_DST] == 0x020000000002
+    conn = appctl(switch(br), "dpctl/del-flow", key)
+    assert "deleting flow" in conn.error and "Perhaps you need to specify a UFID?" in conn.error
+
+
+def test_bridges_of_one_type_share_the_datapath_view():
+    a, _ = bridge("br0")
+    b, _ = bridge("br1")
+    view = datapath_views(switch(a, b))["netdev@ovs-netdev"]
+    assert [(p.number, p.name) for p in view.ports()] == [(1, "p1"), (1, "p1"),
+                                                         (2, "p2"), (2, "p2")]
+    assert show_text(view).count("  port 1: p1 (dummy)\n") == 2
