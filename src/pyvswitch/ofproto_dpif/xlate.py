@@ -13,7 +13,9 @@ write_metadata, goto_table) and finally the action set, and produce
   with the translated flow on these bits takes exactly the same path;
 * ``rules``: the rules traversed (their counters get the datapath's hits);
 * ``learned``: NORMAL's MAC-learning side effects, replayed when a cached flow is hit;
-* ``trace``: when asked, a line per table, rule and action (``ofproto/trace``).
+* ``trace``: when asked, the tree of trace nodes ``ofproto/trace`` prints (a node per
+  table looked up, action run and detail worth telling, see ``xlate_trace.py``); the
+  final flow rides along in ``trace.final_flow``.  Without it no node is ever built.
 
 Header edits change ``ctx.flow`` only; ``ctx.base`` is the packet as the datapath actions
 emitted so far leave it.  Before any other datapath action (an output, a packet for the
@@ -45,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pyvswitch.packet.fields import N_SLOTS, SLOT_BITS, Slot
+from pyvswitch.ofproto_dpif.xlate_trace import DETAIL, Trace, TraceNode
 
 MAX_RESUBMIT_DEPTH = 64
 MAX_ACTIONS = 4096
@@ -77,7 +80,7 @@ class XlateOut:
     #: these lookups in the table statistics (OVS xlate cache XC_TABLE).
     lookups: list = field(default_factory=list)
     learned: list = field(default_factory=list)   # (vlan, mac, ofp_port)
-    trace: list[str] | None = None
+    trace: Trace | None = None
     has_userspace: bool = False
     tci_mask: int = 0       # the VLAN TCI bits the pipeline itself read (for traces)
 
@@ -104,12 +107,13 @@ class Ctx:
 
     __slots__ = ("bridge", "flow", "out", "depth", "action_set", "table_id", "rule",
                  "now", "stop", "in_group", "packet_out", "reparse", "nest", "base",
-                 "vlan_tpid")
+                 "vlan_tpid", "trace")
 
     def __init__(self, bridge: XlateBridge, flow, now: float, trace: bool) -> None:
         self.bridge = bridge
         self.flow = list(flow)
-        self.out = XlateOut(trace=[] if trace else None)
+        self.out = XlateOut(trace=Trace() if trace else None)
+        self.trace = self.out.trace   # the list the next trace node joins (None: no trace)
         self.depth = 0
         self.action_set: dict = {}
         self.table_id = 0
@@ -148,9 +152,13 @@ class Ctx:
         self.put(action)
         self.base = list(self.flow)
 
-    def note(self, text: str) -> None:
-        if self.out.trace is not None:
-            self.out.trace.append("    " * (self.depth + 1) + text)
+    def report(self, kind: int, text: str) -> list | None:
+        """Add a trace node (when tracing); returns the list for its children."""
+        if self.trace is None:
+            return None
+        node = TraceNode(kind, text)
+        self.trace.append(node)
+        return node.subs
 
 
 def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
@@ -166,13 +174,17 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
     recirc_id = ctx.flow[Slot.RECIRC_ID]
     if recirc_id:
         if not xlate_actions.resume(ctx, recirc_id):
+            if ctx.out.trace is not None:
+                ctx.out.trace.set_final_flow(ctx.flow)
             return ctx.out
     else:
-        xlate_actions.run_table(ctx, table_id)
+        xlate_actions.run_table(ctx, table_id, first=True)
     if not ctx.stop or ctx.action_set:
         xlate_actions.run_action_set(ctx)
     if getattr(getattr(bridge.ofproto, "connmgr", None), "in_band", None) is not None:
         _dhcp_reply_to_local(ctx, flow)
+    if ctx.out.trace is not None:
+        ctx.out.trace.set_final_flow(ctx.flow)
     wc = ctx.out.wc
     for slot in _PIPELINE_SLOTS:            # pipeline fields never reach the datapath
         wc[slot] = 0
@@ -205,7 +217,7 @@ def _dhcp_reply_to_local(ctx: Ctx, flow) -> None:
     if (flow[Slot.TP_SRC] != 67 or flow[Slot.TP_DST] != 68 or local is None
             or any(isinstance(a, Output) and a.port == local for a in ctx.out.actions)):
         return
-    ctx.note("outputting DHCP packet to local port for in-band control")
+    ctx.report(DETAIL, "outputting DHCP packet to local port for in-band control")
     ctx.emit(Output(local))
 
 
@@ -218,6 +230,8 @@ def translate_actions(bridge: XlateBridge, flow, actions, now: float = 0,
     ctx.table_id = 0xFF
     ctx.packet_out = True
     xlate_actions.run_actions(ctx, actions)
+    if ctx.out.trace is not None:
+        ctx.out.trace.set_final_flow(ctx.flow)
     return ctx.out
 
 

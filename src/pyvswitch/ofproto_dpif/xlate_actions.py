@@ -6,6 +6,9 @@ What this module owns
 behaviour), ``run_actions`` (one action list, in order), ``run_action_set`` (the
 OpenFlow 1.1+ action set in the order the specification fixes), output to ports, and
 freezing/resuming a translation around a recirculation (``freeze``, ``resume``).
+Traced (``ctx.trace`` set), each table looked up, action run and outcome worth telling
+becomes a trace node (``xlate_trace.py``, ``xlate_report.py``); untraced, the only cost
+is the test of ``ctx.trace``.
 
 Every read of a flow field un-wildcards it in ``ctx.out.wc``; every header change is
 made in ``ctx.flow`` (so later matches and actions see it) and reaches the datapath when
@@ -29,6 +32,10 @@ from pyvswitch.ofproto_dpif.xlate import (
     PIN_GROUP, PIN_IMPLICIT_MISS, PIN_INVALID_TTL, PIN_PACKET_OUT, Ctx, PacketInCookie,
     _PIPELINE,
 )
+from pyvswitch.ofproto_dpif.xlate_report import (
+    report_action, report_action_set, report_instructions, report_thaw,
+)
+from pyvswitch.ofproto_dpif.xlate_trace import ACTION, DETAIL, ERROR, TABLE, WARN
 
 OFPPC_NO_FWD = 32
 OFPPC_NO_FLOOD = 16
@@ -38,30 +45,40 @@ TABLE_MISS_PRIORITY = 0
 
 # --- tables -------------------------------------------------------------------------------
 
-def run_table(ctx: Ctx, table_id: int) -> None:
-    """Look ``table_id`` up and execute what it says."""
+def run_table(ctx: Ctx, table_id: int, first: bool = False) -> None:
+    """Look ``table_id`` up and execute what it says.  Traced, the table's node holds
+    what follows; after the ``first`` lookup of a translation it keeps doing so (the
+    action set's node goes under it), as in Open vSwitch's traces."""
     flows = ctx.bridge.ofproto.flows
     rule = flows.lookup(table_id, tuple(ctx.flow), ctx.out.wc, ctx.bridge.may_learn)
     ctx.out.lookups.append(table_id << 1 | (rule is not None))
     old_table, old_rule = ctx.table_id, ctx.rule
     ctx.table_id, ctx.rule = table_id, rule
+    old_trace = ctx.trace
+    if old_trace is not None:            # formatting a match is costly: only for traces
+        ctx.out.trace.thawed = None
+        ctx.trace = ctx.report(TABLE, _table_text(ctx, table_id, rule))
     if rule is None:
-        ctx.note(f"{table_id}. No match.")
         if ctx.bridge.wants_packet_in_on_miss:
-            ctx.note("    -> sending to controller (table miss)")
+            ctx.report(ACTION, "controller(reason=)")
             controller(ctx, PIN_IMPLICIT_MISS, of.OFPCML_NO_BUFFER, 0, cookie=0)
         else:
-            ctx.note("    drop")
+            ctx.report(ACTION, "drop")
         ctx.stop = True
     else:
         ctx.out.rules.append(rule)
-        if ctx.out.trace is not None:       # formatting a match is costly: only for traces
-            ctx.note(f"{table_id}. {_rule_text(rule)}")
         run_instructions(ctx, rule.instructions)
     ctx.table_id, ctx.rule = old_table, old_rule
+    if not first:
+        ctx.trace = old_trace
 
 
-def _rule_text(rule) -> str:
+def _table_text(ctx: Ctx, table_id: int, rule) -> str:
+    """" 0. in_port=1, priority 32768" or " 0. No match." (OVS xlate_report_table)."""
+    if rule is None:
+        if ctx.bridge.wants_packet_in_on_miss:
+            return f'{table_id:2d}. No match, and a "packet-in" is called for.'
+        return f"{table_id:2d}. No match."
     try:
         from pyvswitch.openflow.flow_format import format_match
         match = format_match(rule.match)
@@ -70,10 +87,13 @@ def _rule_text(rule) -> str:
     text = f"{match}, priority {rule.priority}" if match else f"priority {rule.priority}"
     if getattr(rule, "cookie", 0):
         text += f", cookie {rule.cookie:#x}"
-    return text
+    return f"{table_id:2d}. {text}"
 
 
 def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
+    tracing = ctx.trace is not None
+    if tracing:
+        report_instructions(ctx, ins, "meter")
     if ins.meter_id is not None:
         meter(ctx, ins.meter_id)
     if ins.apply:
@@ -90,10 +110,18 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
         if ctx.stop:
             return
     if ins.clear:
+        if tracing:
+            report_instructions(ctx, ins, "clear")
         ctx.action_set.clear()
     if ins.write:
+        if tracing:
+            report_instructions(ctx, ins, "write")
         write_actions(ctx, ins.write)
+        if tracing:
+            report_action_set(ctx, "is")
     if ins.write_metadata is not None:
+        if tracing:
+            report_instructions(ctx, ins, "write_metadata")
         value, mask = ins.write_metadata
         md = ctx.flow[Slot.METADATA]
         ctx.flow[Slot.METADATA] = (md & ~mask) | (value & mask)
@@ -101,7 +129,8 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
         if ctx.reparse and _may_freeze(ctx):
             freeze(ctx, of.Instructions(goto_table=ins.goto_table))
             return
-        ctx.note(f"    goto_table:{ins.goto_table}")
+        if tracing:
+            report_instructions(ctx, ins, "goto_table")
         run_table(ctx, ins.goto_table)
 
 
@@ -145,10 +174,8 @@ def freeze(ctx: Ctx, rest: of.Instructions) -> None:
     ctx.action_set = {}
     ctx.stop = True
     if not rid:
-        ctx.note("    recirculation table full: drop")
+        ctx.report(ERROR, "Failed to allocate recirculation id")
         return
-    ctx.note(f"    recirc({rid:#x}): the packet is parsed again, then table "
-             f"{ctx.table_id} resumes")
     ctx.emit(dp.Recirc(rid))
 
 
@@ -158,7 +185,9 @@ def resume(ctx: Ctx, recirc_id: int) -> bool:
     table = getattr(ctx.bridge, "recirc", None)
     state = table.get(recirc_id, ctx.now) if table is not None else None
     if state is None:
-        ctx.note(f">>>> Recirculation context not found for ID {recirc_id} <<<<")
+        if ctx.trace is not None:
+            ctx.report(ERROR, f"Recirculation context not found for ID {recirc_id:x}")
+            ctx.out.trace.error = "No recirculation context"
         return False
     flow = ctx.flow
     for slot in FROZEN_SLOTS:
@@ -168,9 +197,11 @@ def resume(ctx: Ctx, recirc_id: int) -> bool:
         flow[slot] = value
     ctx.action_set = dict(state.action_set)
     ctx.table_id, ctx.rule = state.table_id, state.rule
-    ctx.note("thaw")
-    ctx.note(f"    Resuming from table {state.table_id}")
+    if ctx.trace is not None:
+        report_thaw(ctx, state)
     run_instructions(ctx, state.instructions)
+    if ctx.trace is not None:
+        ctx.out.trace.thawed = None
     return True
 
 
@@ -192,23 +223,31 @@ def write_actions(ctx: Ctx, actions) -> None:
             ctx.action_set[type(act)] = act
 
 
+def _set_in_order(action_set: dict) -> list:
+    """The action set's actions in the order they run (an output gives way to a group)."""
+    ordered = sorted((act for act in action_set.values() if type(act) in _SET_RANK),
+                     key=lambda act: _SET_RANK[type(act)])
+    if any(isinstance(a, of.GroupAction) for a in ordered):
+        ordered = [a for a in ordered if not isinstance(a, of.Output)]
+    return ordered
+
+
 def run_action_set(ctx: Ctx) -> None:
     if not ctx.action_set:
         return
     entries = ctx.action_set
     ctx.action_set = {}
     ctx.stop = False
-    ordered = sorted((act for act in entries.values() if type(act) in _SET_RANK),
-                     key=lambda act: _SET_RANK[type(act)])
-    has_group = any(isinstance(a, of.GroupAction) for a in ordered)
-    ctx.note("    action set: " + ", ".join(type(a).__name__ for a in ordered))
+    ordered = _set_in_order(entries)   # an output gives way to a group
+    old_trace = ctx.trace
+    if old_trace is not None:
+        ctx.trace = ctx.report(TABLE, "--. Executing action set:")
     for i, act in enumerate(ordered):
-        if has_group and isinstance(act, of.Output):
-            continue  # the group decides where the packet goes
         if ctx.reparse and _needs_reparse(act, ctx.reparse) and _may_freeze(ctx):
             freeze(ctx, of.Instructions(write=tuple(ordered[i:])))  # the set, resumed
-            return
+            break
         run_action(ctx, act, in_action_set=True)
+    ctx.trace = old_trace
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -222,6 +261,8 @@ def run_actions(ctx: Ctx, actions) -> None:
 
 def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C901
     flow = ctx.flow
+    if ctx.trace is not None:
+        report_action(ctx, act)
     if isinstance(act, of.Output):
         output(ctx, act.port, act.max_len, in_action_set)
     elif isinstance(act, of.Controller):
@@ -275,6 +316,7 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         copy_field(ctx, act.src, act.dst)
     elif isinstance(act, of.OutputReg):
         port = read_ref(ctx, act.src)
+        ctx.report(DETAIL, f"output port is {port}")
         output(ctx, port, act.max_len, in_action_set)
     elif isinstance(act, of.Resubmit):
         resubmit(ctx, act.in_port, act.table_id)
@@ -301,9 +343,9 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
             # The TTL beneath the label is not in the flow: the datapath copies it.
             ctx.emit(dp.CopyTtlOut() if isinstance(act, of.CopyTtlOut) else dp.CopyTtlIn())
     elif isinstance(act, (of.Note, of.SetQueue, of.Experimenter)):
-        ctx.note(f"    {type(act).__name__} (no datapath effect)")
+        pass                                # no datapath effect
     else:
-        ctx.note(f"    unsupported action {act!r}")
+        ctx.report(WARN, f"unsupported action {act!r}")
 
 
 def output(ctx: Ctx, port: int, max_len: int = 0, in_action_set: bool = False) -> None:
@@ -334,7 +376,7 @@ def output(ctx: Ctx, port: int, max_len: int = 0, in_action_set: bool = False) -
         resubmit(ctx, of.OFPP_IN_PORT, 0)
     elif port == of.OFPP_LOCAL or port < of.OFPP_MAX:
         if port == in_port:
-            ctx.note(f"    skipping output to input port {port}")
+            ctx.report(WARN, "skipping output to input port")
             return
         _output_to(ctx, port)
 
@@ -344,18 +386,15 @@ def _output_to(ctx: Ctx, ofp_port: int) -> None:
     p = bridge.ofproto.ports.get(ofp_port)
     odp = bridge.ofp_to_odp.get(ofp_port)
     if p is None or odp is None:
-        ctx.note(f"    output:{ofp_port} (no such port)")
+        ctx.report(WARN, "Nonexistent output port")
         return
-    if p.config & (OFPPC_NO_FWD | OFPPC_PORT_DOWN):
-        ctx.note(f"    output:{ofp_port} (port does not forward)")
+    if p.config & OFPPC_NO_FWD:
+        ctx.report(DETAIL, "OFPPC_NO_FWD set, skipping output")
         return
-    if ctx.out.trace is not None:
-        ctx.note(f"    output:{_port_name(ofp_port)}")
+    if p.config & OFPPC_PORT_DOWN:
+        ctx.report(DETAIL, "OFPPC_PORT_DOWN set, skipping output")
+        return
     ctx.emit(dp.Output(odp))
-
-
-def _port_name(ofp_port: int) -> str:
-    return "LOCAL" if ofp_port == of.OFPP_LOCAL else str(ofp_port)
 
 
 def _is_table_miss(rule) -> bool:
@@ -380,7 +419,6 @@ def controller(ctx: Ctx, reason: int, max_len: int, controller_id: int,
                          if cookie is None else cookie,
                          max_len=max_len, controller_id=controller_id,
                          pipeline=pipeline, in_port=ctx.flow[Slot.IN_PORT])
-    ctx.note(f"    controller(reason={reason}, max_len={max_len})")
     meters = getattr(ctx.bridge.ofproto, "meters", None)
     m = meters.get(OFPM_CONTROLLER if meter_id is None else meter_id) if meters else None
     if m is None:
@@ -404,7 +442,7 @@ def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> No
             fld = F.BY_NAME[alias]
     _unwildcard_prereq(ctx, fld.prereq)
     if not F.flow_prereqs_ok(ctx.flow, fld.prereq):
-        ctx.note(f"    set_field:{fld.name} skipped (packet lacks it)")
+        ctx.report(WARN, f"unmet prerequisites for {fld.name}, set_field ignored")
         return
     full = (1 << fld.n_bits) - 1
     mask = full if mask is None else mask & full
@@ -438,7 +476,7 @@ def _commit_at_once(ctx: Ctx, fld: F.Field, old: int, new: int, mask: int) -> No
     full = (1 << fld.n_bits) - 1
     value = (new >> fld.shift) & full
     ctx.put(dp.SetField(fld, value, None if mask == full else mask))
-    ctx.note(f"    set_field:{value:#x}->{fld.name} (committed at once)")
+    ctx.report(DETAIL, f"set_field:{value:#x}->{fld.name} (committed at once)")
     ctx.flow[fld.slot] = new
     ctx.base[fld.slot] = new
 
@@ -542,9 +580,13 @@ def dec_ttl(ctx: Ctx, fld: F.Field, prereq: F.Prereq, controller_ids) -> None:
     ctx.unwildcard(fld.slot, fld.mask)
     ttl = fld.get(ctx.flow)
     if ttl <= 1:
-        ctx.note("    dec_ttl: TTL expired")
         for cid in controller_ids or (0,):
             controller(ctx, PIN_INVALID_TTL, of.OFPCML_NO_BUFFER, cid)
+        if fld.name == "mpls_ttl":
+            ctx.report(WARN, "MPLS decrement TTL exception")
+        else:
+            version = 6 if ctx.flow[Slot.ETH_TYPE] == F.ETH_TYPE_IPV6 else 4
+            ctx.report(WARN, f"IPv{version} decrement TTL exception")
         ctx.stop = True
         return
     set_field(ctx, fld, ttl - 1)
@@ -563,11 +605,14 @@ def copy_field(ctx: Ctx, src: of.FieldRef, dst: of.FieldRef) -> None:
     n = min(src.width, dst.width)
     mask = ((1 << n) - 1) << dst.ofs
     set_field(ctx, dst.field, (value & ((1 << n) - 1)) << dst.ofs, mask)
+    if ctx.trace is not None:
+        from pyvswitch.ofproto_dpif.xlate_trace import subfield_text
+        ctx.report(DETAIL, subfield_text(ctx.flow, dst))
 
 
 def resubmit(ctx: Ctx, in_port: int, table_id: int) -> None:
     if ctx.depth >= MAX_RESUBMIT_DEPTH:
-        ctx.note("    resubmit: too deep, dropping")
+        ctx.report(ERROR, f"over max translation depth {MAX_RESUBMIT_DEPTH}")
         ctx.stop = True
         return
     flow = ctx.flow
@@ -594,9 +639,7 @@ def meter(ctx: Ctx, meter_id: int) -> None:
     meters = getattr(ctx.bridge.ofproto, "meters", None)
     m = meters.get(meter_id) if meters is not None else None
     if m is None:
-        ctx.note(f"    meter:{meter_id} (no such meter)")
         return
-    ctx.note(f"    meter:{meter_id}")
     ctx.emit(dp.Meter(m.dp_id))
 
 

@@ -28,6 +28,7 @@ import zlib
 
 from pyvswitch.packet.fields import Slot
 from pyvswitch.ofproto_dpif.xlate import Ctx
+from pyvswitch.ofproto_dpif.xlate_trace import BUCKET, DETAIL, ERROR, WARN
 
 GROUP_ALL, GROUP_SELECT, GROUP_INDIRECT, GROUP_FF = 0, 1, 2, 3
 MAX_GROUP_DEPTH = 32
@@ -81,7 +82,10 @@ def translation_failed(xout) -> bool:
 
 
 def _fail(ctx: Ctx, why: str) -> None:
-    ctx.note(f"    {why}: translation failed, dropping")
+    ctx.report(ERROR, f"{why}: translation failed")
+    if ctx.out.trace is not None:
+        ctx.out.trace.error = ("Recursion too deep" if "depth" in why
+                               else "Too many resubmits")
     ctx.out.actions = _Failed()
     ctx.stop = True
 
@@ -91,51 +95,94 @@ def _credit(ctx: Ctx, obj) -> None:
         ctx.out.rules.append(obj)     # groups and buckets count packets like rules do
 
 
-def run_group(ctx: Ctx, group_id: int) -> None:
+def _select(ctx: Ctx, grp):
+    """The live bucket a SELECT group sends this flow to (weighted, by a hash of the
+    flow's L2-L4 fields), or None.  Traced, the buckets that are not live say why."""
+    live = []
+    for b in grp.buckets:
+        if bucket_is_live(ctx, b):
+            if b.weight:
+                live.append(b)
+        elif ctx.trace is not None:
+            _report_not_live(ctx, b)
+    if not live:
+        return None
+    for slot in _HASH_SLOTS:
+        ctx.unwildcard(slot)
+    key = repr(tuple(ctx.flow[s] for s in _HASH_SLOTS)).encode()
+    point = zlib.crc32(key) % sum(b.weight for b in live)
+    for bucket in live:
+        point -= bucket.weight
+        if point < 0:
+            return bucket
+    return None
+
+
+def _run_bucket(ctx: Ctx, bucket) -> None:
+    """Run a bucket's actions on a copy of the packet; traced, under a "bucket N" node."""
     from pyvswitch.ofproto_dpif.xlate_actions import clone
+    old_trace = ctx.trace
+    if old_trace is not None:
+        ctx.trace = ctx.report(BUCKET, f"bucket {_bucket_id(bucket)}")
+    clone(ctx, bucket.actions)
+    ctx.trace = old_trace
+
+
+def _bucket_id(bucket) -> int:
+    return getattr(bucket, "bucket_id", 0)
+
+
+def _report_not_live(ctx: Ctx, bucket) -> None:
+    """"bucket 0: not live due to port 9" (OVS xlate_report_bucket_not_live)."""
+    from pyvswitch.openflow.flow_format import port_name
+    port_no = getattr(bucket, "watch_port", OFPP_ANY)
+    gid = getattr(bucket, "watch_group", OFPG_ANY)
+    why = []
+    if port_no not in (None, OFPP_ANY):
+        why.append(f"port {port_name(port_no)}")
+    if gid not in (None, OFPG_ANY):
+        why.append(f"port {gid}")            # (sic: Open vSwitch says "port" here too)
+    ctx.report(DETAIL, f"bucket {_bucket_id(bucket)}: not live due to "
+                       + " and ".join(why))
+
+
+def run_group(ctx: Ctx, group_id: int) -> None:
     if isinstance(ctx.out.actions, _Failed):
         return
     grp = _groups(ctx).get(group_id)
     if grp is None:
-        ctx.note(f"    group:{group_id} does not exist, dropping")
+        ctx.report(WARN, f"output to nonexistent group {group_id}")
         return
     if ctx.depth >= MAX_GROUP_DEPTH:
-        _fail(ctx, f"group:{group_id} over the maximum depth {MAX_GROUP_DEPTH}")
+        _fail(ctx, f"over max translation depth {MAX_GROUP_DEPTH}")
         return
     if len(ctx.out.rules) >= MAX_GROUP_RUNS:
-        _fail(ctx, f"group:{group_id} over {MAX_GROUP_RUNS} rules and groups")
+        _fail(ctx, f"over {MAX_GROUP_RUNS} resubmit actions")
         return
     _credit(ctx, grp)
     saved_in_group = ctx.in_group
     ctx.in_group = True
     ctx.depth += 1
-    ctx.note(f"    group:{group_id}")
-    if grp.type == GROUP_ALL:
-        for bucket in grp.buckets:
+    if grp.type in (GROUP_ALL, GROUP_INDIRECT):
+        for bucket in grp.buckets if grp.type == GROUP_ALL else grp.buckets[:1]:
             _credit(ctx, bucket)
-            clone(ctx, bucket.actions)
-    elif grp.type == GROUP_INDIRECT:
-        if grp.buckets:
-            _credit(ctx, grp.buckets[0])
-            clone(ctx, grp.buckets[0].actions)
-    elif grp.type == GROUP_FF:
-        for bucket in grp.buckets:
-            if bucket_is_live(ctx, bucket):
-                _credit(ctx, bucket)
-                clone(ctx, bucket.actions)
-                break
-    elif grp.type == GROUP_SELECT:
-        live = [b for b in grp.buckets if bucket_is_live(ctx, b) and b.weight]
-        if live:
-            for slot in _HASH_SLOTS:
-                ctx.unwildcard(slot)
-            key = repr(tuple(ctx.flow[s] for s in _HASH_SLOTS)).encode()
-            point = zlib.crc32(key) % sum(b.weight for b in live)
-            for bucket in live:
-                point -= bucket.weight
-                if point < 0:
-                    _credit(ctx, bucket)
-                    clone(ctx, bucket.actions)
+            _run_bucket(ctx, bucket)
+    else:
+        chosen = None
+        if grp.type == GROUP_FF:
+            for bucket in grp.buckets:
+                if bucket_is_live(ctx, bucket):
+                    chosen = bucket
                     break
+                if ctx.trace is not None:
+                    _report_not_live(ctx, bucket)
+        elif grp.type == GROUP_SELECT:
+            chosen = _select(ctx, grp)
+        if chosen is not None:
+            ctx.report(DETAIL, f"using bucket {_bucket_id(chosen)}")
+            _credit(ctx, chosen)
+            _run_bucket(ctx, chosen)
+        else:
+            ctx.report(DETAIL, "no live bucket")
     ctx.depth -= 1
     ctx.in_group = saved_in_group

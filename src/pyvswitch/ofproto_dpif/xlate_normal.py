@@ -23,9 +23,9 @@ from __future__ import annotations
 from pyvswitch.datapath import actions as dp
 from pyvswitch.packet import fields as F
 from pyvswitch.packet.fields import Slot
-from pyvswitch.openflow import ofpacts as of
 
 from pyvswitch.ofproto_dpif.xlate import Ctx
+from pyvswitch.ofproto_dpif.xlate_trace import DETAIL, ERROR, WARN
 
 OFPPC_NO_FLOOD = 16
 OFPPC_NO_FWD = 32
@@ -45,17 +45,29 @@ def _input_vlan(ctx: Ctx, in_port: int) -> int | None:
     mode, tag, trunks = _vlan_config(ctx, in_port)
     if tag is not None and mode in ("access", None):
         if tagged and vid != 0:
-            ctx.note(f"    NORMAL: dropping VLAN {vid} tagged packet received on "
-                     f"access port {in_port}")
+            if ctx.trace is not None:
+                ctx.report(ERROR, f"dropping VLAN {vid} tagged packet received on port "
+                                  f"{_name(ctx, in_port)} configured as VLAN {tag} "
+                                  "access port")
+                ctx.report(WARN, "disallowed VLAN VID for this input port, dropping")
             return None
         return tag
     if not tagged and mode in ("native-tagged", "native-untagged") and tag is not None:
         return tag
     if trunks and vid not in trunks and not (vid == 0 and not tagged):
-        ctx.note(f"    NORMAL: dropping VLAN {vid} packet received on port {in_port} "
-                 "not configured for trunking it")
+        if ctx.trace is not None:
+            ctx.report(ERROR, f"dropping VLAN {vid} packet received on port "
+                              f"{_name(ctx, in_port)} not configured for trunking "
+                              f"VLAN {vid}")
+            ctx.report(WARN, "disallowed VLAN VID for this input port, dropping")
         return None
     return vid
+
+
+def _name(ctx: Ctx, ofp_port: int) -> str:
+    """A port's name, as Open vSwitch's NORMAL traces name ports."""
+    port = ctx.bridge.ofproto.ports.get(ofp_port)
+    return getattr(port, "name", None) or str(ofp_port)
 
 
 def _port_carries(ctx: Ctx, ofp_port: int, vlan: int) -> bool:
@@ -87,7 +99,10 @@ def _output(ctx: Ctx, ofp_port: int, vlan: int) -> None:
     ctx.flow[Slot.VLAN_TCI] = out_tci
     ctx.emit(dp.Output(odp))
     ctx.flow[Slot.VLAN_TCI] = tci
-    ctx.note(f"    NORMAL: output to port {'LOCAL' if ofp_port == of.OFPP_LOCAL else ofp_port}")
+
+
+def _mac(value: int) -> str:
+    return ":".join(f"{b:02x}" for b in value.to_bytes(6, "big"))
 
 
 def normal(ctx: Ctx) -> None:
@@ -103,16 +118,19 @@ def normal(ctx: Ctx) -> None:
     table = ctx.bridge.mac_table
     if in_port in ctx.bridge.ofproto.ports and not src & _MULTICAST_BIT:
         if ctx.bridge.may_learn:
-            table.learn(vlan, src, in_port, ctx.now)
+            if table.learn(vlan, src, in_port, ctx.now) and ctx.trace is not None:
+                ctx.report(DETAIL, f"learned that {_mac(src)} is on port "
+                                   f"{_name(ctx, in_port)} in VLAN {vlan}")
         ctx.out.learned.append((vlan, src, in_port))
     out_port = None if dst & _MULTICAST_BIT else table.lookup(vlan, dst, ctx.now)
     if out_port is not None:
         if out_port == in_port:
-            ctx.note("    NORMAL: learned port is the input port, dropping")
+            ctx.report(DETAIL, "learned port is input port, dropping")
             return
+        ctx.report(DETAIL, "forwarding to learned port")
         _output(ctx, out_port, vlan)
         return
-    ctx.note(f"    NORMAL: no learned MAC for destination, flooding (VLAN {vlan})")
+    ctx.report(DETAIL, "no learned MAC for destination, flooding")
     # In the order the ports joined the bridge, as Open vSwitch walks its bundle list.
     for number, port in list(ctx.bridge.ofproto.ports.items()):
         if number == in_port or port.config & OFPPC_NO_FLOOD:

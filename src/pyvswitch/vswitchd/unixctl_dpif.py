@@ -12,7 +12,6 @@ Must not import: ``vswitchd.main``.
 
 from __future__ import annotations
 
-import re
 
 import ovs.timeval
 import ovs.unixctl
@@ -23,9 +22,12 @@ from pyvswitch.openflow.flow_format import format_actions, format_match
 from pyvswitch.openflow.flow_parse import parse_match
 from pyvswitch.openflow.ofpacts import OFPP_LOCAL
 from pyvswitch.ofproto_dpif.xlate import translate
+from pyvswitch.ofproto_dpif.xlate_trace import (
+    BRIDGE, TraceNode, final_flow_text, format_flow, format_trace, format_trace_actions,
+)
 from pyvswitch.packet.addr import int_to_mac
 from pyvswitch.packet.extract import extract
-from pyvswitch.packet.fields import N_SLOTS, PIPELINE_SLOTS, Match, Slot
+from pyvswitch.packet.fields import PIPELINE_SLOTS, VLAN_CFI, Match, Slot
 
 
 def register(daemon) -> None:
@@ -203,8 +205,11 @@ def _flow_from_text(text: str) -> tuple[int, ...]:
 
 
 def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
-    """What ``ofproto/trace`` prints: the flow, each table and action, the megaflow and
-    the datapath actions."""
+    """What ``ofproto/trace`` prints, in Open vSwitch's layout: the flow, the bridge and
+    each table looked up with the actions run and what they did (``xlate_trace``), the
+    final flow, the megaflow and the datapath actions.  Tracing a flow changes nothing;
+    tracing a packet (``packet_hex``) learns MAC addresses as the packet would, as Open
+    vSwitch does."""
     provider = br.provider
     if packet_hex:
         flow = list(_flow_from_text(flow_text))
@@ -218,31 +223,32 @@ def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
     else:
         flow = list(_flow_from_text(flow_text))
     now = ovs.timeval.msec()
-    provider.may_learn = False
+    provider.may_learn = bool(packet_hex)
     try:
         out = translate(provider, tuple(flow), now, trace=True)
     finally:
         provider.may_learn = True
-    rid = flow[Slot.RECIRC_ID]
-    recirc = f"recirc_id={rid:#x},eth," if rid else ""
-    lines = [f"Flow: {recirc}{format_match(Match(flow, _exact_mask(flow))) or 'in_port=ANY'}",
-             "", f'bridge("{br.name}")', "-" * (len(br.name) + 10)]
-    # Table lines one space in, the actions under them four (as OVS lays them out).
-    lines += [" " + line.lstrip() if _TABLE_LINE.match(line) else line
-              for line in out.trace]
-    mask = [w if s not in PIPELINE_SLOTS else 0 for s, w in enumerate(out.wc)]
-    mask[Slot.VLAN_TCI] = out.tci_mask
-    megaflow = format_match(Match(flow, mask)) or "in_port=ANY"
-    lines += ["", f"Megaflow: recirc_id={rid:#x},eth,{megaflow}" if rid else
-              f"Megaflow: recirc_id=0,eth,{megaflow}"]
-    lines.append(f"Datapath actions: {format_dp_actions(out.actions)}")
+    bridge_node = TraceNode(BRIDGE, f'bridge("{br.name}")')
+    bridge_node.subs = out.trace
+    lines = [f"Flow: {format_flow(flow)}"]
+    lines += format_trace([bridge_node])
+    lines += ["", f"Final flow: {final_flow_text(flow, out.trace.final_flow)}"]
+    lines.append(f"Megaflow: {_megaflow_text(flow, out)}")
+    lines.append("Datapath actions: "
+                 + format_trace_actions(out.actions, dont_send=not packet_hex))
+    if out.trace.error:
+        lines.append(f"Translation failed ({out.trace.error}), packet is dropped.")
     return "\n".join(lines) + "\n"
 
 
-_TABLE_LINE = re.compile(r" {4}\d+\. ")
-
-
-def _exact_mask(flow) -> list[int]:
-    from pyvswitch.packet.fields import SLOT_BITS
-    return [((1 << SLOT_BITS[s]) - 1) if flow[s] or s in (Slot.IN_PORT, Slot.ETH_TYPE)
-            else 0 for s in range(N_SLOTS)]
+def _megaflow_text(flow, out) -> str:
+    """The megaflow as Open vSwitch's trace shows it: the fields the translation
+    consulted, without pipeline fields, and without the VLAN or MPLS fields of a packet
+    that has no such header (its datapath flow still tells tagged from untagged)."""
+    mask = [w if s not in PIPELINE_SLOTS else 0 for s, w in enumerate(out.wc)]
+    mask[Slot.VLAN_TCI] = out.tci_mask if flow[Slot.VLAN_TCI] & VLAN_CFI else 0
+    if flow[Slot.ETH_TYPE] not in (0x8847, 0x8848):
+        mask[Slot.MPLS_LSE] = 0
+    text = format_match(Match(flow, mask)) or "in_port=ANY"
+    rid = flow[Slot.RECIRC_ID]
+    return f"recirc_id={rid:#x},eth,{text}" if rid else f"recirc_id=0,eth,{text}"
