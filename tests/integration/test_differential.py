@@ -85,6 +85,24 @@ def trace_tables(out: str) -> list[str]:
     return walk + [datapath_actions(out)]
 
 
+def trace_body(out: str) -> list[str]:
+    """``ofproto/trace``: the whole output, line for line (flow, bridge, each table with
+    its actions and what they did, final flow, megaflow, datapath actions).  Only the
+    recirculation ids are normalised: the datapath hands them out (Open vSwitch parks
+    each packet-in under one, for continuations; pyvswitchd prints 0)."""
+    out = re.sub(r"recirc\(0x[0-9a-f]+\)", "recirc(ID)", out)
+    out = re.sub(r"continuation=0,recirc_id=\d+,", "continuation=0,recirc_id=ID,", out)
+    return out.rstrip("\n").split("\n")
+
+
+def trace_body_but_megaflow(out: str) -> list[str]:
+    """``trace_body`` without the "Megaflow:" line, for the traces whose megaflow is
+    known to differ: after a packet-in Open vSwitch also matches nw_proto; after a
+    recirculation it shows the thawed flow as "ip" where pyvswitchd, which matches
+    nw_proto there, shows "tcp"."""
+    return [line for line in trace_body(out) if not line.startswith("Megaflow:")]
+
+
 def fdb(out: str) -> list[str]:
     """``fdb/show``: port, VLAN and MAC of each entry (the age moves)."""
     return sorted(" ".join(line.split()[:3]) for line in out.splitlines()[1:])
@@ -285,9 +303,74 @@ RECIRC_SCRIPT = [
               "goto_table:1", raw),
     ("ofctl", "-O OpenFlow13 add-flow br0 table=1,ip,actions=mod_nw_tos:8,output:2", raw),
     ("appctl", "ofproto/trace br0 in_port=1,mpls,mpls_label=5,mpls_bos=1", trace_megaflow),
+    ("appctl", "ofproto/trace br0 in_port=1,mpls,mpls_label=5,mpls_bos=1", trace_body),
     ("appctl", "ofproto/trace br0 recirc_id=0x1,in_port=1,tcp,nw_dst=10.0.0.1",
      datapath_actions),
+    # The thawed pass: "thaw", "Resuming from table 0", the frozen goto_table restored as
+    # resubmit(,1).
+    ("appctl", "ofproto/trace br0 recirc_id=0x1,in_port=1,tcp,nw_dst=10.0.0.1",
+     trace_body_but_megaflow),
     ("appctl", "ofproto/trace br0 recirc_id=0x9,in_port=1,tcp", datapath_actions),
+    ("appctl", "ofproto/trace br0 recirc_id=0x9,in_port=1,tcp", trace_body),
+]
+
+
+# ofproto/trace's whole output, table by table and action by action, for the common
+# cases: output (to a port, to the input port, to no port), a table miss, resubmit (a hit,
+# a miss), goto_table, set_field and move (" -> ... is now ..."), push/pop VLAN, dec_ttl
+# and its exception, a packet for the controller, write_actions/clear_actions and the
+# action set, groups (all, indirect, fast failover), NORMAL (flooding, a learned port,
+# the input port, a VLAN the port refuses) and a packet given as hex (which learns).
+# Flows go in with OpenFlow 1.3 (set_field) or 1.0 (strip_vlan, NORMAL): Open vSwitch
+# spells an action as the protocol that installed it did (mod_nw_dst, load:, pop_vlan
+# are OpenFlow 1.0 / Nicira / 1.1 spellings pyvswitchd does not keep).
+_O13 = "-O OpenFlow13 "
+TRACE_SCRIPT = [
+    ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=secure", raw),
+    ("vsctl", "add-port br0 p1 -- set Interface p1 type=dummy ofport_request=1", raw),
+    ("vsctl", "add-port br0 p2 -- set Interface p2 type=dummy ofport_request=2", raw),
+    ("vsctl", "add-port br0 p3 -- set Interface p3 type=dummy ofport_request=3", raw),
+    ("vsctl", "add-port br0 p4 -- set Interface p4 type=dummy ofport_request=4", raw),
+    ("ofctl", "add-flow br0 priority=10,in_port=1,actions=output:1,output:9,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,dl_dst=02:00:00:00:00:02", trace_body),
+    ("appctl", "ofproto/trace br0 in_port=4,dl_dst=02:00:00:00:00:02", trace_body),
+    ("ofctl", _O13 + "add-flow br0 priority=20,in_port=1,ip,actions=set_field:10.0.0.9->"
+              "ip_dst,resubmit(,5),resubmit(,1),CONTROLLER:100,output:3", raw),
+    ("ofctl", _O13 + "add-flow br0 table=1,priority=5,ip,actions=set_field:02:00:00:00:00:09"
+              "->eth_src,move:NXM_OF_IP_DST[0..7]->NXM_NX_REG3[8..15],"
+              "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],push_vlan:0x8100,"
+              "set_field:4101->vlan_vid,mod_nw_ttl:9,dec_ttl,output:4", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,tcp,nw_src=10.1.1.1,nw_ttl=64,tp_dst=80",
+     trace_body),
+    ("ofctl", "add-flow br0 priority=30,in_port=1,dl_vlan=7,actions=strip_vlan,output:3",
+     raw),
+    ("appctl", "ofproto/trace br0 in_port=1,dl_vlan=7,udp,nw_ttl=64", trace_body),
+    ("ofctl", _O13 + "add-flow br0 priority=20,in_port=2,actions=write_actions(output:3),"
+              "write_metadata:0x5/0xff,goto_table:2", raw),
+    ("ofctl", _O13 + "add-flow br0 table=2,priority=5,metadata=0x5,ip,actions=dec_ttl,"
+              "clear_actions,write_actions(set_field:7->ip_dscp,output:4),goto_table:3", raw),
+    ("appctl", "ofproto/trace br0 in_port=2,ip,nw_ttl=64", trace_body),
+    ("appctl", "ofproto/trace br0 in_port=2,tcp,nw_ttl=1", trace_body_but_megaflow),
+    ("appctl", "ofproto/trace br0 in_port=2,arp", trace_body),
+    ("ofctl", _O13 + "add-group br0 group_id=1,type=all,bucket=output:2,"
+              "bucket=set_field:02:00:00:00:00:07->eth_src,output:3", raw),
+    ("ofctl", _O13 + "add-group br0 group_id=3,type=indirect,bucket=group:1", raw),
+    ("ofctl", _O13 + "add-group br0 group_id=4,type=ff,bucket=watch_port:9,output:9,"
+              "bucket=watch_port:4,output:4", raw),
+    ("ofctl", _O13 + "add-flow br0 priority=20,in_port=3,ip,actions=group:1,group:3,"
+              "group:4,output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=3,ip", trace_body),
+    ("ofctl", _O13 + "add-flow br0 priority=20,in_port=3,arp,"
+              "actions=write_actions(group:1,output:1)", raw),
+    ("appctl", "ofproto/trace br0 in_port=3,arp", trace_body),
+    ("ofctl", "add-flow br0 priority=5,actions=NORMAL", raw),
+    ("appctl", "ofproto/trace br0 in_port=4,dl_dst=02:00:00:00:00:01", trace_body),
+    ("appctl", "ofproto/trace br0 in_port=4 " + _frame(MAC3, MAC1), trace_body),
+    ("appctl", "ofproto/trace br0 in_port=3,dl_dst=02:00:00:00:00:01", trace_body),
+    ("appctl", "ofproto/trace br0 in_port=4,dl_dst=02:00:00:00:00:01", trace_body),
+    ("vsctl", "set Port p4 tag=10", raw),
+    ("appctl", "ofproto/trace br0 in_port=4,dl_vlan=5", trace_body),
+    ("appctl", "ofproto/trace br0 in_port=4,dl_dst=02:00:00:00:00:03", trace_body),
 ]
 
 
@@ -429,3 +512,26 @@ def test_datapath_flows_same_as_open_vswitch(namespaces):
 def test_trace_of_a_recirculation_same_as_open_vswitch(namespaces):
     expected, got = _both(namespaces, RECIRC_SCRIPT)
     _assert_same(expected, got)
+
+
+def test_trace_text_line_for_line_same_as_open_vswitch(namespaces):
+    expected, got = _both(namespaces, TRACE_SCRIPT)
+    _assert_same(expected, got)
+    traces = ["\n".join(g[2]) for g in got if g[0].split(": ", 1)[1].startswith("appctl")]
+    assert len(traces) == 15
+    text = "\n".join(traces)
+    # The cases the script means to cover are really there (in both, as they agree).
+    for line in ("    output:1\n     >> skipping output to input port",
+                 "     >> Nonexistent output port", " 0. No match.\n    drop",
+                 "     5. No match.\n            drop",
+                 "             -> NXM_NX_REG3[8..15] is now 0x9",
+                 "--. Executing action set:", "     -> action set was: output:3",
+                 "             >> IPv4 decrement TTL exception",
+                 "    bucket 1\n            output:4", "     -> using bucket 1",
+                 "     -> learned that 02:00:00:00:00:01 is on port p4 in VLAN 0",
+                 "     -> forwarding to learned port",
+                 "     -> learned port is input port, dropping",
+                 "     -> no learned MAC for destination, flooding",
+                 "     >> disallowed VLAN VID for this input port, dropping",
+                 "Final flow: unchanged", "Final flow: tcp,reg3=0x900,in_port=1,dl_vlan=5,"):
+        assert line in text, line
