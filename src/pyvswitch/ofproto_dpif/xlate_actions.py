@@ -316,7 +316,8 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         copy_field(ctx, act.src, act.dst)
     elif isinstance(act, of.OutputReg):
         port = read_ref(ctx, act.src)
-        ctx.report(DETAIL, f"output port is {port}")
+        if ctx.trace is not None:
+            ctx.report(DETAIL, f"output port is {port}")
         output(ctx, port, act.max_len, in_action_set)
     elif isinstance(act, of.Resubmit):
         resubmit(ctx, act.in_port, act.table_id)
@@ -442,7 +443,8 @@ def set_field(ctx: Ctx, fld: F.Field, value: int, mask: int | None = None) -> No
             fld = F.BY_NAME[alias]
     _unwildcard_prereq(ctx, fld.prereq)
     if not F.flow_prereqs_ok(ctx.flow, fld.prereq):
-        ctx.report(WARN, f"unmet prerequisites for {fld.name}, set_field ignored")
+        if ctx.trace is not None:
+            ctx.report(WARN, f"unmet prerequisites for {fld.name}, set_field ignored")
         return
     full = (1 << fld.n_bits) - 1
     mask = full if mask is None else mask & full
@@ -476,7 +478,8 @@ def _commit_at_once(ctx: Ctx, fld: F.Field, old: int, new: int, mask: int) -> No
     full = (1 << fld.n_bits) - 1
     value = (new >> fld.shift) & full
     ctx.put(dp.SetField(fld, value, None if mask == full else mask))
-    ctx.report(DETAIL, f"set_field:{value:#x}->{fld.name} (committed at once)")
+    if ctx.trace is not None:
+        ctx.report(DETAIL, f"set_field:{value:#x}->{fld.name} (committed at once)")
     ctx.flow[fld.slot] = new
     ctx.base[fld.slot] = new
 

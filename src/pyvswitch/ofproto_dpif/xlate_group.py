@@ -179,7 +179,8 @@ def run_group(ctx: Ctx, group_id: int) -> None:
         elif grp.type == GROUP_SELECT:
             chosen = _select(ctx, grp)
         if chosen is not None:
-            ctx.report(DETAIL, f"using bucket {_bucket_id(chosen)}")
+            if ctx.trace is not None:
+                ctx.report(DETAIL, f"using bucket {_bucket_id(chosen)}")
             _credit(ctx, chosen)
             _run_bucket(ctx, chosen)
         else:
