@@ -216,3 +216,20 @@ def test_untraced_translation_builds_no_trace():
     traced = translate(provider, ip_flow(1), trace=True)
     assert [n.text for n in traced.trace] == [" 0. priority 1"]
     assert traced.trace.final_flow == ip_flow(1)
+
+
+def test_tracing_a_packet_runs_its_actions_but_outputs_tracing_a_flow_nothing():
+    from pyvswitch.datapath.dpif import UpcallKind
+    ofproto, provider, ports = make_bridge()
+    ofproto.flows.add(0, Match(), 1, apply(of.Controller(max_len=128), of.Output(2)))
+    flow = ip_flow(1)
+    lines = _trace(provider, flow)
+    assert "dont_send=1" in lines[-2] and provider.dpif.run(0) == []
+    frame = bytes.fromhex("020000000002" "020000000001" "88b5") + bytes(46)
+    lines = _trace(provider, flow, frame.hex())
+    assert lines[-2] == (
+        "Datapath actions: userspace(pid=0,controller(reason=1,dont_send=0,continuation=0,"
+        f"recirc_id=0,rule_cookie=0,controller_id=0,max_len=128)),{provider.ofp_to_odp[2]}")
+    upcalls = provider.dpif.run(0)
+    assert [(u.kind, u.frame) for u in upcalls] == [(UpcallKind.ACTION, frame)]
+    assert ports[2].captured == []             # the output did not happen

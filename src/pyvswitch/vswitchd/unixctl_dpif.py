@@ -208,8 +208,9 @@ def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
     """What ``ofproto/trace`` prints, in Open vSwitch's layout: the flow, the bridge and
     each table looked up with the actions run and what they did (``xlate_trace``), the
     final flow, the megaflow and the datapath actions.  Tracing a flow changes nothing;
-    tracing a packet (``packet_hex``) learns MAC addresses as the packet would, as Open
-    vSwitch does."""
+    tracing a packet (``packet_hex``) has the packet's side effects, as in Open vSwitch:
+    NORMAL learns its source, and the datapath actions run on it except outputs and
+    recirculations (so a controller gets its packet-in, a meter counts it)."""
     provider = br.provider
     if packet_hex:
         flow = list(_flow_from_text(flow_text))
@@ -238,7 +239,32 @@ def trace_text(br, flow_text: str, packet_hex: str | None) -> str:
                  + format_trace_actions(out.actions, dont_send=not packet_hex))
     if out.trace.error:
         lines.append(f"Translation failed ({out.trace.error}), packet is dropped.")
+    elif packet_hex:
+        try:
+            _execute_except_outputs(provider, frame, out.actions, now, flow[Slot.IN_PORT])
+        except Exception as e:      # what the datapath refused, as OVS reports it
+            lines += [f"Action execution failed ({e})", "."]
     return "\n".join(lines) + "\n"
+
+
+def _execute_except_outputs(provider, frame: bytes, actions, now: float,
+                            in_port: int) -> None:
+    """Run a traced packet's datapath actions without its outputs and recirculations
+    (OVS execute_actions_except_outputs): packet-ins, meters and the like still happen."""
+    pruned = _without_outputs(actions)
+    if pruned:
+        provider.dpif.execute(frame, pruned, now, provider.ofp_to_odp.get(in_port, 0))
+
+
+def _without_outputs(actions) -> list:
+    from pyvswitch.datapath import actions as dp
+    kept = []
+    for a in actions:
+        if type(a) is dp.Clone:
+            kept.append(dp.Clone(tuple(_without_outputs(a.actions))))
+        elif type(a) not in (dp.Output, dp.Recirc):
+            kept.append(a)
+    return kept
 
 
 def _megaflow_text(flow, out) -> str:
