@@ -58,24 +58,29 @@ def pack_header(version: int, msg_type: int, length: int, xid: int) -> bytes:
     return HEADER.pack(version, msg_type, length, xid)
 
 
+_UNPACK_LENGTH = struct.Struct("!H").unpack_from
+
+
 def split_messages(buf: bytearray) -> list[bytes]:
     """Remove and return every complete message at the front of ``buf``.
 
     Bytes of an incomplete trailing message stay in ``buf``.  Raises ``FramingError`` on a
     header whose length field is below 8 (nothing after it can be trusted).
     """
+    end = len(buf)
+    if end < HEADER_LEN:
+        return []
+    data = bytes(buf)               # one copy; each message is a slice of it (or it)
     out: list[bytes] = []
     pos = 0
-    end = len(buf)
-    unpack_len = struct.Struct("!H").unpack_from
     while end - pos >= HEADER_LEN:
-        (length,) = unpack_len(buf, pos + 2)
+        (length,) = _UNPACK_LENGTH(data, pos + 2)
         if length < HEADER_LEN:
             del buf[:pos]
             raise FramingError(f"OpenFlow message length {length} is below 8")
         if end - pos < length:
             break
-        out.append(bytes(buf[pos:pos + length]))
+        out.append(data if length == end else data[pos:pos + length])
         pos += length
     if pos:
         del buf[:pos]
