@@ -230,3 +230,16 @@ def test_push_mpls_takes_tc_from_the_dscp_and_ttl_from_ip():
     out = translate(provider, ip_flow(1, nw_tos=32, nw_ttl=17))  # DSCP 8
     (push, _) = out.actions
     assert push.lse == (0 << 12) | (0 << 9) | 0x100 | 17
+
+
+def test_resubmit_to_another_port_looks_up_with_it_but_acts_with_the_packets_own():
+    """resubmit(2,1): table 1 is looked up as if the packet came in on port 2; its actions
+    see the real in_port (output:IN_PORT sends back where the packet came from, and an
+    output to port 2 is not skipped as the input port), as in Open vSwitch."""
+    ofproto, provider, _ = make_bridge()
+    ofproto.flows.add(0, Match().set("in_port", 1), 10, apply(of.Resubmit(2, 1)))
+    ofproto.flows.add(1, Match().set("in_port", 2), 10,
+                      apply(of.Output(of.OFPP_IN_PORT), of.Output(2)))
+    out = translate(provider, ip_flow(1))
+    assert out.actions == [dp.Output(provider.ofp_to_odp[1]), dp.Output(provider.ofp_to_odp[2])]
+    assert out.wc[Slot.IN_PORT] == 0xFFFFFFFF

@@ -45,12 +45,21 @@ TABLE_MISS_PRIORITY = 0
 
 # --- tables -------------------------------------------------------------------------------
 
-def run_table(ctx: Ctx, table_id: int, first: bool = False) -> None:
+_IN_PORT = int(Slot.IN_PORT)
+
+
+def run_table(ctx: Ctx, table_id: int, first: bool = False,
+              lookup_in_port: int | None = None) -> None:
     """Look ``table_id`` up and execute what it says.  Traced, the table's node holds
     what follows; after the ``first`` lookup of a translation it keeps doing so (the
-    action set's node goes under it), as in Open vSwitch's traces."""
+    action set's node goes under it), as in Open vSwitch's traces.  ``lookup_in_port``:
+    the lookup sees this in_port instead of the packet's, the actions the packet's
+    (``resubmit(port,table)``, OVS rule_dpif_lookup_from_table)."""
     flows = ctx.bridge.ofproto.flows
-    rule = flows.lookup(table_id, tuple(ctx.flow), ctx.out.wc, ctx.bridge.may_learn)
+    key = tuple(ctx.flow)
+    if lookup_in_port is not None:
+        key = key[:_IN_PORT] + (lookup_in_port,) + key[_IN_PORT + 1:]
+    rule = flows.lookup(table_id, key, ctx.out.wc, ctx.bridge.may_learn)
     ctx.out.lookups.append(table_id << 1 | (rule is not None))
     old_table, old_rule = ctx.table_id, ctx.rule
     ctx.table_id, ctx.rule = table_id, rule
@@ -618,16 +627,12 @@ def resubmit(ctx: Ctx, in_port: int, table_id: int) -> None:
         ctx.report(ERROR, f"over max translation depth {MAX_RESUBMIT_DEPTH}")
         ctx.stop = True
         return
-    flow = ctx.flow
-    saved_in_port = flow[Slot.IN_PORT]
-    if in_port != of.OFPP_IN_PORT:
-        flow[Slot.IN_PORT] = in_port
     ctx.depth += 1
     saved_stop = ctx.stop
-    run_table(ctx, ctx.table_id if table_id == 255 else table_id)
+    run_table(ctx, ctx.table_id if table_id == 255 else table_id,
+              lookup_in_port=None if in_port == of.OFPP_IN_PORT else in_port)
     ctx.stop = saved_stop and ctx.stop
     ctx.depth -= 1
-    flow[Slot.IN_PORT] = saved_in_port
 
 
 def group(ctx: Ctx, group_id: int) -> None:
