@@ -424,3 +424,13 @@ def test_bridges_of_one_type_share_the_datapath_view():
     assert [(p.number, p.name) for p in view.ports()] == [(1, "p1"), (1, "p1"),
                                                          (2, "p2"), (2, "p2")]
     assert show_text(view).count("  port 1: p1 (dummy)\n") == 2
+
+
+def test_a_packet_for_the_controller_reads_as_open_vswitchs_userspace_action():
+    from pyvswitch.datapath.actions import Userspace, format_actions
+    from pyvswitch.ofproto_dpif.xlate import PacketInCookie
+    pin = PacketInCookie(reason=1, table_id=0, cookie=0x12, max_len=65535,
+                         controller_id=0, pipeline=(), in_port=1)
+    assert format_actions([Userspace(pin)]) == (
+        "userspace(pid=0,controller(reason=1,dont_send=0,continuation=0,recirc_id=0,"
+        "rule_cookie=0x12,controller_id=0,max_len=65535))")

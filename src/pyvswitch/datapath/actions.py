@@ -292,7 +292,9 @@ def format_actions(actions: Sequence[Action]) -> str:
         elif t is Truncate:
             parts.append(f"trunc({a.max_len})")
         elif t is Userspace:
-            parts.append(f"userspace(cookie={a.cookie!r})")
+            odp_text = getattr(a.cookie, "odp_text", None)   # the upper layer's cookie
+            parts.append(odp_text() if odp_text is not None
+                         else f"userspace(cookie={a.cookie!r})")
         elif t is Meter:
             parts.append(f"meter({a.meter_id})")
         elif t is Clone:

@@ -70,6 +70,16 @@ class PacketInCookie(NamedTuple):
     pipeline: tuple[tuple[int, int], ...]  # (slot, value) of non-zero pipeline fields
     in_port: int                           # OpenFlow in_port at the time
 
+    def odp_text(self, dont_send: bool = False) -> str:
+        """The datapath action as Open vSwitch spells it (``dpctl/dump-flows``,
+        ``ofproto/trace``).  OVS parks each packet-in under a recirculation id (for
+        continuations); there is none here, and it reads 0."""
+        cookie = self.cookie if self.cookie != 0xFFFFFFFFFFFFFFFF else 0
+        return (f"userspace(pid=0,controller(reason={self.reason},"
+                f"dont_send={int(dont_send)},continuation=0,recirc_id=0,"
+                f"rule_cookie={f'{cookie:#x}' if cookie else '0'},"
+                f"controller_id={self.controller_id},max_len={self.max_len}))")
+
 
 @dataclass
 class XlateOut:

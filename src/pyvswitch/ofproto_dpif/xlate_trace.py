@@ -236,9 +236,5 @@ def format_trace_actions(actions, dont_send: bool = True) -> str:
 
 
 def _format_userspace(pin, dont_send: bool) -> str:
-    """A packet-in's datapath action.  Open vSwitch parks each one under a recirculation
-    id (for continuations); we have none, and print 0."""
-    cookie = pin.cookie if pin.cookie != 0xFFFFFFFFFFFFFFFF else 0
-    return (f"userspace(pid=0,controller(reason={pin.reason},dont_send={int(dont_send)},"
-            f"continuation=0,recirc_id=0,rule_cookie={f'{cookie:#x}' if cookie else '0'},"
-            f"controller_id={pin.controller_id},max_len={pin.max_len}))")
+    """A packet-in's datapath action (``PacketInCookie.odp_text``)."""
+    return pin.odp_text(dont_send)
