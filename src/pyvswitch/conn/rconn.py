@@ -313,34 +313,13 @@ class Rconn:
     # --- receive and send -------------------------------------------------------------
     def recv(self, now: float) -> bytes | None:
         """One received message, or None.  A failure disconnects the rconn."""
-        if self.vconn is None or not self._fsm.is_connected():
-            return None
-        self._fsm.receive_attempted(now)
-        try:
-            msg = self.vconn.recv()
-        except EOFError:
-            self._drop(now, EOF)
-            return None
-        except OSError as e:
-            self._drop(now, e.errno or errno.EPROTO)
-            return None
-        if msg is None:
-            return None
-        self.counters.packets_received += 1
-        if self.monitors:
-            self._copy_to_monitors(msg)
-        if (not self.probably_admitted and (is_admission_msg(msg) or (
-                self.last_connected is not None
-                and now - self.last_connected >= ADMIT_AFTER_MS))):
-            self.probably_admitted = True
-        if self.probably_admitted:
-            self.last_admitted = now
-        self._fsm.activity(now)
-        return msg
+        msgs = self.recv_many(now, 1)
+        return msgs[0] if msgs else None
 
     def recv_many(self, now: float, limit: int) -> list[bytes]:
-        """Up to ``limit`` received messages (what ``recv`` returns one by one, with the
-        same bookkeeping done once for the batch)."""
+        """Up to ``limit`` received messages (a session handling requests by the
+        thousand takes what has arrived at once: one round of bookkeeping for all).  A
+        failure disconnects the rconn."""
         vconn = self.vconn
         if vconn is None or not self._fsm.is_connected():
             return []
