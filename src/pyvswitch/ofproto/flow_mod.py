@@ -64,11 +64,6 @@ _VALID_FLAGS = {0x01: 0x07, 0x02: 0x03, 0x03: 0x07}
 _VALID_FLAGS_13 = 0x1F
 #: Actions that name a group or meter, or hold actions that may (``_check_refs``).
 _REF_TYPES = frozenset((A.GroupAction, A.MeterAction, A.Clone))
-#: Instructions (immutable, and shared: the decoder caches them by their bytes) known
-#: to name no group and no meter, by id; each entry keeps its object alive, so an id is
-#: never reused while listed.  They need no check against the group and meter tables.
-_REF_FREE: dict[int, A.Instructions] = {}
-_REF_FREE_MAX = 4096
 
 
 class FlowModResult:
@@ -314,8 +309,6 @@ class FlowModTxn:
 
     def _check_refs(self, instructions: A.Instructions) -> None:
         """Groups and meters the actions name must exist (OVS ofproto_check_ofpacts)."""
-        if _REF_FREE.get(id(instructions)) is instructions:
-            return                      # the common case: nothing names a group or meter
         ofproto = self.tables.ofproto
         groups = getattr(ofproto, "groups", None)
         meters = getattr(ofproto, "meters", None)
@@ -329,11 +322,7 @@ class FlowModTxn:
             if type(act) in _REF_TYPES:
                 break
         else:
-            if instructions.meter_id is None:
-                if len(_REF_FREE) >= _REF_FREE_MAX:
-                    _REF_FREE.clear()
-                _REF_FREE[id(instructions)] = instructions
-            return
+            return                      # the common case: nothing names a group or meter
         stack = list(acts)
         while stack:
             act = stack.pop()

@@ -38,7 +38,6 @@ OFPM_MAX = 0xFFFF0000
 _TP_FIELDS = frozenset(["tcp_src", "tcp_dst"])  # also OF1.0's protocol-agnostic set_tp_*
 #: Writable here though not in Open vSwitch: they change what the rest of the frame is.
 _REFRAMING = frozenset(["eth_type", "ip_proto", "mpls_bos"])
-_VLAN_VID = Prereq.VLAN_VID
 _LEGACY_SET = frozenset(["eth_src", "eth_dst", "ip_src", "ip_dst", "ip_dscp", "ip_ecn",
                          "tcp_src", "tcp_dst"])
 
@@ -165,7 +164,7 @@ def _check_set_field(act: A.SetField, walk: _Walk) -> None:
     if fld.name in _TP_FIELDS:
         ok = (_is_ip(flow) and not flow[Slot.NW_FRAG] & F.FRAG_LATER
               and flow[Slot.NW_PROTO] in (F.IPPROTO_TCP, F.IPPROTO_UDP, F.IPPROTO_SCTP))
-    elif fld.prereq is _VLAN_VID or fld.name == "vlan_vid":
+    elif fld.prereq is Prereq.VLAN_VID or fld.name == "vlan_vid":
         ok = bool(flow[Slot.VLAN_TCI] & F.VLAN_CFI)
     else:
         ok = F.flow_prereqs_ok(flow, fld.prereq)

@@ -464,46 +464,41 @@ def prereqs_ok(match: Match, prereq: Prereq) -> bool:
 
 def flow_prereqs_ok(flow: tuple[int, ...] | list[int], prereq: Prereq) -> bool:
     """True if a concrete ``flow`` satisfies ``prereq`` (used before a set_field)."""
-    return prereq.flow_ok(flow)
-
-
-def _eth_is(*types: int):
-    return lambda flow: flow[_S_ETH_TYPE] in types
-
-
-def _ip_proto_is(eth_types: tuple[int, ...], proto: int):
-    return lambda flow: flow[_S_ETH_TYPE] in eth_types and flow[_S_NW_PROTO] == proto
-
-
-def _nd_is(*icmp_types: int):
-    return lambda flow: (flow[_S_ETH_TYPE] == ETH_TYPE_IPV6
-                         and flow[_S_NW_PROTO] == IPPROTO_ICMPV6
-                         and flow[_S_TP_SRC] in icmp_types and flow[_S_TP_DST] == 0)
-
-
-_S_ETH_TYPE, _S_NW_PROTO = int(Slot.ETH_TYPE), int(Slot.NW_PROTO)
-_S_TP_SRC, _S_TP_DST, _S_VLAN_TCI = int(Slot.TP_SRC), int(Slot.TP_DST), int(Slot.VLAN_TCI)
-_IP_ANY = (ETH_TYPE_IP, ETH_TYPE_IPV6)
-# Each Prereq member carries its test of a concrete flow as ``flow_ok`` (an attribute of
-# the member: comparing a prereq against every member, or hashing one, costs far more).
-for _prereq, _test in {
-        Prereq.NONE: lambda flow: True,
-        Prereq.ARP: _eth_is(ETH_TYPE_ARP, ETH_TYPE_RARP),
-        Prereq.IPV4: _eth_is(ETH_TYPE_IP),
-        Prereq.IPV6: _eth_is(ETH_TYPE_IPV6),
-        Prereq.IP_ANY: _eth_is(*_IP_ANY),
-        Prereq.MPLS: _eth_is(ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST),
-        Prereq.PBB: _eth_is(ETH_TYPE_PBB),
-        Prereq.VLAN_VID: lambda flow: bool(flow[_S_VLAN_TCI] & VLAN_CFI),
-        Prereq.TCP: _ip_proto_is(_IP_ANY, IPPROTO_TCP),
-        Prereq.UDP: _ip_proto_is(_IP_ANY, IPPROTO_UDP),
-        Prereq.SCTP: _ip_proto_is(_IP_ANY, IPPROTO_SCTP),
-        Prereq.ICMPV4: _ip_proto_is((ETH_TYPE_IP,), IPPROTO_ICMP),
-        Prereq.ICMPV6: _ip_proto_is((ETH_TYPE_IPV6,), IPPROTO_ICMPV6),
-        Prereq.ND: _nd_is(135, 136),
-        Prereq.ND_SOLICIT: _nd_is(135),
-        Prereq.ND_ADVERT: _nd_is(136),
-}.items():
-    _prereq.flow_ok = _test
-assert all(hasattr(p, "flow_ok") for p in Prereq)
-del _prereq, _test
+    eth_type = flow[Slot.ETH_TYPE]
+    proto = flow[Slot.NW_PROTO]
+    is_ip = eth_type in (ETH_TYPE_IP, ETH_TYPE_IPV6)
+    if prereq is Prereq.NONE:
+        return True
+    if prereq is Prereq.ARP:
+        return eth_type in (ETH_TYPE_ARP, ETH_TYPE_RARP)
+    if prereq is Prereq.IPV4:
+        return eth_type == ETH_TYPE_IP
+    if prereq is Prereq.IPV6:
+        return eth_type == ETH_TYPE_IPV6
+    if prereq is Prereq.IP_ANY:
+        return is_ip
+    if prereq is Prereq.MPLS:
+        return eth_type in (ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST)
+    if prereq is Prereq.PBB:
+        return eth_type == ETH_TYPE_PBB
+    if prereq is Prereq.VLAN_VID:
+        return bool(flow[Slot.VLAN_TCI] & VLAN_CFI)
+    if prereq is Prereq.TCP:
+        return is_ip and proto == IPPROTO_TCP
+    if prereq is Prereq.UDP:
+        return is_ip and proto == IPPROTO_UDP
+    if prereq is Prereq.SCTP:
+        return is_ip and proto == IPPROTO_SCTP
+    if prereq is Prereq.ICMPV4:
+        return eth_type == ETH_TYPE_IP and proto == IPPROTO_ICMP
+    is_icmp6 = eth_type == ETH_TYPE_IPV6 and proto == IPPROTO_ICMPV6
+    if prereq is Prereq.ICMPV6:
+        return is_icmp6
+    icmp_type, icmp_code = flow[Slot.TP_SRC], flow[Slot.TP_DST]
+    if prereq is Prereq.ND:
+        return is_icmp6 and icmp_type in (135, 136) and icmp_code == 0
+    if prereq is Prereq.ND_SOLICIT:
+        return is_icmp6 and icmp_type == 135 and icmp_code == 0
+    if prereq is Prereq.ND_ADVERT:
+        return is_icmp6 and icmp_type == 136 and icmp_code == 0
+    raise AssertionError(prereq)
