@@ -257,14 +257,20 @@ def apply_actions(frame: bytes, actions: Sequence[Action],
             raise ActionError(f"{a!r}: {e}") from None
 
 
-def format_actions(actions: Sequence[Action]) -> str:
-    """Open vSwitch's datapath-action spelling, for dumps (``dpctl/dump-flows``)."""
+def format_actions(actions: Sequence[Action],
+                   spell: Callable[[Action], str | None] | None = None) -> str:
+    """Open vSwitch's datapath-action spelling, for dumps (``dpctl/dump-flows``).
+    ``spell``, if given, may spell an action its own way (return None to leave it to
+    the default), also inside a ``clone``: ports by name, a packet-in's details."""
     if not actions:
         return "drop"
     parts = []
     for a in actions:
         t = type(a)
-        if t is Output:
+        text = spell(a) if spell is not None else None
+        if text is not None:
+            parts.append(text)
+        elif t is Output:
             parts.append(str(a.port))
         elif t is SetField:
             m = "" if a.mask is None else f"/{a.mask:#x}"
@@ -298,7 +304,7 @@ def format_actions(actions: Sequence[Action]) -> str:
         elif t is Meter:
             parts.append(f"meter({a.meter_id})")
         elif t is Clone:
-            parts.append(f"clone({format_actions(a.actions)})")
+            parts.append(f"clone({format_actions(a.actions, spell)})")
         elif t is Recirc:
             parts.append(f"recirc({a.recirc_id:#x})")
     return ",".join(parts)

@@ -216,25 +216,12 @@ _REF_BITS = {"in_port": 16, "nw_tos": 8}
 
 def format_trace_actions(actions, dont_send: bool = True) -> str:
     """Datapath actions as ``ofproto/trace`` prints them: as ``datapath.actions`` formats
-    them, except that a packet for the controller reads as Open vSwitch's
+    them, a packet for the controller as Open vSwitch's
     ``userspace(pid=0,controller(reason=1,dont_send=1,...))`` (``dont_send``: the trace
     of a flow, not of a real packet, sends nothing)."""
     from pyvswitch.datapath import actions as dp
-    if not any(type(a) in (dp.Userspace, dp.Clone) for a in actions):
-        return dp.format_actions(actions)
-    if not actions:
-        return "drop"
-    parts = []
-    for a in actions:
-        if type(a) is dp.Userspace and hasattr(a.cookie, "controller_id"):
-            parts.append(_format_userspace(a.cookie, dont_send))
-        elif type(a) is dp.Clone:
-            parts.append(f"clone({format_trace_actions(a.actions, dont_send)})")
-        else:
-            parts.append(dp.format_actions([a]))
-    return ",".join(parts)
 
-
-def _format_userspace(pin, dont_send: bool) -> str:
-    """A packet-in's datapath action (``PacketInCookie.odp_text``)."""
-    return pin.odp_text(dont_send)
+    def spell(a) -> str | None:
+        odp_text = getattr(a.cookie, "odp_text", None) if type(a) is dp.Userspace else None
+        return odp_text(dont_send) if odp_text is not None else None
+    return dp.format_actions(actions, spell)

@@ -45,11 +45,12 @@ import ovs.timeval
 import ovs.unixctl
 import ovs.util
 
-from pyvswitch.datapath.actions import Clone, Output
+from pyvswitch.datapath.actions import Output
 from pyvswitch.datapath.actions import format_actions as format_dp_actions
 from pyvswitch.datapath.format import format_odp_key
 from pyvswitch.openflow.flow_parse import parse_match
 from pyvswitch.packet.fields import N_SLOTS, Match, Slot
+from pyvswitch.vswitchd.unixctl_dpif import port_type_text
 
 
 class DpctlError(Exception):
@@ -199,19 +200,11 @@ class DatapathView:
 
 
 def _type_text(br, netdev) -> str | None:
-    """The type as dpctl/show prints it after the name, with the device's options
-    (``patch: peer=p1``); None for a system device, which OVS shows without a type.
-    The bridge's own port of a netdev datapath is a tap device."""
-    kind = getattr(netdev, "type", "system")
-    if kind == "system":
+    """The type dpctl/show prints after the name (``port_type_text``); None for a system
+    device, which OVS shows without a type."""
+    if getattr(netdev, "type", "system") == "system":
         return None
-    if kind == "internal" and br.cfg.datapath_type in ("netdev", "", None):
-        kind = "tap"
-    iface = getattr(br, "iface_cfgs", {}).get(netdev.name)
-    options = dict(iface.options) if iface is not None else {}
-    if options:
-        kind += ": " + ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
-    return kind
+    return port_type_text(br, netdev)
 
 
 def datapath_views(bridges) -> dict[str, DatapathView]:
@@ -340,17 +333,8 @@ def actions_text(actions, names: dict[int, str] | None = None) -> str:
     given (``-m``)."""
     if not names:
         return format_dp_actions(actions)
-    if not actions:
-        return "drop"
-    parts = []
-    for a in actions:
-        if type(a) is Output:
-            parts.append(names.get(a.port, str(a.port)))
-        elif type(a) is Clone:
-            parts.append(f"clone({actions_text(a.actions, names)})")
-        else:
-            parts.append(format_dp_actions([a]))
-    return ",".join(parts)
+    return format_dp_actions(actions, lambda a: (names.get(a.port, str(a.port))
+                                                 if type(a) is Output else None))
 
 
 _IN_PORT = re.compile(r"(^|,)in_port\((\d+)\)")

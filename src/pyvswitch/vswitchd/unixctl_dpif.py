@@ -145,17 +145,18 @@ def dpif_show_text(bridges) -> str:
             for port in sorted(br.ofproto.ports.values(), key=lambda p: p.name):
                 odp = br.provider.ofp_to_odp.get(port.ofp_port, "?")
                 number = 65534 if port.ofp_port == OFPP_LOCAL else port.ofp_port
-                lines.append(f"    {port.name} {number}/{odp}: ({_port_type(br, port)})")
+                lines.append(f"    {port.name} {number}/{odp}: ({port_type_text(br, port.netdev)})")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _port_type(br, port) -> str:
-    """The type as OVS shows it: the bridge's own port of a netdev datapath is a tap, and
-    configured options follow the type (``patch: peer=p1``)."""
-    kind = getattr(port.netdev, "type", "system")
-    if kind == "internal" and br.cfg.datapath_type == "netdev":
+def port_type_text(br, netdev) -> str:
+    """A port's type as OVS shows it (dpif/show, dpctl/show): the bridge's own port of a
+    netdev datapath is a tap, and configured options follow the type
+    (``patch: peer=p1``)."""
+    kind = getattr(netdev, "type", "system")
+    if kind == "internal" and br.cfg.datapath_type in ("netdev", "", None):
         kind = "tap"
-    iface = br.iface_cfgs.get(port.name)
+    iface = getattr(br, "iface_cfgs", {}).get(netdev.name)
     options = dict(iface.options) if iface is not None else {}
     if options:
         kind += ": " + ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
