@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pyvswitch.packet.fields import N_SLOTS, SLOT_BITS, Slot
-from pyvswitch.ofproto_dpif.xlate_trace import DETAIL, Trace, TraceNode
+from pyvswitch.ofproto_dpif.xlate_trace import DETAIL, Trace
+from pyvswitch.ofproto_dpif.xlate_trace import add as add_trace_node
 
 MAX_RESUBMIT_DEPTH = 64
 MAX_ACTIONS = 4096
@@ -164,11 +165,7 @@ class Ctx:
 
     def report(self, kind: int, text: str) -> list | None:
         """Add a trace node (when tracing); returns the list for its children."""
-        if self.trace is None:
-            return None
-        node = TraceNode(kind, text)
-        self.trace.append(node)
-        return node.subs
+        return None if self.trace is None else add_trace_node(self.trace, kind, text)
 
 
 def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,

@@ -35,7 +35,9 @@ from pyvswitch.ofproto_dpif.xlate import (
 from pyvswitch.ofproto_dpif.xlate_report import (
     report_action, report_action_set, report_instructions, report_thaw,
 )
-from pyvswitch.ofproto_dpif.xlate_trace import ACTION, DETAIL, ERROR, TABLE, WARN
+from pyvswitch.ofproto_dpif.xlate_trace import (
+    ACTION, DETAIL, ERROR, TABLE, WARN, subfield_text,
+)
 
 OFPPC_NO_FWD = 32
 OFPPC_NO_FLOOD = 16
@@ -618,7 +620,6 @@ def copy_field(ctx: Ctx, src: of.FieldRef, dst: of.FieldRef) -> None:
     mask = ((1 << n) - 1) << dst.ofs
     set_field(ctx, dst.field, (value & ((1 << n) - 1)) << dst.ofs, mask)
     if ctx.trace is not None:
-        from pyvswitch.ofproto_dpif.xlate_trace import subfield_text
         ctx.report(DETAIL, subfield_text(ctx.flow, dst))
 
 

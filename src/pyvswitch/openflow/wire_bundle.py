@@ -88,7 +88,7 @@ def parse_add(version: int, buf: bytes) -> tuple[int, int, bytes, bytes]:
     if inner_len < 8 or end > size:
         raise OFPError("OFPBFC_MSG_BAD_LEN", f"inner message length {inner_len}")
     if end == size:                 # no properties (what ovs-ofctl sends)
-        return bundle_id, flags, buf[start:end], b""
+        return bundle_id, flags, bytes(buf[start:end]), b""
     props_at = start + ((inner_len + 7) & ~7)
     if props_at > size:
         raise OFPError("OFPBFC_MSG_BAD_LEN", "padding after the inner message")
@@ -97,7 +97,7 @@ def parse_add(version: int, buf: bytes) -> tuple[int, int, bytes, bytes]:
 
 def _decode_add(version: int, buf: bytes, opts) -> BundleAdd:
     bundle_id, flags, inner, props = parse_add(version, buf)
-    return BundleAdd(bundle_id, bytes(inner), flags, props)
+    return BundleAdd(bundle_id, inner, flags, props)
 
 
 R.decodes_type(R.V14_UP, OFPT_BUNDLE_CONTROL)(_decode_control)
