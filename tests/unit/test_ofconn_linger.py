@@ -153,3 +153,18 @@ def test_requests_left_over_die_with_their_connection():
     conn.reply_counter.n_packets = 0
     conn.run(0, handle)
     assert len(seen) == 1
+
+
+def test_a_wait_that_starts_with_a_spin_sees_input_and_times_out_like_a_sleeping_one():
+    conn, client, seen = session()
+    vconn = conn.rconn.vconn
+    t0 = time.monotonic()
+    assert not vconn.wait_readable(0.03, spin_s=0.01)       # spin 10 ms, then sleep
+    assert time.monotonic() - t0 >= 0.03
+    timer = threading.Timer(0.005, client.sendall, (ECHO,))
+    timer.start()
+    try:
+        assert vconn.wait_readable(1.0, spin_s=1.0)         # arrives while spinning
+    finally:
+        timer.join()
+    assert [m[1] for m in vconn.recv_many(10)] == [2]

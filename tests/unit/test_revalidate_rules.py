@@ -131,3 +131,26 @@ def test_a_rule_added_to_a_table_a_cached_flow_never_looked_at_leaves_it_alone(m
     assert calls == [] and len(provider.upcalls.ukeys) == 1
     send(provider, ports[1], FRAME_A, 3)
     assert tx(ports)[2] == 2
+
+
+def test_many_table_0_rules_at_once_retranslate_the_flows_that_looked_table_0_up(
+        monkeypatch):
+    """Past OVERLAP_TESTS_MAX new table-0 rules in one pass, each cached flow that looked
+    table 0 up is translated again instead of tested rule by rule: the flows no rule
+    applies to keep their actions, the one a new rule matches changes."""
+    import pyvswitch.ofproto_dpif.upcall as upcall
+    ofproto, provider, ports = bridge()
+    send(provider, ports[1], FRAME_A, 1)
+    send(provider, ports[1], FRAME_B, 1)
+    calls = []
+    real = upcall.translate
+    monkeypatch.setattr(upcall, "translate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    n = upcall.OVERLAP_TESTS_MAX + 1
+    for i in range(n):                              # none of them matches A or B
+        add(ofproto, Match().set("eth_dst", MAC_C + 1 + i), 50, of.Output(4), now=2)
+    add(ofproto, Match().set("eth_dst", MAC_B), 50, of.Output(4), now=2)
+    provider.run(2)
+    assert len(calls) == 2                          # both flows, once each
+    send(provider, ports[1], FRAME_A, 3)
+    send(provider, ports[1], FRAME_B, 3)
+    assert tx(ports) == {1: 0, 2: 2, 3: 1, 4: 1}

@@ -347,14 +347,14 @@ class Rconn:
         self._fsm.activity(now)
         return msgs
 
-    def wait_for_input(self, timeout_s: float) -> bool:
-        """Block up to ``timeout_s`` for something to receive; False at once when not
-        connected or the transport cannot say (TLS)."""
+    def wait_for_input(self, timeout_s: float, spin_s: float = 0.0) -> bool:
+        """Block up to ``timeout_s`` (busy-polling the first ``spin_s``) for something
+        to receive; False at once when not connected or the transport cannot say (TLS)."""
         vconn = self.vconn
         if vconn is None or not self._fsm.is_connected():
             return False
         wait_readable = getattr(vconn, "wait_readable", None)
-        return wait_readable is not None and wait_readable(timeout_s)
+        return wait_readable is not None and wait_readable(timeout_s, spin_s)
 
     def send(self, msg: bytes, counter: PacketCounter | None = None) -> bool:
         """Queue ``msg``; False (message dropped) when not connected."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import select
 from collections import deque
+from time import monotonic
 
 import ovs.stream
 
@@ -180,17 +181,26 @@ class StreamVconn:
         self._flush()
         return True
 
-    def wait_readable(self, timeout_s: float) -> bool:
+    def wait_readable(self, timeout_s: float, spin_s: float = 0.0) -> bool:
         """Block up to ``timeout_s`` until a message is buffered or the socket has
-        input.  False without waiting for a transport with its own buffering (TLS),
-        where the socket cannot tell, or a socket select(2) cannot watch."""
+        input, polling without sleeping for the first ``spin_s`` of it (a peer that
+        answers within microseconds then finds the process awake: no wake-up latency).
+        False without waiting for a transport with its own buffering (TLS), where the
+        socket cannot tell, or a socket select(2) cannot watch."""
         if self._msgs:
             return True
         sock = self._sock
         if sock is None or self._error is not None or sock.fileno() >= _SELECT_FD_LIMIT:
             return False
         # select(2), not poll(2): its timeout has microseconds, poll's milliseconds.
-        readable, _, _ = select.select((sock,), (), (), timeout_s)
+        readable = None
+        if spin_s > 0:
+            socks, spin_end = (sock,), monotonic() + min(spin_s, timeout_s)
+            while not readable and monotonic() < spin_end:
+                readable, _, _ = select.select(socks, (), (), 0)
+            timeout_s = max(0.0, timeout_s - spin_s)
+        if not readable:
+            readable, _, _ = select.select((sock,), (), (), timeout_s)
         if not readable:
             return False
         loop_poller.forget_drained(sock.fileno())

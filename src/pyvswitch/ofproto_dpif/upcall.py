@@ -42,6 +42,9 @@ from pyvswitch.util.vlog import Logger
 log = Logger("upcall")
 _ALL_SLOTS = tuple(range(len(Slot)))
 
+#: New table-0 rules a revalidation tests cached flows against one by one; with more,
+#: the flows that looked table 0 up are translated again (cheaper than the tests).
+OVERLAP_TESTS_MAX = 8
 MAX_IDLE_MS = 10_000
 FLOW_LIMIT = 200_000
 STATS_INTERVAL_MS = 500
@@ -146,7 +149,11 @@ class UpcallHandler:
             return 0
         gone = {id(rule) for rule in removed}
         tables = {rule.table_id for rule in added}
-        tests = [_overlap_test(rule.match) for rule in added if rule.table_id == 0]
+        table0 = [rule.match for rule in added if rule.table_id == 0]
+        # Testing a megaflow against each new table-0 rule costs about a tenth of
+        # translating it again: past OVERLAP_TESTS_MAX rules, translate instead.
+        tests = (None if len(table0) > OVERLAP_TESTS_MAX
+                 else [_overlap_test(match) for match in table0])
         odp_to_ofp = self.bridge.odp_to_ofp
         todo = []
         for item in self.ukeys.items():
@@ -161,7 +168,7 @@ class UpcallHandler:
                 continue
             if (tables - {0}) & looked:
                 todo.append(item)
-            elif (table0_twice or key[Slot.RECIRC_ID]
+            elif (table0_twice or key[Slot.RECIRC_ID] or tests is None
                     or any(_overlaps(test, key, mask, odp_to_ofp) for test in tests)):
                 todo.append(item)
         return self._revalidate(todo, now)
