@@ -127,9 +127,9 @@ def test_action_set_and_metadata_survive_the_recirculation():
 
 def test_recirc_table_shares_ids_and_collects_unused_ones():
     table = RecircTable()
-    a = table.intern(0, None, of.Instructions(goto_table=1), (), (), now=0)
-    assert table.intern(0, None, of.Instructions(goto_table=1), (), (), now=5) == a
-    b = table.intern(0, None, of.Instructions(goto_table=2), (), (), now=5)
+    a = table.intern(((0, None, of.Instructions(goto_table=1)),), (), (), now=0)
+    assert table.intern(((0, None, of.Instructions(goto_table=1)),), (), (), now=5) == a
+    b = table.intern(((0, None, of.Instructions(goto_table=2)),), (), (), now=5)
     assert b != a and 0 not in (a, b)
     assert table.gc({a}, now=5 + GRACE_MS + 1) == 1
     assert table.get(a) is not None and table.get(b) is None
@@ -158,7 +158,7 @@ def test_pop_mpls_in_the_action_set_resumes_the_rest_of_the_set_after_recirculat
     assert extract(sent, 0)[Slot.NW_TTL] == 9
 
 
-def test_inside_a_resubmit_the_pop_does_not_freeze():
+def test_inside_a_resubmit_pop_then_output_needs_no_recirculation():
     ofproto, provider, _ = make_bridge()
     ofproto.flows.add(0, Match(), 1, apply(of.Resubmit(of.OFPP_IN_PORT, 1)))
     ofproto.flows.add(1, Match(), 1, apply(of.PopMpls(0x0800), of.Output(2)))

@@ -5,8 +5,9 @@ What this module owns
 When translation cannot go on without looking at the packet again (after ``pop_mpls``
 the headers beneath the label are unknown until the datapath re-parses the frame), it
 *freezes*: the datapath actions so far end with ``recirc(id)``, and ``id`` names a
-``FrozenState`` - where the OpenFlow pipeline stood (table, rule, the instructions still
-to run, the action set, the pipeline registers) - kept here.  The datapath re-extracts
+``FrozenState`` - where the OpenFlow pipeline stood (the *frames*: for the action list
+that froze and each list that encloses it, its table, its rule and the instructions still
+to run there; the action set; the pipeline registers) - kept here.  The datapath re-extracts
 the frame, stamps the flow's ``RECIRC_ID`` slot with ``id`` and looks its megaflows up
 again; a miss comes back as an upcall whose translation resumes from the frozen state.
 
@@ -34,9 +35,9 @@ MAX_STATES = 65_536
 class FrozenState:
     """Where a translation stopped; ``key`` (a hashable tuple) identifies equal states."""
 
-    table_id: int
-    rule: Any                        # the rule whose instructions were running (cookie)
-    instructions: Any                # ofpacts.Instructions still to run
+    #: ((table_id, rule, ofpacts.Instructions still to run), ...), innermost list first:
+    #: the thaw runs them in this order (``xlate_freeze.py``).
+    frames: tuple
     action_set: tuple                # ((key, action), ...) as the action set held them
     pipeline: tuple                  # ((slot, value), ...) metadata, registers, tun_id...
     key: tuple = field(default=())
@@ -55,14 +56,15 @@ class RecircTable:
     def __len__(self) -> int:
         return len(self.by_id)
 
-    def intern(self, table_id: int, rule: Any, instructions: Any, action_set: tuple,
-               pipeline: tuple, now: float) -> int:
+    def intern(self, frames: tuple, action_set: tuple, pipeline: tuple,
+               now: float) -> int:
         """The id of this frozen state (allocated on first use); 0 if the table is full."""
-        key = (table_id, id(rule), instructions, action_set, pipeline)
+        key = (tuple((t, id(r), ins) for t, r, ins in frames), action_set, pipeline)
         try:
             state = self.by_key.get(key)
         except TypeError:                 # an unhashable action: never shared
-            key = (table_id, id(rule), id(instructions), action_set, pipeline)
+            key = (tuple((t, id(r), id(ins)) for t, r, ins in frames), action_set,
+                   pipeline)
             state = self.by_key.get(key)
         if state is None:
             if len(self.by_id) >= MAX_STATES:
@@ -71,8 +73,7 @@ class RecircTable:
             while rid in self.by_id or rid == 0:
                 rid = (rid + 1) & 0xFFFFFFFF
             self._next = (rid + 1) & 0xFFFFFFFF or 1
-            state = FrozenState(table_id, rule, instructions, action_set, pipeline,
-                                key, rid)
+            state = FrozenState(frames, action_set, pipeline, key, rid)
             self.by_id[rid] = state
             self.by_key[key] = state
         state.used = now

@@ -32,10 +32,11 @@ once (``commit`` first, then ``put_structural``).  Packets for the controller be
 
 Recirculation: after ``pop_mpls`` the flow no longer describes the headers that follow,
 so before the first action or table lookup that needs them translation *freezes*
-(``xlate_actions.freeze``): the datapath actions end with ``Recirc(id)``, ``id`` keys the
-frozen pipeline state in the bridge's ``recirc`` table (``recirc.py``), and a flow whose
-``RECIRC_ID`` slot is set resumes from that state instead of starting in table 0.  Every
-translation matches ``RECIRC_ID`` exactly, as Open vSwitch's megaflows do.
+(``xlate_freeze.py``, also inside resubmits, group buckets and clones): the datapath
+actions end with ``Recirc(id)``, ``id`` keys the frozen pipeline state in the bridge's
+``recirc`` table (``recirc.py``), and a flow whose ``RECIRC_ID`` slot is set resumes from
+that state instead of starting in table 0.  Every translation matches ``RECIRC_ID``
+exactly, as Open vSwitch's megaflows do.
 
 The action-by-action semantics live in ``xlate_actions.py``; NORMAL in ``xlate_normal.py``.
 Time model: ``now`` is a parameter.  Must not import ``vswitchd`` or ``datapath.dpif``.
@@ -117,7 +118,7 @@ class Ctx:
     """The state of one translation."""
 
     __slots__ = ("bridge", "flow", "out", "depth", "action_set", "table_id", "rule",
-                 "now", "stop", "in_group", "packet_out", "reparse", "nest", "base",
+                 "now", "stop", "in_group", "packet_out", "reparse", "frozen", "base",
                  "vlan_tpid", "trace")
 
     def __init__(self, bridge: XlateBridge, flow, now: float, trace: bool) -> None:
@@ -134,7 +135,7 @@ class Ctx:
         self.in_group = False
         self.packet_out = False
         self.reparse = 0          # 1: a pop_mpls ran, L3+ unknown; 2: pop_pbb, all unknown
-        self.nest = 0             # clones being translated (no freezing inside them)
+        self.frozen: list | None = None   # frames of a freeze under way (xlate_freeze.py)
         self.base = list(flow)    # the packet as the datapath actions so far leave it
         self.vlan_tpid = 0x8100   # the TPID a committed VLAN push uses
 
@@ -171,7 +172,7 @@ class Ctx:
 def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
               table_id: int = 0) -> XlateOut:
     """Walk the pipeline for ``flow`` (a flow vector) starting at ``table_id``."""
-    from pyvswitch.ofproto_dpif import xlate_actions
+    from pyvswitch.ofproto_dpif import xlate_actions, xlate_freeze
     ctx = Ctx(bridge, flow, now, trace)
     ctx.unwildcard(Slot.IN_PORT)            # datapath flows always match in_port exactly
     ctx.unwildcard(Slot.ETH_TYPE)           # and the ethertype (the key's shape)
@@ -180,14 +181,16 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
         ctx.unwildcard(Slot.NW_FRAG)        # and, for IP, whether it is a fragment (OVS)
     recirc_id = ctx.flow[Slot.RECIRC_ID]
     if recirc_id:
-        if not xlate_actions.resume(ctx, recirc_id):
+        if not xlate_freeze.resume(ctx, recirc_id):
             if ctx.out.trace is not None:
                 ctx.out.trace.set_final_flow(ctx.flow)
             return ctx.out
     else:
         xlate_actions.run_table(ctx, table_id, first=True)
-    if not ctx.stop or ctx.action_set:
+    if ctx.frozen is None and (not ctx.stop or ctx.action_set):
         xlate_actions.run_action_set(ctx)
+    if ctx.frozen is not None:              # the action set stays frozen, not run
+        xlate_freeze.finish_freezing(ctx)
     if getattr(getattr(bridge.ofproto, "connmgr", None), "in_band", None) is not None:
         _dhcp_reply_to_local(ctx, flow)
     if ctx.out.trace is not None:

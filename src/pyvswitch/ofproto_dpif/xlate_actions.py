@@ -5,7 +5,8 @@ What this module owns
 ``run_table`` (look a table up and run the rule's instructions, or the table-miss
 behaviour), ``run_actions`` (one action list, in order), ``run_action_set`` (the
 OpenFlow 1.1+ action set in the order the specification fixes), output to ports, and
-freezing/resuming a translation around a recirculation (``freeze``, ``resume``).
+clones.  Each action list it runs asks ``xlate_freeze`` whether an action needs the
+headers a pop hid, and hands it the rest of the list when a translation freezes.
 Traced (``ctx.trace`` set), each table looked up, action run and outcome worth telling
 becomes a trace node (``xlate_trace.py``, ``xlate_report.py``); untraced, the only cost
 is the test of ``ctx.trace``.
@@ -32,8 +33,11 @@ from pyvswitch.ofproto_dpif.xlate import (
     PIN_GROUP, PIN_IMPLICIT_MISS, PIN_INVALID_TTL, PIN_PACKET_OUT, Ctx, PacketInCookie,
     _PIPELINE,
 )
+from pyvswitch.ofproto_dpif.xlate_freeze import (
+    finish_freezing, freeze_rest, may_freeze, needs_reparse,
+)
 from pyvswitch.ofproto_dpif.xlate_report import (
-    report_action, report_action_set, report_instructions, report_thaw,
+    report_action, report_action_set, report_instructions,
 )
 from pyvswitch.ofproto_dpif.xlate_trace import (
     ACTION, DETAIL, ERROR, TABLE, WARN, subfield_text,
@@ -66,8 +70,9 @@ def run_table(ctx: Ctx, table_id: int, first: bool = False,
     old_table, old_rule = ctx.table_id, ctx.rule
     ctx.table_id, ctx.rule = table_id, rule
     old_trace = ctx.trace
+    thawed = None
     if old_trace is not None:            # formatting a match is costly: only for traces
-        ctx.out.trace.thawed = None
+        thawed, ctx.out.trace.thawed = ctx.out.trace.thawed, None
         ctx.trace = ctx.report(TABLE, _table_text(ctx, table_id, rule))
     if rule is None:
         if ctx.bridge.wants_packet_in_on_miss:
@@ -82,6 +87,8 @@ def run_table(ctx: Ctx, table_id: int, first: bool = False,
     ctx.table_id, ctx.rule = old_table, old_rule
     if not first:
         ctx.trace = old_trace
+    if thawed is not None:               # back in the frozen actions of a thawed pass
+        ctx.out.trace.thawed = thawed
 
 
 def _table_text(ctx: Ctx, table_id: int, rule) -> str:
@@ -108,16 +115,7 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
     if ins.meter_id is not None:
         meter(ctx, ins.meter_id)
     if ins.apply:
-        acts = ins.apply
-        for i, act in enumerate(acts):
-            if ctx.stop:
-                return
-            if ctx.reparse and _needs_reparse(act, ctx.reparse) and _may_freeze(ctx):
-                freeze(ctx, of.Instructions(
-                    apply=acts[i:], clear=ins.clear, write=ins.write,
-                    write_metadata=ins.write_metadata, goto_table=ins.goto_table))
-                return
-            run_action(ctx, act)
+        run_actions(ctx, ins.apply, ins)
         if ctx.stop:
             return
     if ins.clear:
@@ -137,83 +135,12 @@ def run_instructions(ctx: Ctx, ins: of.Instructions) -> None:
         md = ctx.flow[Slot.METADATA]
         ctx.flow[Slot.METADATA] = (md & ~mask) | (value & mask)
     if ins.goto_table is not None:
-        if ctx.reparse and _may_freeze(ctx):
-            freeze(ctx, of.Instructions(goto_table=ins.goto_table))
+        if ctx.reparse and may_freeze(ctx):
+            freeze_rest(ctx, (), of.Instructions(goto_table=ins.goto_table))
             return
         if tracing:
             report_instructions(ctx, ins, "goto_table")
         run_table(ctx, ins.goto_table)
-
-
-# --- recirculation ------------------------------------------------------------------------
-
-# Actions that read no header and look no table up: they may run on a packet whose
-# PBB header was just popped, before it is parsed again.
-_BLIND = (of.Controller, of.Enqueue, of.Note, of.SetQueue, of.MeterAction, of.Exit)
-# Those and the ones that need nothing past the Ethernet header: they may run on a packet
-# whose MPLS label was just popped.
-_L2_ONLY = _BLIND + (of.PushVlan, of.StripVlan, of.SetVlanVid, of.SetVlanPcp, of.PopMpls)
-_L2_PREREQS = (F.Prereq.NONE, F.Prereq.VLAN_VID)
-
-
-def _needs_reparse(act, level: int) -> bool:
-    """True if ``act`` reads or writes headers the flow no longer knows (``level`` 1:
-    beyond L2, after pop_mpls; 2: any, after pop_pbb), or looks a table up."""
-    if isinstance(act, of.Output):      # NORMAL reads the Ethernet header and VLAN
-        return act.port == of.OFPP_TABLE or (act.port == of.OFPP_NORMAL and level > 1)
-    if isinstance(act, _BLIND if level > 1 else _L2_ONLY):
-        return False
-    if isinstance(act, of.SetField) and level == 1:
-        return act.field.prereq not in _L2_PREREQS
-    return True
-
-
-def _may_freeze(ctx: Ctx) -> bool:
-    """Freezing keeps the rest of one rule's instructions and the action set; inside a
-    resubmit, group bucket or clone there would be more to keep, so there the packet goes
-    on unparsed as before."""
-    return (ctx.depth == 0 and not ctx.nest and not ctx.packet_out
-            and getattr(ctx.bridge, "recirc", None) is not None)
-
-
-def freeze(ctx: Ctx, rest: of.Instructions) -> None:
-    """End this pass with a recirculation; ``rest`` runs when the packet comes back."""
-    flow = ctx.flow
-    pipeline = tuple((slot, flow[slot]) for slot in FROZEN_SLOTS if flow[slot])
-    rid = ctx.bridge.recirc.intern(ctx.table_id, ctx.rule, rest,
-                                   tuple(ctx.action_set.items()), pipeline, ctx.now)
-    ctx.action_set = {}
-    ctx.stop = True
-    if not rid:
-        ctx.report(ERROR, "Failed to allocate recirculation id")
-        return
-    ctx.emit(dp.Recirc(rid))
-
-
-def resume(ctx: Ctx, recirc_id: int) -> bool:
-    """Continue the translation frozen under ``recirc_id`` (ctx.flow is the packet as
-    parsed after the recirculation).  False if the id is unknown: the packet is dropped."""
-    table = getattr(ctx.bridge, "recirc", None)
-    state = table.get(recirc_id, ctx.now) if table is not None else None
-    if state is None:
-        if ctx.trace is not None:
-            ctx.report(ERROR, f"Recirculation context not found for ID {recirc_id:x}")
-            ctx.out.trace.error = "No recirculation context"
-        return False
-    flow = ctx.flow
-    for slot in FROZEN_SLOTS:
-        if slot != Slot.IN_PORT:
-            flow[slot] = 0
-    for slot, value in state.pipeline:
-        flow[slot] = value
-    ctx.action_set = dict(state.action_set)
-    ctx.table_id, ctx.rule = state.table_id, state.rule
-    if ctx.trace is not None:
-        report_thaw(ctx, state)
-    run_instructions(ctx, state.instructions)
-    if ctx.trace is not None:
-        ctx.out.trace.thawed = None
-    return True
 
 
 # --- the action set -----------------------------------------------------------------------
@@ -254,20 +181,31 @@ def run_action_set(ctx: Ctx) -> None:
     if old_trace is not None:
         ctx.trace = ctx.report(TABLE, "--. Executing action set:")
     for i, act in enumerate(ordered):
-        if ctx.reparse and _needs_reparse(act, ctx.reparse) and _may_freeze(ctx):
-            freeze(ctx, of.Instructions(write=tuple(ordered[i:])))  # the set, resumed
+        if ctx.reparse and needs_reparse(ctx, act) and may_freeze(ctx):
+            freeze_rest(ctx, (), of.Instructions(write=tuple(ordered[i:])))  # resumed
             break
         run_action(ctx, act, in_action_set=True)
+        if ctx.frozen is not None:         # an output to TABLE froze in its lookup
+            freeze_rest(ctx, (), of.Instructions(write=tuple(ordered[i + 1:])))
+            break
     ctx.trace = old_trace
 
 
 # --- actions ------------------------------------------------------------------------------
 
-def run_actions(ctx: Ctx, actions) -> None:
-    for act in actions:
+def run_actions(ctx: Ctx, actions, then: of.Instructions | None = None) -> None:
+    """Run an action list (``then``: the instructions that follow it in the rule, which
+    a freeze must keep with the rest of the list)."""
+    for i, act in enumerate(actions):
         if ctx.stop:
             return
+        if ctx.reparse and needs_reparse(ctx, act) and may_freeze(ctx):
+            freeze_rest(ctx, actions[i:], then)
+            return
         run_action(ctx, act)
+        if ctx.frozen is not None:         # a nested translation (resubmit) froze
+            freeze_rest(ctx, actions[i + 1:], then)
+            return
 
 
 def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C901
@@ -632,7 +570,7 @@ def resubmit(ctx: Ctx, in_port: int, table_id: int) -> None:
     saved_stop = ctx.stop
     run_table(ctx, ctx.table_id if table_id == 255 else table_id,
               lookup_in_port=None if in_port == of.OFPP_IN_PORT else in_port)
-    ctx.stop = saved_stop and ctx.stop
+    ctx.stop = (saved_stop and ctx.stop) or ctx.frozen is not None
     ctx.depth -= 1
 
 
@@ -652,19 +590,30 @@ def meter(ctx: Ctx, meter_id: int) -> None:
     ctx.emit(dp.Meter(m.dp_id))
 
 
-def clone(ctx: Ctx, actions) -> None:
+def clone(ctx: Ctx, actions, bucket: bool = False) -> None:
     """Run ``actions`` on a copy: afterwards the packet is as it was before the clone.
     Restoring the flow is enough: the next commit undoes what the clone committed.
     Except after a write ``_commit_at_once`` made (commit cannot undo those, and undoing
     an ip_proto change would read the transport header as the wrong protocol): then the
     clone's datapath actions run in a datapath ``clone``, and outside it the packet is
-    what it was when the clone began."""
+    what it was when the clone began.
+
+    A clone starts with an empty action set of its own and runs it at its end; a group
+    ``bucket`` shares the packet's (OVS clone_xlate_actions, xlate_group_bucket).  If
+    the copy froze, it recirculates at the end of the clone or bucket (``xlate_freeze``);
+    the packet goes on after it, unfrozen."""
     saved = list(ctx.flow)
     saved_base, start = list(ctx.base), len(ctx.out.actions)
     saved_stop, saved_reparse, saved_tpid = ctx.stop, ctx.reparse, ctx.vlan_tpid
-    ctx.nest += 1
+    saved_set = ctx.action_set
+    if not bucket:
+        ctx.action_set = {}
     run_actions(ctx, actions)
-    ctx.nest -= 1
+    if not bucket and ctx.frozen is None:
+        run_action_set(ctx)
+    if ctx.frozen is not None:
+        finish_freezing(ctx)
+    ctx.action_set = saved_set
     ctx.stop = saved_stop
     ctx.reparse = saved_reparse
     ctx.vlan_tpid = saved_tpid

@@ -119,12 +119,13 @@ def _select(ctx: Ctx, grp):
 
 
 def _run_bucket(ctx: Ctx, bucket) -> None:
-    """Run a bucket's actions on a copy of the packet; traced, under a "bucket N" node."""
+    """Run a bucket's actions on a copy of the packet (which may freeze and recirculate
+    on its own, ``xlate_freeze``); traced, under a "bucket N" node."""
     from pyvswitch.ofproto_dpif.xlate_actions import clone
     old_trace = ctx.trace
     if old_trace is not None:
         ctx.trace = ctx.report(BUCKET, f"bucket {_bucket_id(bucket)}")
-    clone(ctx, bucket.actions)
+    clone(ctx, bucket.actions, bucket=True)
     ctx.trace = old_trace
 
 

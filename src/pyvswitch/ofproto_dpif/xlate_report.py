@@ -10,10 +10,11 @@ What this module owns
 * ``report_action_set``: "action set is: output:2" after a write (and the output port the
   set then holds, which Open vSwitch's final flow shows as a change).
 * ``report_thaw`` and ``frozen_actions_text``: the "thaw" node a resumed translation
-  begins with.  Open vSwitch keeps frozen instructions as actions (goto_table becomes
-  ``resubmit(,N)``, write_metadata a ``set_field`` of metadata) and restores the frozen
-  rule's table and cookie (``unroll_xlate``) before the first action that may tell them
-  to a controller; the trace of a thawed translation says so in the same words.
+  begins with.  Open vSwitch keeps frozen instructions as one action list (goto_table
+  becomes ``resubmit(,N)``, write_metadata a ``set_field`` of metadata; the rest of each
+  enclosing resubmit's list follows the inner one) and restores the table and cookie of
+  each part's rule (``unroll_xlate``) before the first action that may tell them to a
+  controller; the trace of a thawed translation says so in the same words.
 
 Called only while tracing (``ctx.trace`` is not None): the datapath's translations
 never come here.  Must not import: ``vswitchd``, ``datapath.dpif``.
@@ -31,8 +32,9 @@ def report_action(ctx: Ctx, act) -> None:
     restoring of the frozen rule's state, in a thawed translation that needs it)."""
     from pyvswitch.openflow.flow_format import format_action
     trace = ctx.out.trace
-    if trace.unroll_pending and trace.thawed is not None and _needs_unroll(act):
-        trace.unroll_pending = False
+    if (trace.thawed is not None and trace.thawed != trace.unrolled
+            and _needs_unroll(act)):
+        trace.unrolled = trace.thawed
         table, cookie = trace.thawed
         ctx.report(ACTION, _unroll_text(trace.thawed))
         ctx.report(THAW, f"restored state: table={table}, "
@@ -94,25 +96,35 @@ def _unroll_text(thawed: tuple[int, int]) -> str:
     return f"unroll_xlate(table={thawed[0]}, cookie={thawed[1]})"
 
 
-def frozen_actions_text(ins: of.Instructions, thawed: tuple[int, int]) -> str:
-    """Frozen instructions as the action list Open vSwitch restores ("Restoring
-    actions: ...")."""
+def frame_key(table_id: int, rule) -> tuple[int, int]:
+    """The (table, cookie) a frozen frame restores before the actions that need it."""
+    return (table_id, getattr(rule, "cookie", 0) or 0 if rule is not None else 0)
+
+
+def frozen_actions_text(frames) -> str:
+    """Frozen frames (innermost first) as the one action list Open vSwitch restores
+    ("Restoring actions: ..."): an ``unroll_xlate`` before the first action of a frame
+    that may tell a controller its table and cookie, unless the last one said the
+    same (OVS freeze_put_unroll_xlate)."""
     from pyvswitch.openflow.flow_format import format_action
     parts = []
-    unrolled = False
-    for act in ins.apply or ():
-        if not unrolled and _needs_unroll(act):
-            parts.append(_unroll_text(thawed))
-            unrolled = True
-        parts.append(format_action(act))
-    if ins.clear:
-        parts.append("clear_actions")
-    if ins.write:
-        parts.append(f"write_actions({','.join(format_action(a) for a in ins.write)})")
-    if ins.write_metadata is not None:
-        parts.append(_frozen_text(ins, "write_metadata"))
-    if ins.goto_table is not None:
-        parts.append(_frozen_text(ins, "goto_table"))
+    unrolled = None
+    for table_id, rule, ins in frames:
+        thawed = frame_key(table_id, rule)
+        for act in ins.apply or ():
+            if unrolled != thawed and _needs_unroll(act):
+                parts.append(_unroll_text(thawed))
+                unrolled = thawed
+            parts.append(format_action(act))
+        if ins.clear:
+            parts.append("clear_actions")
+        if ins.write:
+            parts.append(
+                f"write_actions({','.join(format_action(a) for a in ins.write)})")
+        if ins.write_metadata is not None:
+            parts.append(_frozen_text(ins, "write_metadata"))
+        if ins.goto_table is not None:
+            parts.append(_frozen_text(ins, "goto_table"))
     return ",".join(parts)
 
 
@@ -137,14 +149,13 @@ def report_thaw(ctx: Ctx, state) -> None:
     """The "thaw" node a resumed translation begins with (OVS xlate_actions)."""
     from pyvswitch.openflow.flow_format import format_action
     thaw = ctx.report(THAW, "thaw")
-    thaw.append(TraceNode(THAW, f"Resuming from table {state.table_id}"))
+    # Open vSwitch freezes for a recirculation with table 0: the frozen actions say
+    # where to go on, and each frame's table comes back with its unroll_xlate.
+    thaw.append(TraceNode(THAW, "Resuming from table 0"))
     if state.action_set:
         text = ",".join(format_action(a) for _key, a in state.action_set)
         thaw.append(TraceNode(THAW, f"Restoring action set: {text}"))
-    rule = state.rule
-    thawed = (state.table_id, getattr(rule, "cookie", 0) if rule is not None else 0)
-    text = frozen_actions_text(state.instructions, thawed)
+    text = frozen_actions_text(state.frames)
     if text:
         thaw.append(TraceNode(THAW, f"Restoring actions: {text}"))
-    ctx.out.trace.thawed = thawed
-    ctx.out.trace.unroll_pending = True
+    ctx.out.trace.unrolled = None

@@ -72,12 +72,13 @@ class Trace(list):
         self.actset_output = 0
         #: Why the translation failed (Open vSwitch's words), or None.
         self.error: str | None = None
-        #: While a thawed translation runs its frozen instructions: (table, cookie) of
-        #: the rule it froze in.  Open vSwitch keeps frozen instructions as actions
+        #: While a thawed translation runs a frozen frame: (table, cookie) of the rule
+        #: whose actions it holds.  Open vSwitch keeps frozen instructions as actions
         #: (goto_table as resubmit, write_metadata as set_field) and restores the rule's
-        #: table and cookie before the first action that may need them (unroll_xlate).
+        #: table and cookie before the first action that may need them (unroll_xlate);
+        #: ``unrolled`` is the last (table, cookie) so restored.
         self.thawed: tuple[int, int] | None = None
-        self.unroll_pending = False
+        self.unrolled: tuple[int, int] | None = None
 
     def set_final_flow(self, flow) -> None:
         final = list(flow)
