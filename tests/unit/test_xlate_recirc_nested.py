@@ -210,18 +210,21 @@ def test_pop_before_an_all_group_freezes_inside_the_bucket_not_before_the_group(
 
 # --- clone --------------------------------------------------------------------------------
 
-def test_pop_inside_a_clone_recirculates_the_clone_and_the_packet_goes_on():
-    ofproto, provider, ports = make_bridge()
-    ofproto.flows.add(0, MPLS, 10, apply(
+def test_pop_inside_a_clone_recirculates_the_clone_and_the_first_pass_ends_there():
+    ofproto, provider, ports = make_bridge(n_ports=4)
+    ofproto.flows.add(0, MPLS, 10, apply(of.Resubmit(of.OFPP_IN_PORT, 1), of.Output(4)))
+    ofproto.flows.add(1, Match(), 10, apply(
         of.Clone((of.PopMpls(0x0800), of.SetField(NW_DST, 0x0A0000FE), of.Output(2))),
         of.Output(3)))
     ports[1].inject(mpls_frame())
     run(provider, 0)
     assert ports[2].captured == [inner(nw_dst=0x0A0000FE)]
-    assert ports[3].captured == [mpls_frame()]
+    # Open vSwitch's exit stays set after the clone froze: nothing after it runs, in
+    # this rule or in the one that resubmitted.
+    assert ports[3].captured == [] and ports[4].captured == []
     first, second = two_passes(provider)
     (rid,) = provider.recirc.by_id
-    assert f"pop_mpls(eth_type=0x800),recirc({rid:#x}),push_mpls(" in first
+    assert first.endswith(f"actions:pop_mpls(eth_type=0x800),recirc({rid:#x})")
     assert second.endswith(f"actions:set(ipv4(dst=10.0.0.254)),{provider.ofp_to_odp[2]}")
 
 
@@ -246,6 +249,20 @@ def test_a_clone_freezes_with_its_own_action_set_not_the_packets():
     ports[1].inject(mpls_frame(nw_ttl=7))
     run(provider, 0)
     (state,) = provider.recirc.by_id.values()
-    assert state.action_set == ()
+    assert state.action_set == ()                 # not the packet's {output:3}
     assert ports[2].captured == [inner(nw_ttl=6)]
-    assert ports[3].captured == [mpls_frame(nw_ttl=7)]    # once, from the first pass
+    assert ports[3].captured == []     # and the first pass ends after the clone froze
+
+
+def test_a_bucket_clears_the_end_a_clone_that_froze_in_it_called_for():
+    ofproto, provider, ports = make_bridge(n_ports=4)
+    add_group(ofproto, gm.OFPGT_ALL, 1,
+              Bucket((of.Clone((of.PopMpls(0x0800), of.DecNwTtl(), of.Output(2))),
+                      of.Output(4))),
+              Bucket((of.Output(4),)))
+    ofproto.flows.add(0, MPLS, 10, apply(of.GroupAction(1), of.Output(3)))
+    ports[1].inject(mpls_frame(nw_ttl=7))
+    run(provider, 0)
+    assert ports[2].captured == [inner(nw_ttl=6)]
+    assert ports[4].captured == [mpls_frame(nw_ttl=7)]   # the second bucket only
+    assert ports[3].captured == [mpls_frame(nw_ttl=7)]

@@ -118,8 +118,8 @@ class Ctx:
     """The state of one translation."""
 
     __slots__ = ("bridge", "flow", "out", "depth", "action_set", "table_id", "rule",
-                 "now", "stop", "in_group", "packet_out", "reparse", "frozen", "base",
-                 "vlan_tpid", "trace")
+                 "now", "stop", "in_group", "packet_out", "reparse", "frozen", "halt",
+                 "base", "vlan_tpid", "trace")
 
     def __init__(self, bridge: XlateBridge, flow, now: float, trace: bool) -> None:
         self.bridge = bridge
@@ -136,6 +136,7 @@ class Ctx:
         self.packet_out = False
         self.reparse = 0          # 1: a pop_mpls ran, L3+ unknown; 2: pop_pbb, all unknown
         self.frozen: list | None = None   # frames of a freeze under way (xlate_freeze.py)
+        self.halt = False         # nothing more runs, at any level (a clone froze)
         self.base = list(flow)    # the packet as the datapath actions so far leave it
         self.vlan_tpid = 0x8100   # the TPID a committed VLAN push uses
 
@@ -187,7 +188,7 @@ def translate(bridge: XlateBridge, flow, now: float = 0, trace: bool = False,
             return ctx.out
     else:
         xlate_actions.run_table(ctx, table_id, first=True)
-    if ctx.frozen is None and (not ctx.stop or ctx.action_set):
+    if ctx.frozen is None and not ctx.halt and (not ctx.stop or ctx.action_set):
         xlate_actions.run_action_set(ctx)
     if ctx.frozen is not None:              # the action set stays frozen, not run
         xlate_freeze.finish_freezing(ctx)

@@ -570,7 +570,7 @@ def resubmit(ctx: Ctx, in_port: int, table_id: int) -> None:
     saved_stop = ctx.stop
     run_table(ctx, ctx.table_id if table_id == 255 else table_id,
               lookup_in_port=None if in_port == of.OFPP_IN_PORT else in_port)
-    ctx.stop = (saved_stop and ctx.stop) or ctx.frozen is not None
+    ctx.stop = (saved_stop and ctx.stop) or ctx.frozen is not None or ctx.halt
     ctx.depth -= 1
 
 
@@ -600,8 +600,10 @@ def clone(ctx: Ctx, actions, bucket: bool = False) -> None:
 
     A clone starts with an empty action set of its own and runs it at its end; a group
     ``bucket`` shares the packet's (OVS clone_xlate_actions, xlate_group_bucket).  If
-    the copy froze, it recirculates at the end of the clone or bucket (``xlate_freeze``);
-    the packet goes on after it, unfrozen."""
+    the copy froze, it recirculates at the end of the clone or bucket (``xlate_freeze``).
+    After a bucket the packet goes on, unfrozen; after a clone that froze nothing more
+    runs, at any level, not even the action set: Open vSwitch leaves its ``exit`` set
+    there (a bucket clears it)."""
     saved = list(ctx.flow)
     saved_base, start = list(ctx.base), len(ctx.out.actions)
     saved_stop, saved_reparse, saved_tpid = ctx.stop, ctx.reparse, ctx.vlan_tpid
@@ -609,12 +611,15 @@ def clone(ctx: Ctx, actions, bucket: bool = False) -> None:
     if not bucket:
         ctx.action_set = {}
     run_actions(ctx, actions)
-    if not bucket and ctx.frozen is None:
+    if not bucket and ctx.frozen is None and not ctx.halt:
         run_action_set(ctx)
     if ctx.frozen is not None:
         finish_freezing(ctx)
+        ctx.halt = True
+    if bucket:
+        ctx.halt = False
     ctx.action_set = saved_set
-    ctx.stop = saved_stop
+    ctx.stop = saved_stop or ctx.halt
     ctx.reparse = saved_reparse
     ctx.vlan_tpid = saved_tpid
     ctx.flow = saved

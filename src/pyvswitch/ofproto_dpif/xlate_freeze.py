@@ -38,7 +38,9 @@ pick_select_group, xlate_group_bucket, clone_xlate_actions):
   own, inside the bucket: its recirculation carries the rest of that bucket and the
   action set as it stands (a bucket shares the action set of the packet);
 * a pop inside a clone freezes inside the clone, whose frozen state holds the clone's
-  own action set; a pop before a clone freezes before it;
+  own action set, and then nothing more runs in that pass, at any level (OVS leaves
+  ``exit`` set after such a clone; a bucket clears it); a pop before a clone freezes
+  before it;
 * ``ctx.reparse`` is restored after a bucket and after a clone, not after a resubmit.
 
 After the thaw the rules traversed in the first pass are not credited again (only the
@@ -143,6 +145,8 @@ def resume(ctx: Ctx, recirc_id: int) -> bool:
         report_thaw(ctx, state)
     frames = state.frames
     for k, (table_id, rule, ins) in enumerate(frames):
+        if ctx.halt:
+            break
         ctx.table_id, ctx.rule = table_id, rule
         ctx.stop = False            # as after the resubmit this frame's list called
         if tracing:
