@@ -295,7 +295,7 @@ REWRITE_SCRIPT = [
 # trace of its second pass, named by recirc_id as the first trace printed it.  (The second
 # pass rewrites the IP header: OVS's trace then leaves nw_proto out of the megaflow that
 # its datapath flow matches, see DPIF_SCRIPT; pyvswitchd shows it.  Actions compared.)
-_O13_NESTED = "-O OpenFlow13 "
+_O13 = "-O OpenFlow13 "
 RECIRC_SCRIPT = [
     ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=secure", raw),
     ("vsctl", "add-port br0 p1 -- set Interface p1 type=dummy ofport_request=1", raw),
@@ -319,28 +319,29 @@ RECIRC_SCRIPT = [
 # pop_mpls inside a resubmit, a group bucket and a clone, then an action that needs the
 # IPv4 header: where each freezes (the first pass) and what the recirculated pass runs
 # (the rest of the inner list, then the rest of the resubmit's caller; only the rest of
-# the bucket or clone, the packet itself going on after them re-labelled).  One frozen
-# state per scenario, traced once, so both hand out ids 1, 2, 3 in order.
+# the bucket or clone).  After the bucket the packet goes on, labelled again; after the
+# clone nothing more runs (OVS's exit stays set).  One frozen state per scenario, traced
+# once, so both hand out ids 1, 2, 3 in order.
 _MPLS_IN = "in_port=1,mpls,mpls_label=5,mpls_bos=1"
 NESTED_RECIRC_SCRIPT = [
     ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=secure", raw),
     *[("vsctl", f"add-port br0 p{i} -- set Interface p{i} type=dummy ofport_request={i}",
        raw) for i in (1, 2, 3, 4)],
-    ("ofctl", _O13_NESTED + "add-flow br0 in_port=1,mpls,actions=resubmit(,1),output:3", raw),
-    ("ofctl", _O13_NESTED + "add-flow br0 table=1,mpls,actions=pop_mpls:0x0800,dec_ttl,"
+    ("ofctl", _O13 + "add-flow br0 in_port=1,mpls,actions=resubmit(,1),output:3", raw),
+    ("ofctl", _O13 + "add-flow br0 table=1,mpls,actions=pop_mpls:0x0800,dec_ttl,"
               "output:2", raw),
     ("appctl", f"ofproto/trace br0 {_MPLS_IN}", datapath_actions),
     ("appctl", "ofproto/trace br0 recirc_id=0x1,in_port=1,udp,nw_ttl=30", datapath_actions),
     ("appctl", "ofproto/trace br0 recirc_id=0x1,in_port=1,udp,nw_ttl=30",
      trace_body_but_megaflow),
     ("ofctl", "del-flows br0", raw),
-    ("ofctl", _O13_NESTED + "add-group br0 group_id=1,type=all,bucket=actions=pop_mpls:"
+    ("ofctl", _O13 + "add-group br0 group_id=1,type=all,bucket=actions=pop_mpls:"
               "0x0800,dec_ttl,output:2,bucket=actions=output:4", raw),
-    ("ofctl", _O13_NESTED + "add-flow br0 in_port=1,mpls,actions=group:1,output:3", raw),
+    ("ofctl", _O13 + "add-flow br0 in_port=1,mpls,actions=group:1,output:3", raw),
     ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=7", datapath_actions),
     ("appctl", "ofproto/trace br0 recirc_id=0x2,in_port=1,udp,nw_ttl=30", datapath_actions),
     ("ofctl", "del-flows br0", raw),
-    ("ofctl", _O13_NESTED + "add-flow br0 in_port=1,mpls,actions=clone(pop_mpls:0x0800,"
+    ("ofctl", _O13 + "add-flow br0 in_port=1,mpls,actions=clone(pop_mpls:0x0800,"
               "set_field:10.0.0.9->ip_dst,output:2),output:3", raw),
     ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=8", datapath_actions),
     ("appctl", "ofproto/trace br0 recirc_id=0x3,in_port=1,udp,nw_dst=10.0.0.2",
@@ -356,7 +357,6 @@ NESTED_RECIRC_SCRIPT = [
 # Flows go in with OpenFlow 1.3 (set_field) or 1.0 (strip_vlan, NORMAL): Open vSwitch
 # spells an action as the protocol that installed it did (mod_nw_dst, load:, pop_vlan
 # are OpenFlow 1.0 / Nicira / 1.1 spellings pyvswitchd does not keep).
-_O13 = "-O OpenFlow13 "
 TRACE_SCRIPT = [
     ("vsctl", "add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=secure", raw),
     ("vsctl", "add-port br0 p1 -- set Interface p1 type=dummy ofport_request=1", raw),
