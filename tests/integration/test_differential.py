@@ -346,6 +346,22 @@ NESTED_RECIRC_SCRIPT = [
     ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=8", datapath_actions),
     ("appctl", "ofproto/trace br0 recirc_id=0x3,in_port=1,udp,nw_dst=10.0.0.2",
      datapath_actions),
+    # exit ends the translation at every level, as a clone that froze does: after a
+    # resubmit, after a clone, and the action set; a group bucket ends it for itself.
+    ("ofctl", "del-flows br0", raw),
+    ("ofctl", _O13 + "add-flow br0 in_port=1,actions=write_actions(output:4),goto_table:1",
+     raw),
+    ("ofctl", _O13 + "add-flow br0 table=1,actions=resubmit(,2),output:2", raw),
+    ("ofctl", _O13 + "add-flow br0 table=2,actions=output:3,exit", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,ip", datapath_actions),
+    ("ofctl", _O13 + "add-flow br0 priority=40000,in_port=1,ip,actions=clone(output:3,"
+              "exit),output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,ip", datapath_actions),
+    ("ofctl", _O13 + "add-group br0 group_id=2,type=all,bucket=actions=resubmit(,2),"
+              "bucket=actions=output:4", raw),
+    ("ofctl", _O13 + "add-flow br0 priority=40000,in_port=1,arp,actions=group:2,"
+              "output:2", raw),
+    ("appctl", "ofproto/trace br0 in_port=1,arp", datapath_actions),
 ]
 
 # ofproto/trace's whole output, table by table and action by action, for the common
@@ -554,6 +570,7 @@ def test_recirculation_inside_resubmit_group_and_clone_same_as_open_vswitch(name
     assert actions[1] == "set(ipv4(ttl=29)),3,4"           # p2, then p3 (odp 3, 4)
     assert actions[3].startswith("pop_mpls(eth_type=0x800),recirc(0x2),push_mpls(")
     assert actions[5] == "pop_mpls(eth_type=0x800),recirc(0x3)"   # nothing after
+    assert actions[7:] == ["4", "4", "3,4,5"]          # p3; p3; p2,p3,p4 (sorted)
 
 
 def test_trace_text_line_for_line_same_as_open_vswitch(namespaces):

@@ -243,3 +243,23 @@ def test_resubmit_to_another_port_looks_up_with_it_but_acts_with_the_packets_own
     out = translate(provider, ip_flow(1))
     assert out.actions == [dp.Output(provider.ofp_to_odp[1]), dp.Output(provider.ofp_to_odp[2])]
     assert out.wc[Slot.IN_PORT] == 0xFFFFFFFF
+
+
+def test_exit_ends_every_level_and_the_action_set_but_only_its_own_bucket():
+    from pyvswitch.openflow import messages_gm as gm
+    from pyvswitch.openflow.messages_gm import Bucket, GroupMod
+    ofproto, provider, _ = make_bridge(n_ports=4)
+    odp = provider.ofp_to_odp
+    ofproto.flows.add(0, Match(), 1, of.Instructions(write=(of.Output(4),), goto_table=1))
+    ofproto.flows.add(1, Match(), 1, apply(of.Resubmit(of.OFPP_IN_PORT, 2), of.Output(2)))
+    ofproto.flows.add(2, Match(), 1, apply(of.Output(3), of.Exit()))
+    assert translate(provider, ip_flow(1)).actions == [dp.Output(odp[3])]
+    ofproto.flows.add(0, Match().set("in_port", 1), 9, apply(
+        of.Clone((of.Output(3), of.Exit())), of.Output(2)))
+    assert translate(provider, ip_flow(1)).actions == [dp.Output(odp[3])]
+    ofproto.groups.apply(GroupMod(gm.OFPGC_ADD, gm.OFPGT_ALL, 1, (
+        Bucket((of.Resubmit(of.OFPP_IN_PORT, 2),)), Bucket((of.Output(4),)))), now=0)
+    ofproto.flows.add(0, Match().set("in_port", 1), 10, apply(of.GroupAction(1),
+                                                               of.Output(2)))
+    assert translate(provider, ip_flow(1)).actions == [
+        dp.Output(odp[3]), dp.Output(odp[4]), dp.Output(odp[2])]

@@ -136,7 +136,7 @@ class Ctx:
         self.packet_out = False
         self.reparse = 0          # 1: a pop_mpls ran, L3+ unknown; 2: pop_pbb, all unknown
         self.frozen: list | None = None   # frames of a freeze under way (xlate_freeze.py)
-        self.halt = False         # nothing more runs, at any level (a clone froze)
+        self.halt = False         # nothing more runs, at any level (exit, a clone froze)
         self.base = list(flow)    # the packet as the datapath actions so far leave it
         self.vlan_tpid = 0x8100   # the TPID a committed VLAN push uses
 

@@ -272,8 +272,8 @@ def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C90
         resubmit(ctx, act.in_port, act.table_id)
     elif isinstance(act, of.GroupAction):
         group(ctx, act.group_id)
-    elif isinstance(act, of.Exit):
-        ctx.stop = True
+    elif isinstance(act, of.Exit):     # every level, and the action set (a bucket ends it)
+        ctx.stop = ctx.halt = True
     elif isinstance(act, of.Clone):
         clone(ctx, act.actions)
     elif isinstance(act, of.MeterAction):
