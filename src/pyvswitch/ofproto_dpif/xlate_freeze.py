@@ -22,8 +22,8 @@ the popped frame, parses it again and a miss resumes (*thaws*) the translation.
   group bucket or of a clone.  It commits the pending header changes, interns the
   frames with the action set and the pipeline metadata in the bridge's ``recirc``
   table (``recirc.py``) and emits ``Recirc(id)``.  A bucket or clone that froze ends
-  there: that copy of the packet recirculates, and the actions after the group or clone
-  go on with the packet as it was before them.
+  there: that copy of the packet recirculates; after a bucket the packet goes on as it
+  was before the group, after a clone nothing more runs (below).
 * ``resume(ctx, recirc_id)``: restore the metadata and the action set, then run the
   frames in order: the rest of the inner list, then the rest of each enclosing one.
 
