@@ -76,3 +76,25 @@ def test_two_labels_popped_one_after_the_other(setup):
              "table=2,udp,udp_dst=4000,actions=output:2"]
     (pkt,) = arrivals(h, sw, flows, stacked)
     assert pkt.type == 0x0800 and pkt[UDP].dport == 4000
+
+
+def test_pop_inside_a_resubmit_a_group_bucket_and_a_clone(setup):
+    """The pop happens one level down; the popped packet still recirculates and the
+    rest of that level (and, for the resubmit, of the level above) sees its IPv4/UDP."""
+    h, sw = setup
+    labelled = bytes(Ether(src=SRC, dst=DST, type=0x8847) / MPLS(label=5, s=1, ttl=9)
+                     / inner())
+    resubmit = ["table=0,in_port=1,mpls,actions=resubmit(,1)",
+                "table=1,mpls,actions=pop_mpls:0x0800,resubmit(,2),dec_ttl,output:2",
+                "table=2,udp,udp_dst=4000,actions=mod_nw_tos:8"]
+    (pkt,) = arrivals(h, sw, resubmit, labelled)
+    assert pkt.type == 0x0800 and (pkt[IP].tos, pkt[IP].ttl) == (8, 29)
+    sw.ofctl("-O", "OpenFlow13", "del-groups", "br0")
+    sw.ofctl("-O", "OpenFlow13", "add-group", "br0",
+             "group_id=1,type=all,bucket=actions=pop_mpls:0x0800,dec_ttl,output:2")
+    (pkt,) = arrivals(h, sw, ["in_port=1,mpls,actions=group:1"], labelled)
+    assert pkt.type == 0x0800 and pkt[IP].ttl == 29 and pkt[UDP].dport == 4000
+    clone = ["in_port=1,mpls,actions=clone(pop_mpls:0x0800,set_field:10.0.0.9->ip_dst,"
+             "output:2)"]
+    (pkt,) = arrivals(h, sw, clone, labelled)
+    assert pkt.type == 0x0800 and pkt[IP].dst == "10.0.0.9" and pkt[IP].ttl == 30
