@@ -193,6 +193,9 @@ def test_pop_before_a_select_group_freezes_before_the_group():
     ports[1].inject(mpls_frame(nw_ttl=5))
     run(provider, 0)
     assert ports[2].captured == [inner(nw_ttl=4)]
+    from pyvswitch.ofproto_dpif.xlate_trace import format_trace
+    text = format_trace(translate(provider, mpls_flow(), trace=True).trace)
+    assert [line.strip() for line in text][-2:] == ["pop_mpls:0x0800", "group:1"]
 
 
 def test_pop_before_an_all_group_freezes_inside_the_bucket_not_before_the_group():

@@ -182,6 +182,7 @@ def run_action_set(ctx: Ctx) -> None:
         ctx.trace = ctx.report(TABLE, "--. Executing action set:")
     for i, act in enumerate(ordered):
         if ctx.reparse and needs_reparse(ctx, act) and may_freeze(ctx):
+            _report_select_group(ctx, act)
             freeze_rest(ctx, (), of.Instructions(write=tuple(ordered[i:])))  # resumed
             break
         run_action(ctx, act, in_action_set=True)
@@ -200,12 +201,20 @@ def run_actions(ctx: Ctx, actions, then: of.Instructions | None = None) -> None:
         if ctx.stop:
             return
         if ctx.reparse and needs_reparse(ctx, act) and may_freeze(ctx):
+            _report_select_group(ctx, act)
             freeze_rest(ctx, actions[i:], then)
             return
         run_action(ctx, act)
         if ctx.frozen is not None:         # a nested translation (resubmit) froze
             freeze_rest(ctx, actions[i + 1:], then)
             return
+
+
+def _report_select_group(ctx: Ctx, act) -> None:
+    """Traced, a select group that freezes is told first: Open vSwitch freezes only when
+    it comes to choose the bucket (the other actions freeze before they are told)."""
+    if ctx.trace is not None and isinstance(act, of.GroupAction):
+        report_action(ctx, act)
 
 
 def run_action(ctx: Ctx, act, in_action_set: bool = False) -> None:  # noqa: C901
