@@ -346,6 +346,15 @@ NESTED_RECIRC_SCRIPT = [
     ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=8", trace_body),
     ("appctl", "ofproto/trace br0 recirc_id=0x3,in_port=1,udp,nw_dst=10.0.0.2",
      datapath_actions),
+    # A bucket shares the packet's action set: its recirculation carries it too, so the
+    # action set runs in both passes.
+    ("ofctl", "del-flows br0", raw),
+    ("ofctl", _O13 + "add-flow br0 in_port=1,mpls,actions=write_actions(output:4),"
+              "goto_table:1", raw),
+    ("ofctl", _O13 + "add-flow br0 table=1,actions=group:1,resubmit(,2)", raw),
+    ("ofctl", _O13 + "add-flow br0 table=2,actions=output:3", raw),
+    ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=9", trace_body),
+    ("appctl", "ofproto/trace br0 recirc_id=0x4,in_port=1,udp,nw_ttl=30", trace_body),
     # exit ends the translation at every level, as a clone that froze does: after a
     # resubmit, after a clone, and the action set; a group bucket ends it for itself.
     ("ofctl", "del-flows br0", raw),
@@ -572,7 +581,8 @@ def test_recirculation_inside_resubmit_group_and_clone_same_as_open_vswitch(name
     assert actions[3].startswith("Datapath actions: pop_mpls(eth_type=0x800),recirc(ID),"
                                  "push_mpls(")
     assert actions[5] == "Datapath actions: pop_mpls(eth_type=0x800),recirc(ID)"
-    assert actions[7:] == ["4", "4", "3,4,5"]          # p3; p3; p2,p3,p4 (sorted)
+    assert actions[8] == "Datapath actions: set(ipv4(ttl=29)),3,5"   # p2, then p4
+    assert actions[9:] == ["4", "4", "3,4,5"]          # p3; p3; p2,p3,p4 (sorted)
 
 
 def test_trace_text_line_for_line_same_as_open_vswitch(namespaces):

@@ -269,3 +269,19 @@ def test_a_bucket_clears_the_end_a_clone_that_froze_in_it_called_for():
     assert ports[2].captured == [inner(nw_ttl=6)]
     assert ports[4].captured == [mpls_frame(nw_ttl=7)]   # the second bucket only
     assert ports[3].captured == [mpls_frame(nw_ttl=7)]
+
+
+def test_a_bucket_freezes_with_the_packets_action_set_which_runs_in_both_passes():
+    ofproto, provider, ports = make_bridge(n_ports=4)
+    add_group(ofproto, gm.OFPGT_ALL, 1,
+              Bucket((of.PopMpls(0x0800), of.DecNwTtl(), of.Output(2))))
+    ofproto.flows.add(0, MPLS, 10, of.Instructions(write=(of.Output(4),), goto_table=1))
+    ofproto.flows.add(1, Match(), 10, apply(of.GroupAction(1), of.Output(3)))
+    ports[1].inject(mpls_frame(nw_ttl=7))
+    run(provider, 0)
+    (state,) = provider.recirc.by_id.values()
+    assert [a for _k, a in state.action_set] == [of.Output(4)]
+    assert ports[2].captured == [inner(nw_ttl=6)]
+    assert ports[3].captured == [mpls_frame(nw_ttl=7)]
+    # As Open vSwitch: the packet's action set, and the recirculated copy's.
+    assert ports[4].captured == [mpls_frame(nw_ttl=7), inner(nw_ttl=6)]
