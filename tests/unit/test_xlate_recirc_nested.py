@@ -285,3 +285,27 @@ def test_a_bucket_freezes_with_the_packets_action_set_which_runs_in_both_passes(
     assert ports[3].captured == [mpls_frame(nw_ttl=7)]
     # As Open vSwitch: the packet's action set, and the recirculated copy's.
     assert ports[4].captured == [mpls_frame(nw_ttl=7), inner(nw_ttl=6)]
+
+
+def test_pop_pbb_inside_a_resubmit_or_a_bucket_then_the_customer_headers():
+    from pyvswitch.packet import edit
+    from pyvswitch.packet.fields import ETH_TYPE_PBB
+    pbb = edit.push_pbb(inner(), ETH_TYPE_PBB, 100)
+    is_pbb = Match().set("eth_type", ETH_TYPE_PBB)
+    ofproto, provider, ports = make_bridge()
+    ofproto.flows.add(0, is_pbb, 10, apply(of.Resubmit(of.OFPP_IN_PORT, 1), of.Output(3)))
+    ofproto.flows.add(1, Match(), 10, apply(of.PopPbb(), of.Resubmit(of.OFPP_IN_PORT, 2)))
+    ofproto.flows.add(2, udp_dst(2000), 10, apply(of.Output(2)))
+    ports[1].inject(pbb)
+    run(provider, 0)
+    assert ports[2].captured == [inner()] and ports[3].captured == [inner()]
+    assert "_dst(2000)" in two_passes(provider)[1]
+    ofproto, provider, ports = make_bridge()
+    add_group(ofproto, gm.OFPGT_INDIRECT, 1,
+              Bucket((of.PopPbb(), of.Output(of.OFPP_TABLE))))
+    ofproto.flows.add(0, is_pbb, 10, apply(of.GroupAction(1), of.Output(3)))
+    ofproto.flows.add(0, udp_dst(2000), 10, apply(of.Output(2)))
+    ports[1].inject(pbb)
+    run(provider, 0)
+    assert ports[2].captured == [inner()]        # output:TABLE, in the second pass
+    assert ports[3].captured == [pbb]            # the packet itself, re-encapsulated

@@ -599,13 +599,17 @@ def meter(ctx: Ctx, meter_id: int) -> None:
     ctx.emit(dp.Meter(m.dp_id))
 
 
+# Datapath actions ``commit`` cannot undo after a clone: a PBB header pushed or popped.
+_IRREVERSIBLE = (dp.PopPbb, dp.PushPbb)
+
+
 def clone(ctx: Ctx, actions, bucket: bool = False) -> None:
     """Run ``actions`` on a copy: afterwards the packet is as it was before the clone.
     Restoring the flow is enough: the next commit undoes what the clone committed.
     Except after a write ``_commit_at_once`` made (commit cannot undo those, and undoing
-    an ip_proto change would read the transport header as the wrong protocol): then the
-    clone's datapath actions run in a datapath ``clone``, and outside it the packet is
-    what it was when the clone began.
+    an ip_proto change would read the transport header as the wrong protocol) or a PBB
+    push or pop: then the clone's datapath actions run in a datapath ``clone``, and
+    outside it the packet is what it was when the clone began.
 
     A clone starts with an empty action set of its own and runs it at its end; a group
     ``bucket`` shares the packet's (OVS clone_xlate_actions, xlate_group_bucket).  If
@@ -633,7 +637,8 @@ def clone(ctx: Ctx, actions, bucket: bool = False) -> None:
     ctx.vlan_tpid = saved_tpid
     ctx.flow = saved
     inner = ctx.out.actions[start:]
-    if any(type(a) is dp.SetField and a.field.name in _AT_ONCE for a in inner):
+    if any((type(a) is dp.SetField and a.field.name in _AT_ONCE)
+           or type(a) in _IRREVERSIBLE for a in inner):
         del ctx.out.actions[start:]
         ctx.put(dp.Clone(tuple(inner)))
         ctx.base = saved_base
