@@ -32,6 +32,9 @@ IN_PORT_ONLY = mask_of(Slot.IN_PORT)
 
 
 def make_dp(n=3, **kw):
+    """A datapath on dummy ports p1..pn.  It caches every megaflow hit in the EMC unless
+    the test says otherwise (the tests below count exact EMC hits)."""
+    kw.setdefault("emc_insert_inv_prob", 1)
     dp = DpifNetdev(**kw)
     devs = {}
     for i in range(1, n + 1):
@@ -288,3 +291,54 @@ def test_two_datapaths_joined_by_patch_ports():
     dev_a[1].inject(f)
     assert dp_a.run(0) == [] and dp_b.run(0) == []
     assert dev_b[1].captured == [f]
+
+
+def ping(seq):
+    """An ICMP echo request as ping sends them: id, sequence and IPv4 id change each time."""
+    from scapy.layers.inet import ICMP
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+                 / IP(src="10.0.0.1", dst="10.0.0.2", id=seq) / ICMP(id=77, seq=seq)
+                 / (b"p" * 56))
+
+
+def emc_size(dp, odp_port):
+    return len(dp._ports[odp_port].emc)
+
+
+def test_headers_that_never_repeat_fill_the_emc_one_hit_in_a_hundred():
+    """The soak's RSS creep: every echo request has new header bytes, so caching each
+    megaflow hit added an EMC entry per packet, never hit again, until the port's cache
+    held 8192 of them.  By default (OVS's emc-insert-inv-prob=100) one in 100 goes in."""
+    from pyvswitch.datapath.dpif_netdev import EMC_INSERT_INV_PROB
+    dp, d = make_dp(emc_insert_inv_prob=EMC_INSERT_INV_PROB, max_upcalls=10000)
+    dp.flow_put(key_of(in_port=1), IN_PORT_ONLY, [Output(2)])
+    frames = [ping(seq) for seq in range(1000)]     # before: 1000 entries
+    for f in frames:
+        d[1].inject(f)
+    assert dp.run(0) == []
+    assert d[2].captured == frames
+    assert 0.5 * 1000 / EMC_INSERT_INV_PROB <= emc_size(dp, 1) <= 2 * 1000 / EMC_INSERT_INV_PROB
+    assert dp.stats().n_hit_megaflow == 1000 and dp.stats().n_hit_emc == 0
+
+
+def test_a_repeating_header_still_reaches_the_emc_among_changing_ones():
+    dp, d = make_dp(emc_insert_inv_prob=100, max_upcalls=10000)
+    dp.flow_put(key_of(in_port=1), IN_PORT_ONLY, [Output(2)])
+    steady = udp()
+    for seq in range(1, 400):            # one changing header between two steady ones
+        d[1].inject(ping(seq))
+        d[1].inject(steady)
+    dp.run(0)
+    assert len(d[2].captured) == 798
+    assert dp._ports[1].emc.lookup(steady) is not None     # a fixed count of 100 never
+    assert dp.stats().n_hit_emc > 0                        # picked it (always odd hits)
+
+
+def test_emc_insert_inv_prob_zero_caches_nothing_and_one_everything():
+    for inv_prob, expected in ((0, 0), (1, 50)):
+        dp, d = make_dp(emc_insert_inv_prob=inv_prob)
+        dp.flow_put(key_of(in_port=1), IN_PORT_ONLY, [Output(2)])
+        for seq in range(50):
+            d[1].inject(ping(seq))
+        dp.run(0)
+        assert emc_size(dp, 1) == expected and len(d[2].captured) == 50

@@ -17,6 +17,17 @@ Invariants
 * An EMC entry always points at a live megaflow (``flow_del`` and ``flow_flush`` purge them;
   a megaflow remembers up to ``EMC_REFS_MAX`` of its cache keys so that deleting it costs
   that many dict operations, not a scan of every cache).
+* A packet that missed the EMC but hit a megaflow is put in the EMC one time in
+  ``emc_insert_inv_prob`` (Open vSwitch's ``other_config:emc-insert-inv-prob``, default
+  100; 1 caches every such packet, 0 none).  The EMC key is the header bytes, so traffic
+  whose headers change with every packet (ICMP echo ids and sequence numbers, TCP sequence
+  numbers, IPv4 ids and checksums) would otherwise add one entry per packet that is never
+  hit again, and the caches would fill to their bound (about 2 MB per port) at the
+  packet rate.  The choice is a countdown over the datapath's megaflow hits, redrawn
+  after each insertion uniformly from 0..2N-2 (mean N-1) by the datapath's own seeded
+  generator: one draw per insertion instead of one per packet, and no periodic traffic
+  pattern can keep a header out for ever (a fixed count would: with N even, a header
+  arriving every other packet would never be chosen).
 * At most ``max_upcalls`` upcalls are queued between two ``run`` calls (fewer if the
   caller has less room); the rest are lost.  When the caller has room for fewer
   (``run(now, upcall_room)``: its handler is behind), a port is read in smaller batches,
@@ -38,6 +49,7 @@ Must not import: ofproto/, openflow/, ofproto_dpif/.
 
 from __future__ import annotations
 
+import random
 from typing import Any, Callable, Sequence
 
 from pyvswitch.datapath.actions import (Action, ActionError, CompiledActions, Meter, Output,
@@ -51,6 +63,7 @@ from pyvswitch.packet.fields import Slot
 
 _TCP_FLAGS = Slot.TCP_FLAGS
 EMC_REFS_MAX = 256      # cache keys remembered per megaflow for a targeted delete
+EMC_INSERT_INV_PROB = 100   # 1 megaflow hit in this many is cached (OVS's default)
 MAX_SHARED_ACTIONS = 4096   # distinct compiled action lists kept for sharing
 MIN_BATCH = 32          # frames read from a port per round however far behind upcalls are
 MAX_RECIRC_DEPTH = 6    # recirculations of one packet (OVS allows as many)
@@ -83,6 +96,7 @@ class DpifNetdev:
 
     def __init__(self, name: str = "ovs-netdev", *, batch: int = 256, rounds: int = 4,
                  max_upcalls: int = 1024, emc_capacity: int = 8192,
+                 emc_insert_inv_prob: int = EMC_INSERT_INV_PROB, seed: int = 0,
                  extract: Callable[[bytes, int], tuple[int, ...]] | None = None) -> None:
         self.name = name
         self.batch = batch
@@ -91,6 +105,9 @@ class DpifNetdev:
         self._upcall_limit = max_upcalls     # this run's share of it (run's upcall_room)
         self._compiled: dict[tuple, CompiledActions] = {}
         self.emc_capacity = emc_capacity
+        self.emc_insert_inv_prob = emc_insert_inv_prob   # 0: never insert, 1: always
+        self._emc_insert_skip = 0    # megaflow hits to leave out of the EMC before the next
+        self._rng = random.Random(seed)
         self._extract = extract or _default_extract()
         self._ports: dict[int, DpPort] = {}
         self._port_list: list[DpPort] = []
@@ -329,6 +346,21 @@ class DpifNetdev:
             self._queue_upcall(Upcall(frame, flow, in_port, UpcallKind.MISS, None))
             return
         self.n_hit_megaflow += 1
+        skip = self._emc_insert_skip
+        if skip:
+            self._emc_insert_skip = skip - 1
+        elif self.emc_insert_inv_prob:
+            n = self.emc_insert_inv_prob
+            if n > 1:
+                self._emc_insert_skip = self._rng.randrange(2 * n - 1)
+            self._emc_insert(port, frame, mf)
+        mf.tcp_flags |= flow[_TCP_FLAGS]
+        mf.packets += 1
+        mf.bytes += len(frame)
+        mf.used = now
+        mf.fast_out(frame)
+
+    def _emc_insert(self, port: DpPort, frame: bytes, mf: Megaflow) -> None:
         k = port.emc.insert(frame, mf)
         refs = mf.emc_refs
         if k is not None and refs is not None:
@@ -338,11 +370,6 @@ class DpifNetdev:
                 refs.append((port.emc, k))
             else:
                 mf.emc_refs = None           # deleting it will scan the caches instead
-        mf.tcp_flags |= flow[_TCP_FLAGS]
-        mf.packets += 1
-        mf.bytes += len(frame)
-        mf.used = now
-        mf.fast_out(frame)
 
     def _queue_upcall(self, up: Upcall) -> None:
         if len(self._upcalls) >= self._upcall_limit:
