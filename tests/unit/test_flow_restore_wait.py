@@ -1,5 +1,5 @@
 """Open_vSwitch other_config knobs the bridges honour: flow-restore-wait, flow-limit,
-max-idle, and the OVS-only knobs that are logged and ignored."""
+max-idle, emc-insert-inv-prob, and the OVS-only knobs that are logged and ignored."""
 
 from pyvswitch.config.model import (
     BridgeConfig, ControllerConfig, InterfaceConfig, PortConfig, SwitchConfig,
@@ -113,5 +113,20 @@ def test_flow_limit_caps_the_datapath_flows(tmp_path):
             bridges.run(10 + i)
         assert _sent_on_p2(bridges) == 3
         assert len(br.provider.dpif.flow_dump()) == 1
+    finally:
+        bridges.close(100)
+
+
+def test_emc_insert_inv_prob_reaches_the_datapath(tmp_path):
+    bridges = Bridges(str(tmp_path))
+    try:
+        assert bridges.reconfigure(_config({}), 0) == []
+        dpif = bridges.bridges["br0"].provider.dpif
+        assert dpif.emc_insert_inv_prob == 100                 # OVS's default
+        assert bridges.reconfigure(_config({"emc-insert-inv-prob": "0"}), 10) == []
+        assert dpif.emc_insert_inv_prob == 0
+        problems = bridges.reconfigure(_config({"emc-insert-inv-prob": "-1"}), 20)
+        assert [p.where for p in problems] == ["Open_vSwitch.other_config:emc-insert-inv-prob"]
+        assert dpif.emc_insert_inv_prob == 100
     finally:
         bridges.close(100)

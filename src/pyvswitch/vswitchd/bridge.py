@@ -17,7 +17,8 @@ Open_vSwitch other_config knobs (OVS bridge_run/bridge_reconfigure): ``flow-rest
 handles no miss and no controller is configured, only the management socket; when it
 ends the datapath starts over and the controllers are added, which flushes the tables
 like any first primary controller), ``flow-limit`` and ``max-idle`` (the datapath flow
-cache), ``bundle-idle-timeout``; the thread, DPDK, PMD and offload knobs of OVS have no
+cache), ``emc-insert-inv-prob`` (one megaflow hit in N enters the exact-match cache;
+default 100, 0 none), ``bundle-idle-timeout``; the thread, DPDK, PMD and offload knobs of OVS have no
 meaning here and are logged as ignored, once per value.  Bridge other_config:
 ``datapath-id``, ``hwaddr``, ``mac-aging-time``, ``mac-table-size``,
 ``controller-queue-size``, ``disable-in-band``, ``in-band-queue``.  The OVSDB managers
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pyvswitch.config.model import (
     BridgeConfig, ControllerConfig, InterfaceConfig, Problem, SwitchConfig, parse_datapath_id,
 )
+from pyvswitch.datapath.dpif_netdev import EMC_INSERT_INV_PROB
 from pyvswitch.netdev.base import NetdevError, open_netdev
 from pyvswitch.ofproto import packet_in
 from pyvswitch.ofproto.in_band import parse_remote
@@ -66,7 +68,7 @@ IGNORED_GLOBAL_KNOBS = (
     "n-handler-threads", "n-revalidator-threads", "n-offload-threads", "max-revalidator",
     "min-revalidate-pps", "hw-offload", "hw-offload-priority", "tc-policy",
     "offload-rebalance", "offloaded-stats-delay", "enable-statistics", "vlan-limit",
-    "emc-insert-inv-prob", "smc-enable", "tx-flush-interval", "userspace-tso-enable",
+    "smc-enable", "tx-flush-interval", "userspace-tso-enable",
     "per-port-memory", "shared-mempool-config", "explicit-sampled-drops", "pmd-cpu-mask",
     "pmd-rxq-assign", "pmd-rxq-isolate", "pmd-perf-metrics", "pmd-sleep-max",
     "pmd-auto-lb", "pmd-auto-lb-improvement-threshold", "pmd-auto-lb-load-threshold",
@@ -114,6 +116,20 @@ def _positive_knob(other_config, key: str, default: int, problems: list[Problem]
         problems.append(Problem(f"Open_vSwitch.other_config:{key}",
                                 f'"{text}" is not a positive integer; using {default}'))
         return default
+    return int(text)
+
+
+def _emc_insert_inv_prob(other_config, problems: list[Problem]) -> int:
+    """Open_vSwitch other_config:emc-insert-inv-prob, 0 included (unset: the datapath's
+    default, as OVS)."""
+    text = other_config.get("emc-insert-inv-prob")
+    if text is None:
+        return EMC_INSERT_INV_PROB
+    if not text.isdigit() or int(text) >= 1 << 32:
+        problems.append(Problem("Open_vSwitch.other_config:emc-insert-inv-prob",
+                                f'"{text}" is not an integer from 0 to 4294967295; using '
+                                f"{EMC_INSERT_INV_PROB}"))
+        return EMC_INSERT_INV_PROB
     return int(text)
 
 
@@ -196,6 +212,7 @@ class Bridges:
         self.flow_restore_wait = True
         self.flow_limit = DEFAULT_FLOW_LIMIT
         self.max_idle_ms = DEFAULT_MAX_IDLE_MS
+        self.emc_insert_inv_prob = EMC_INSERT_INV_PROB
         self._ignored_knobs: dict[str, str] = {}     # key -> value already logged
         self.in_band_managers: list[tuple[str, int]] = []   # see set_managers
         self.coverage_feed = CoverageFeed()     # bridges' counters -> coverage/show
@@ -237,6 +254,7 @@ class Bridges:
             br.provider.set_flow_restore_wait(self.flow_restore_wait, now)
             br.provider.upcalls.flow_limit = self.flow_limit
             br.provider.upcalls.max_idle_ms = self.max_idle_ms
+            br.provider.dpif.emc_insert_inv_prob = self.emc_insert_inv_prob
             self._reconfigure_ports(br, bcfg, problems, now)
             created = not br.started
             if created or bcfg.flow_tables != br.cfg.flow_tables:
@@ -282,6 +300,11 @@ class Bridges:
                                          problems)
         self.max_idle_ms = _positive_knob(other_config, "max-idle", DEFAULT_MAX_IDLE_MS,
                                           problems)
+        inv_prob = _emc_insert_inv_prob(other_config, problems)
+        if inv_prob != self.emc_insert_inv_prob:
+            self.emc_insert_inv_prob = inv_prob
+            log.info("EMC insertion: %s", "off" if not inv_prob else
+                     f"1 megaflow hit in {inv_prob} (~{100 / inv_prob:.2f}%)")
         for key in IGNORED_GLOBAL_KNOBS:
             value = other_config.get(key)
             if value is not None and self._ignored_knobs.get(key) != value:
