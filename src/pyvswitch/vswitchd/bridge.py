@@ -18,9 +18,9 @@ handles no miss and no controller is configured, only the management socket; whe
 ends the datapath starts over and the controllers are added, which flushes the tables
 like any first primary controller), ``flow-limit`` and ``max-idle`` (the datapath flow
 cache), ``emc-insert-inv-prob`` (one megaflow hit in N enters the exact-match cache;
-default 100, 0 none), ``bundle-idle-timeout``; the thread, DPDK, PMD and offload knobs of OVS have no
-meaning here and are logged as ignored, once per value.  Bridge other_config:
-``datapath-id``, ``hwaddr``, ``mac-aging-time``, ``mac-table-size``,
+default 100, 0 none), ``bundle-idle-timeout``; the thread, DPDK, PMD and offload knobs
+of OVS have no meaning here and are logged as ignored, once per value.  Bridge
+other_config: ``datapath-id``, ``hwaddr``, ``mac-aging-time``, ``mac-table-size``,
 ``controller-queue-size``, ``disable-in-band``, ``in-band-queue``.  The OVSDB managers
 (``set_managers``) are extra in-band remotes of every bridge.
 
