@@ -15,12 +15,13 @@ import ovs.timeval
 import ovs.unixctl
 
 from pyvswitch.util import unixctl_guard
-
+from pyvswitch.vswitchd import unixctl_memory
 
 
 def register(daemon) -> None:
     """Register every command; ``daemon`` is the running ``vswitchd.main.Daemon``."""
     unixctl_guard.install()      # no command, ours or the library's, can stop the daemon
+    unixctl_memory.register(daemon)
 
     def cmd(name: str, usage: str, min_args: int, max_args: int):
         def deco(fn):
@@ -61,10 +62,6 @@ def register(daemon) -> None:
                     svc.rconn.reconnect(now)
         conn.reply(None)
 
-    @cmd("memory/show", "", 0, 0)
-    def _memory(conn, argv):
-        conn.reply(memory_text(daemon) + "\n")
-
     @cmd("ofproto/show-connections", "bridge", 1, 1)
     def _connections(conn, argv):
         br = daemon.bridges.bridges.get(argv[0])
@@ -87,36 +84,3 @@ def register(daemon) -> None:
                 lines.append(f"  session {ofconn.name}: version {ofconn.version:#x}, "
                              f"role {role}, tx queue {len(ofconn.rconn.txq)}")
         conn.reply("\n".join(lines) + "\n")
-
-
-def memory_usage(daemon) -> dict[str, int]:
-    """What OVS's memory/show counts (ofproto, connmgr, upcall and IDL parts): things
-    whose number memory use follows."""
-    usage: dict[str, int] = {}
-
-    def add(key: str, n: int) -> None:
-        usage[key] = usage.get(key, 0) + n
-    for br in daemon.bridges.bridges.values():
-        ofproto = br.ofproto
-        add("ports", len(ofproto.ports))
-        add("rules", sum(1 for _ in ofproto.flows.rules()))
-        add("udpif keys", len(br.provider.upcalls.ukeys))
-        for ofconn in ofproto.connmgr.all_ofconns():
-            add("ofconns", 1)
-            packets = len(ofconn.rconn.txq)
-            for sched in getattr(ofconn, "schedulers", None) or ():
-                if sched is not None:
-                    packets += sched.stats().get("backlog", 0)
-            add("packets", packets)
-    idl = getattr(daemon.source, "idl", None)
-    if idl is not None:
-        name = idl._db.name if getattr(idl, "_db", None) else "Open_vSwitch"
-        add(f"idl-cells-{name}", sum(len(t.rows) * len(t.columns)
-                                     for t in idl.tables.values()))
-        add(f"idl-outstanding-txns-{name}", len(getattr(idl, "_outstanding_txns", {})))
-    return usage
-
-
-def memory_text(daemon) -> str:
-    """``name:count`` pairs sorted by name, as OVS's memory report."""
-    return " ".join(f"{k}:{v}" for k, v in sorted(memory_usage(daemon).items()))

@@ -1,0 +1,77 @@
+"""``ovs-appctl memory/show``: the counts memory use follows, in Open vSwitch's layout.
+
+What this module owns
+---------------------
+The ``memory/show`` unixctl command and the counts behind it.  Open vSwitch's reply is one
+line of ``name:count`` pairs joined by single spaces and sorted by name, and a count of
+zero is left out altogether (its ``simap_increase`` ignores a zero).  The line ends with a
+newline when it is not empty: OVS's C unixctl server adds one to every non-empty reply
+(3.1) or ``ovs-appctl`` does (later versions), while the ``ovs`` package's server, ours,
+sends the text as it is.  The counts and where OVS takes them:
+
+* ``ports``: every bridge's OpenFlow ports, LOCAL included (ofproto's port map);
+* ``rules``: every bridge's flows in every table, hidden ones included (``n_flows``).
+  OVS's count has four more per bridge: the internal rules of its table 254 (miss to
+  controller, no packet-in, drop fragments, drop stray recirculations), which this
+  daemon's translation does without rules;
+* ``ofconns``: every OpenFlow session (controllers and management-socket clients);
+* ``packets``: messages waiting in those sessions' transmit queues plus packet-ins held
+  by their rate limiters (connmgr);
+* ``udpif keys``: the flows the upcall layer tracks in the datapath caches;
+* ``idl-cells-<db>`` and ``idl-outstanding-txns-<db>`` when the configuration comes from
+  OVSDB: rows times columns of the replicated tables, transactions awaiting an answer.
+
+OVS also reports ``handlers`` and ``revalidators``, its upcall and revalidator threads.
+This daemon has neither (both jobs run in its one loop), so they are not reported: a
+count here is always one we really hold.  OVS answers from its main loop and also logs
+the line when the peak RSS grows by half; here the command answers at once and nothing is
+logged.
+
+Must not import: ``vswitchd.main`` (the daemon passes itself in).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ovs.unixctl
+
+
+def memory_usage(bridges: Any, idl: Any = None) -> dict[str, int]:
+    """The counts of the running ``bridges`` (a ``vswitchd.bridge.Bridges``) and of the
+    OVSDB ``idl`` if there is one; keys whose count is zero are absent, as in OVS."""
+    usage: dict[str, int] = {}
+
+    def add(key: str, n: int) -> None:
+        if n:
+            usage[key] = usage.get(key, 0) + n
+
+    for br in bridges.bridges.values():
+        ofproto = br.ofproto
+        add("udpif keys", len(br.provider.upcalls.ukeys))
+        add("ports", len(ofproto.ports))
+        add("rules", ofproto.flows.n_flows())
+        ofconns = ofproto.connmgr.all_ofconns()
+        add("ofconns", len(ofconns))
+        add("packets", sum(len(ofconn.rconn.txq) + ofconn.packet_in_backlog()
+                           for ofconn in ofconns))
+    if idl is not None:
+        name = idl._db.name
+        add(f"idl-outstanding-txns-{name}", len(idl._outstanding_txns))
+        add(f"idl-cells-{name}", sum(len(table.rows) * len(table.columns)
+                                     for table in idl.tables.values()))
+    return usage
+
+
+def memory_text(usage: dict[str, int]) -> str:
+    """``name:count`` pairs sorted by name, one space apart (OVS ``compose_report``)."""
+    return " ".join(f"{name}:{count}" for name, count in sorted(usage.items()))
+
+
+def register(daemon: Any) -> None:
+    """Register ``memory/show`` for the running ``vswitchd.main.Daemon``."""
+    def show(conn, argv, aux) -> None:
+        idl = getattr(daemon.source, "idl", None)
+        text = memory_text(memory_usage(daemon.bridges, idl))
+        conn.reply(text + "\n" if text else "")
+    ovs.unixctl.command_register("memory/show", "", 0, 0, show, None)
