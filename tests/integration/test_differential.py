@@ -355,6 +355,11 @@ NESTED_RECIRC_SCRIPT = [
     ("ofctl", _O13 + "add-flow br0 table=2,actions=output:3", raw),
     ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=9", trace_body),
     ("appctl", "ofproto/trace br0 recirc_id=0x4,in_port=1,udp,nw_ttl=30", trace_body),
+    # Open vSwitch freezes before a push_vlan after a pop too ("for simplicity").
+    ("ofctl", "del-flows br0", raw),
+    ("ofctl", _O13 + "add-flow br0 in_port=1,mpls,actions=pop_mpls:0x0800,"
+              "push_vlan:0x8100,output:2", raw),
+    ("appctl", f"ofproto/trace br0 {_MPLS_IN},mpls_ttl=10", datapath_actions),
     # exit ends the translation at every level, as a clone that froze does: after a
     # resubmit, after a clone, and the action set; a group bucket ends it for itself.
     ("ofctl", "del-flows br0", raw),
@@ -582,7 +587,8 @@ def test_recirculation_inside_resubmit_group_and_clone_same_as_open_vswitch(name
                                  "push_mpls(")
     assert actions[5] == "Datapath actions: pop_mpls(eth_type=0x800),recirc(ID)"
     assert actions[8] == "Datapath actions: set(ipv4(ttl=29)),3,5"   # p2, then p4
-    assert actions[9:] == ["4", "4", "3,4,5"]          # p3; p3; p2,p3,p4 (sorted)
+    assert actions[9] == "pop_mpls(eth_type=0x800),recirc(0x5)"
+    assert actions[10:] == ["4", "4", "3,4,5"]         # p3; p3; p2,p3,p4 (sorted)
 
 
 def test_trace_text_line_for_line_same_as_open_vswitch(namespaces):

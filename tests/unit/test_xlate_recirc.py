@@ -183,3 +183,20 @@ def test_revalidation_forgets_continuations_no_cached_flow_uses():
     provider.tables_changed()
     run(provider, later + 1, rounds=1)
     assert len(provider.recirc) == 0
+
+
+def test_push_vlan_after_pop_mpls_freezes_as_open_vswitch_but_a_second_pop_need_not():
+    ofproto, provider, ports = make_bridge()
+    ofproto.flows.add(0, Match().set("eth_type", 0x8847), 10, apply(
+        of.PopMpls(0x0800), of.PushVlan(0x8100), of.SetVlanVid(7), of.Output(2)))
+    out = translate(provider, mpls_flow())
+    assert [type(a) for a in out.actions] == [dp.PopMpls, dp.Recirc]
+    ports[1].inject(mpls_frame())
+    run(provider, 0)
+    (sent,) = ports[2].captured
+    assert sent == edit.push_vlan(compose(ip_flow(1), payload_len=20), 0x8100, 7)
+    ofproto.flows.add(0, Match().set("eth_type", 0x8847), 20, apply(
+        of.PopMpls(0x8847), of.PopMpls(0x0800), of.Output(2)))
+    out = translate(provider, mpls_flow())
+    assert out.actions == [dp.PopMpls(0x8847), dp.PopMpls(0x0800),
+                           dp.Output(provider.ofp_to_odp[2])]

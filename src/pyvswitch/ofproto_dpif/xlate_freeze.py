@@ -63,12 +63,14 @@ from pyvswitch.ofproto_dpif.xlate_report import frame_key, report_thaw
 from pyvswitch.ofproto_dpif.xlate_trace import ERROR
 
 # Actions that read no header and look no table up: they may run on a packet whose
-# PBB header was just popped, before it is parsed again.
+# PBB header was just popped, before it is parsed again (PBB: no Open vSwitch rule).
 _BLIND = (of.Controller, of.Enqueue, of.Note, of.SetQueue, of.MeterAction, of.Exit)
-# Those and the ones that need nothing past the Ethernet header: they may run on a packet
-# whose MPLS label was just popped.
-_L2_ONLY = _BLIND + (of.PushVlan, of.StripVlan, of.SetVlanVid, of.SetVlanPcp, of.PopMpls)
+# The ones Open vSwitch lets run on a packet whose MPLS label was just popped
+# (recirc_for_mpls; also an output that is not to TABLE, an L2 set_field and a group);
+# it freezes before every other action, "for simplicity".
+_L2_ONLY = (of.Enqueue, of.SetQueue, of.SetVlanVid, of.SetVlanPcp)
 _L2_PREREQS = (F.Prereq.NONE, F.Prereq.VLAN_VID)
+_MPLS_TYPES = (F.ETH_TYPE_MPLS, F.ETH_TYPE_MPLS_MCAST)
 _GROUP_SELECT = 1
 _NOTHING = of.Instructions()
 
@@ -83,6 +85,9 @@ def needs_reparse(ctx: Ctx, act) -> bool:
         groups = getattr(ctx.bridge.ofproto, "groups", None)
         grp = groups.get(act.group_id) if groups else None
         return grp is not None and grp.type == _GROUP_SELECT
+    if isinstance(act, of.PopMpls) and level == 1:
+        # After a pop to an MPLS type Open vSwitch still knows the next label.
+        return ctx.flow[Slot.ETH_TYPE] not in _MPLS_TYPES
     if isinstance(act, _BLIND if level > 1 else _L2_ONLY):
         return False
     if isinstance(act, of.SetField) and level == 1:
