@@ -30,9 +30,11 @@ the popped frame, parses it again and a miss resumes (*thaws*) the translation.
 Where Open vSwitch freezes, and so do we (recirc_for_mpls, xlate_table_action,
 pick_select_group, xlate_group_bucket, clone_xlate_actions):
 
-* before a resubmit, a goto_table, an output to TABLE, a clone, and any action that
-  reads or writes L3 or above (or, after pop_pbb, anything at all): the frozen actions
-  start with that action;
+* before a resubmit, a goto_table, an output to TABLE, a clone, any action that reads
+  or writes L3 or above, and the others OVS freezes before "for simplicity" (push_vlan,
+  strip_vlan, note, exit...: all but the outputs, enqueue, set_queue, L2 set-fields, a
+  group, and a pop_mpls after a pop to an MPLS type); after pop_pbb before anything
+  that reads a header: the frozen actions start with that action;
 * not before a group: a select group freezes (hashing reads L3/L4; the group action is
   frozen with the rest), the buckets of the other types are run and each freezes on its
   own, inside the bucket: its recirculation carries the rest of that bucket and the
