@@ -25,7 +25,7 @@ Must not import: ``vswitchd``, ``datapath.dpif_netdev``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 GRACE_MS = 5_000
 MAX_STATES = 65_536

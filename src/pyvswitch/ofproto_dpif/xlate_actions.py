@@ -29,7 +29,7 @@ from pyvswitch.packet import fields as F
 from pyvswitch.packet.fields import Slot
 
 from pyvswitch.ofproto_dpif.xlate import (
-    FROZEN_SLOTS, MAX_RESUBMIT_DEPTH, PIN_ACTION, PIN_ACTION_SET, PIN_EXPLICIT_MISS,
+    MAX_RESUBMIT_DEPTH, PIN_ACTION, PIN_ACTION_SET, PIN_EXPLICIT_MISS,
     PIN_GROUP, PIN_IMPLICIT_MISS, PIN_INVALID_TTL, PIN_PACKET_OUT, Ctx, PacketInCookie,
     _PIPELINE,
 )
