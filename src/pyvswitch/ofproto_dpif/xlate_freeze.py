@@ -98,6 +98,8 @@ def needs_reparse(ctx: Ctx, act) -> bool:
 
 
 def may_freeze(ctx: Ctx) -> bool:
+    """A PACKET_OUT's actions run on the packet at once, with no second pass to resume
+    in; a bridge without a ``recirc`` table never freezes."""
     return not ctx.packet_out and getattr(ctx.bridge, "recirc", None) is not None
 
 
