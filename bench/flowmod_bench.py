@@ -3,9 +3,11 @@
 mixed masks, dump-flows of them, and the daemon's RSS per flow, for pyvswitchd and Open
 vSwitch's ovs-vswitchd (userspace datapath) in the same run; beside each wall time, the
 CPU the daemon itself spent per flow (all its threads), less sensitive to other load.
+pyvswitchd is measured on this interpreter (CPython) and, when `make pypy` has built
+.venv-pypy, on PyPy too.
 
-Usage: bench/flowmod_bench.py [--flows 100000] [--reps 1]      (root; makes and removes its
-own network namespace and run directories)
+Usage: bench/flowmod_bench.py [--flows 100000] [--reps 1] [--pypy PATH|'']   (root; makes
+and removes its own network namespace and run directories)
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 
 from harness import Switch  # noqa: E402
 from reference_ovs import ReferenceOvs, rss_kib  # noqa: E402
+
+#: Where ``make pypy`` puts the PyPy interpreter with pyvswitch installed.
+PYPY_DEFAULT = HERE.parent / ".venv-pypy" / "bin" / "python"
 
 
 def gen_flows(n: int, path: Path) -> None:
@@ -97,7 +102,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--flows", type=int, default=100_000)
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--pypy", default=str(PYPY_DEFAULT),
+                    help="the PyPy interpreter to run pyvswitchd on as well ('' for none; "
+                         "default: `make pypy`'s venv, when it exists)")
     a = ap.parse_args()
+    runtimes = [("pyvswitchd", sys.executable)]
+    if a.pypy and Path(a.pypy).exists():
+        runtimes.append(("pyvswitchd-pypy", a.pypy))
     tmp = Path(tempfile.mkdtemp(prefix="pyvs-flowbench-"))
     ns = f"pvfb{os.getpid() % 10000}"
     flows = tmp / "flows.txt"
@@ -107,19 +118,26 @@ def main() -> int:
     sw = None
     try:
         print(f"{a.flows} flows, best of {a.reps}", flush=True)
-        sw = Switch("[[bridge]]\nname = \"br0\"\ndatapath_type = \"netdev\"\n"
-                    "fail_mode = \"secure\"\n", name="flowbench", netns=ns).start()
-        ours = measure("pyvswitchd", sw.env, lambda: sw.proc.pid, flows, a.flows, a.reps)
-        sw.cleanup()
-        sw = None
-        subprocess.run(["ip", "-n", ns, "link", "del", "br0"], capture_output=True)
+        results = {}
+        for name, python in runtimes:
+            sw = Switch("[[bridge]]\nname = \"br0\"\ndatapath_type = \"netdev\"\n"
+                        "fail_mode = \"secure\"\n", name="flowbench", netns=ns,
+                        python=python).start()
+            results[name] = measure(name, sw.env, lambda: sw.proc.pid, flows, a.flows, a.reps)
+            sw.cleanup()
+            sw = None
+            subprocess.run(["ip", "-n", ns, "link", "del", "br0"], capture_output=True)
         ovs.start(("fail_mode=secure",))
         ref = measure("ovs-vswitchd", ovs.env, lambda: ovs.pid, flows, a.flows, a.reps)
-        print(f"\n{'measure':<24}{'pyvswitchd':>12}{'ovs-vswitchd':>14}{'ratio':>8}")
-        for k in ours:
-            ratio = (ours[k] / max(ref[k], 1e-9) if k.startswith("RSS")
-                     else ref[k] / max(ours[k], 1e-9))
-            print(f"{k:<24}{ours[k]:>12.2f}{ref[k]:>14.2f}{ratio:>8.2f}")
+        print(f"\n{'measure':<24}" + "".join(f"{n:>17}{'ratio':>7}" for n in results)
+              + f"{'ovs-vswitchd':>14}")
+        for k in ref:
+            line = f"{k:<24}"
+            for ours in results.values():
+                ratio = (ours[k] / max(ref[k], 1e-9) if k.startswith("RSS")
+                         else ref[k] / max(ours[k], 1e-9))
+                line += f"{ours[k]:>17.2f}{ratio:>7.2f}"
+            print(line + f"{ref[k]:>14.2f}")
         print("ratio: for times, OVS / pyvswitchd (above 1 = pyvswitchd faster); "
               "for RSS, pyvswitchd / OVS")
     finally:

@@ -16,6 +16,7 @@ command -v trafgen >/dev/null || need+=(netsniff-ng)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v openssl >/dev/null || need+=(openssl)
+command -v pypy3 >/dev/null || need+=(pypy3 pypy3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

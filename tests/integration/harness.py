@@ -12,11 +12,10 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 
-from processes import TestProcess
+from processes import DAEMON_PYTHON, TestProcess
 
 ALL_OF_VERSIONS = "OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15"
 
@@ -40,8 +39,10 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str
 class Switch(TestProcess):
     """A running pyvswitchd."""
 
-    def __init__(self, config_text: str, name: str = "sw", netns: str | None = None) -> None:
+    def __init__(self, config_text: str, name: str = "sw", netns: str | None = None,
+                 python: str | None = None) -> None:
         super().__init__(f"pyvs-{name}-", "pyvswitchd.log")
+        self.python = python or DAEMON_PYTHON     # the interpreter the daemon runs on
         self.rundir = self.dir / "run"
         self.rundir.mkdir()
         self.config = self.dir / "config.toml"
@@ -52,7 +53,7 @@ class Switch(TestProcess):
     def start(self, bridges: tuple[str, ...] = ("br0",), timeout: float = 15.0) -> "Switch":
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            prefix + [sys.executable, "-m", "pyvswitch.vswitchd.main", "--config", str(self.config),
+            prefix + [self.python, "-m", "pyvswitch.vswitchd.main", "--config", str(self.config),
              "--rundir", str(self.rundir), f"--log-file={self.log}", "-vfile:dbg",
              "-vconsole:off"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -21,7 +21,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from harness import ALL_OF_VERSIONS, wait_for
+from processes import DAEMON_PYTHON
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
@@ -117,7 +117,7 @@ class OvsdbSwitch:
 
     def _command(self) -> list[str]:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        return prefix + [sys.executable, "-m", "pyvswitch.vswitchd.main", self.server.remote,
+        return prefix + [DAEMON_PYTHON, "-m", "pyvswitch.vswitchd.main", self.server.remote,
                          "--rundir", str(self.rundir), f"--log-file={self.log}",
                          "-vfile:dbg", "-vconsole:off"]
 

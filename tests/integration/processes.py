@@ -5,11 +5,18 @@ ovs-testcontroller wrappers."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
+
+#: The interpreter the tests run pyvswitchd under: this one, or the one the environment
+#: names in PYVSWITCH_DAEMON_PYTHON (``make test`` runs a set of files a second time with
+#: the daemon on PyPy, the faster runtime; see the Makefile).
+DAEMON_PYTHON = os.environ.get("PYVSWITCH_DAEMON_PYTHON") or sys.executable
 
 
 class TestProcess:

@@ -3,14 +3,14 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from harness import Switch, bridge_toml, wait_for
+from processes import DAEMON_PYTHON
 
 
 def run_daemon(*args, env=None, timeout=20):
-    return subprocess.run([sys.executable, "-m", "pyvswitch.vswitchd.main", *args],
+    return subprocess.run([DAEMON_PYTHON, "-m", "pyvswitch.vswitchd.main", *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -77,7 +77,7 @@ def test_idle_daemon_uses_almost_no_cpu(make_switch):
 def test_detach_and_unixctl_exit(tmp_path):
     sw = Switch(bridge_toml())
     try:
-        r = subprocess.run([sys.executable, "-m", "pyvswitch.vswitchd.main", "--config",
+        r = subprocess.run([DAEMON_PYTHON, "-m", "pyvswitch.vswitchd.main", "--config",
                             str(sw.config), "--rundir", str(sw.rundir), "--detach",
                             f"--log-file={sw.log}"], env=sw.env, capture_output=True,
                            text=True, timeout=20)

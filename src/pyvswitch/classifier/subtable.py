@@ -24,15 +24,16 @@ a list per rule; every key that has rules has a count in each stage index;
 ``prio_counts`` (entries per priority) so that a removal never scans the rules.
 
 Time model: none (no clocks, no I/O).
-Must not import: anything in pyvswitch except ``packet.fields`` and this package.
+Must not import: anything in pyvswitch except ``packet.fields``, ``util.compat`` and this
+package.
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from typing import Any
 
 from pyvswitch.packet.fields import N_SLOTS, Slot
+from pyvswitch.util.compat import insort_by
 
 _S = Slot
 _NAMED_STAGES: tuple[tuple[int, ...], ...] = (
@@ -150,7 +151,7 @@ class Subtable:
         elif bucket.__class__ is Entry:
             self.rules[key] = sorted((bucket, entry), key=_rank)
         else:
-            insort(bucket, entry, key=_rank)
+            insort_by(bucket, entry, key=_rank)
         self.n_entries += 1
         prio = entry.priority
         counts = self.prio_counts

@@ -234,13 +234,14 @@ class OvsdbSource:
 
     # --- steps ------------------------------------------------------------------------
     def _lock_contended(self, bridges: Any, now: float) -> None:
-        if bridges.bridges:
-            bridges.reconfigure(SwitchConfig(), now)
+        # Said before the bridges go: whoever sees them gone finds the reason logged.
         if (self._contended_logged_at is None
                 or now - self._contended_logged_at >= CONTENDED_LOG_INTERVAL_MS):
             log.error("another ovs-vswitchd process is running, disabling this process "
                       "(pid %d) until it goes away", os.getpid())
             self._contended_logged_at = now
+        if bridges.bridges:
+            bridges.reconfigure(SwitchConfig(), now)
         self.applied_seqno = None        # reconfigure from scratch once the lock is ours
         self.config_txn = None
         self.status.force()

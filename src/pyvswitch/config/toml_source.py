@@ -13,12 +13,11 @@ Errors
 * A bad port, interface or controller is reported as a ``Problem`` and left out; the rest
   of the configuration is used.
 
-Must not import: anything in pyvswitch except ``config.model``.
+Must not import: anything in pyvswitch except ``config.model`` (and ``util.compat``).
 """
 
 from __future__ import annotations
 
-import tomllib
 from typing import Any
 
 from pyvswitch.config.model import (
@@ -26,6 +25,7 @@ from pyvswitch.config.model import (
     build_controller, build_interface, build_port, parse_protocols, FAIL_MODES,
     parse_datapath_id, build_flow_table, one_of, string_map, DATAPATH_TYPES,
 )
+from pyvswitch.util.compat import tomllib
 
 _TOP_KEYS = {"bridge", "other_config", "ssl"}
 _BRIDGE_KEYS = {"name", "port", "controller", "fail_mode", "protocols", "datapath_id",

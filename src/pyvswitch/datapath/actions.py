@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
+from pyvswitch.util.compat import SLOTS
 from pyvswitch.packet.fields import BY_NAME, Field
 
 
@@ -44,12 +45,12 @@ class ActionError(ValueError):
     """A datapath action could not be applied to a frame."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Output:
     port: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SetField:
     """Write ``value`` (under ``mask``, in the field's own bit positions) into the frame."""
 
@@ -62,7 +63,7 @@ class SetField:
             object.__setattr__(self, "field", BY_NAME[self.field])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SetMasked:
     """Rewrite fields of one header in one action (OVS ``set(ipv4(tos=0x8/0xfc))``).
 
@@ -76,62 +77,62 @@ class SetMasked:
     fields: tuple
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PushVlan:
     tpid: int
     tci: int          # PCP and VID as on the wire (no CFI/present bit needed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PopVlan:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PushMpls:
     ethertype: int    # 0x8847 or 0x8848
     lse: int          # the whole label stack entry
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PopMpls:
     ethertype: int    # the ethertype of what lies beneath
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PushPbb:
     ethertype: int    # 0x88e7
     itag: int         # the whole I-TAG: PCP, DEI, UCA and the 24-bit I-SID
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PopPbb:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class CopyTtlOut:
     """The outermost MPLS TTL takes the TTL beneath it (next entry or IP header)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class CopyTtlIn:
     """The entry or IP header beneath the outermost MPLS entry takes its TTL."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Truncate:
     max_len: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Meter:
     """Police the packet with datapath meter ``meter_id`` (``datapath/meter.py``)."""
 
     meter_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Clone:
     """Run ``actions`` on a copy of the packet; the actions after the clone see the packet
     as it was (OVS ``clone``).  Used to meter packet-ins alone."""
@@ -139,7 +140,7 @@ class Clone:
     actions: tuple
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Recirc:
     """Parse the frame again and look it up with the flow's ``RECIRC_ID`` = ``recirc_id``
     (OVS ``recirc``): translation froze here and resumes in the next pass."""
@@ -147,7 +148,7 @@ class Recirc:
     recirc_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Userspace:
     """Send the packet up to the layer above (``Upcall`` of kind ACTION) with ``cookie``."""
 
@@ -160,7 +161,7 @@ _ACTION_TYPES = (Output, SetField, SetMasked, PushVlan, PopVlan, PushMpls, PopMp
                  PopPbb, CopyTtlOut, CopyTtlIn, Truncate, Userspace, Meter, Clone, Recirc)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class CompiledActions:
     """The executable form: ``outputs`` is set when the list is outputs only."""
 

@@ -37,6 +37,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol, Sequence
 
+from pyvswitch.util.compat import SLOTS
 from pyvswitch.datapath.actions import Action
 from pyvswitch.netdev.base import Netdev
 
@@ -46,7 +47,7 @@ class UpcallKind(enum.Enum):
     ACTION = "action"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Upcall:
     frame: bytes
     flow: tuple[int, ...]
@@ -55,7 +56,7 @@ class Upcall:
     cookie: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class DpFlow:
     key: tuple[int, ...]
     mask: tuple[int, ...]
@@ -66,7 +67,7 @@ class DpFlow:
     tcp_flags: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class DpifStats:
     """What ``ovs-appctl dpif/show`` and ``dpif-netdev/pmd-stats-show`` report."""
 

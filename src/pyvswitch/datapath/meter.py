@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyvswitch.util.compat import SLOTS
+
 MAX_METERS = 1 << 18     #: datapath meter ids are 0 .. MAX_METERS - 1 (as dpif-netdev)
 MAX_BANDS = 8            #: bands per meter (as dpif-netdev)
 BAND_DROP = 1            #: same numbers as OpenFlow's OFPMBT_*, for readability only
@@ -47,7 +49,7 @@ class MeterError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class BandConfig:
     type: int
     rate: int                 # packets/s or kbit/s, as the meter's unit says
@@ -55,13 +57,13 @@ class BandConfig:
     prec_level: int = 0       # DSCP remark: how many drop-precedence steps to add
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class MeterConfig:
     pktps: bool               # True: packets per second; False: kilobits per second
     bands: tuple[BandConfig, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class MeterStats:
     packets: int              # packets that reached the meter
     bytes: int

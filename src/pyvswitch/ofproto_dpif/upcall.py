@@ -33,6 +33,7 @@ from itertools import compress
 from operator import and_
 from dataclasses import dataclass
 
+from pyvswitch.util.compat import SLOTS
 from pyvswitch.datapath.actions import Clone, Recirc
 from pyvswitch.datapath.dpif import Upcall, UpcallKind
 from pyvswitch.packet.fields import Slot
@@ -53,7 +54,7 @@ MAX_MASKS = 4096          # distinct megaflow masks remembered for sharing
 MAX_PENDING = 1024        # upcalls waiting for a later pass; more are dropped and counted
 
 
-@dataclass(slots=True)
+@dataclass(**SLOTS)
 class Ukey:
     actions: tuple
     rules: tuple

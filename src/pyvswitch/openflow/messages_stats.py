@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from pyvswitch.util.compat import SLOTS
 from pyvswitch.openflow.messages import Message
 from pyvswitch.openflow.ofpacts import OFPG_ANY, OFPP_ANY, Instructions
 from pyvswitch.packet.fields import Match
@@ -44,7 +45,7 @@ class AggregateStatsRequest(Message):
     nxm: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(**SLOTS)
 class FlowStats:
     """One flow in a flow-stats reply.  ``idle_age``/``hard_age`` (seconds) travel only in
     NXST_FLOW replies; None there means "not reported".  A plain slotted record rather than

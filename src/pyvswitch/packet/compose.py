@@ -22,6 +22,7 @@ Must not import: anything in pyvswitch except ``packet.fields``, ``packet.extrac
 from __future__ import annotations
 
 import struct
+from typing import List, Tuple, Union
 
 from pyvswitch.packet import checksum
 from pyvswitch.packet.extract import (
@@ -36,7 +37,7 @@ from pyvswitch.packet.fields import (
 
 __all__ = ["compose", "rarp_frame"]
 
-Flow = tuple[int, ...] | list[int]
+Flow = Union[Tuple[int, ...], List[int]]     # not ``|``: PyPy is Python 3.9
 _ARP_HDR = struct.Struct("!HHBBH6s4s6s4s")
 _IP4_HDR = struct.Struct("!BBHHHBBHII")
 _IP6_HDR = struct.Struct("!IHBB16s16s")

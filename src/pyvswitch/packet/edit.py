@@ -42,7 +42,7 @@ Must not import: anything in pyvswitch except ``packet.fields``, ``packet.extrac
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from typing import Callable, Union
 
 from pyvswitch.packet import checksum
 from pyvswitch.packet.extract import IEH_ROUTER, Layout, extract_with_layout
@@ -56,7 +56,7 @@ from pyvswitch.packet.fields import (
 __all__ = ["set_field", "push_vlan", "pop_vlan", "push_mpls", "pop_mpls", "push_pbb",
            "pop_pbb", "copy_ttl_out", "copy_ttl_in", "truncate"]
 
-Frame = bytes | bytearray | memoryview
+Frame = Union[bytes, bytearray, memoryview]     # not ``|``: PyPy is Python 3.9
 Flow = tuple[int, ...]
 _Writer = Callable[[bytearray, Flow, Layout, int, int], None]
 

@@ -251,7 +251,10 @@ def _tune_gc() -> None:
     rules of an add-flows or a bundle reach the older generations in fewer, larger
     steps (about a tenth of the bundle ADD time); the packet path makes mostly acyclic
     short-lived objects, freed by reference counting whatever the threshold, and a
-    young collection of 10k objects costs well under a millisecond."""
+    young collection of 10k objects costs well under a millisecond.  PyPy's collector
+    is another design (incremental, no generation thresholds): nothing to tune."""
+    if not hasattr(gc, "freeze"):
+        return
     gc.collect()
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
