@@ -22,6 +22,8 @@ Configurations:
           ``in_port=1,actions=output:2``, so each frame's megaflow must match its whole
           destination MAC: one upcall, one translation, one megaflow per frame.  Delivered
           packets per second is then new flows handled per second.
+  daemon-pypy, daemon-pypy-miss
+          the same with pyvswitchd on PyPy (``--pypy``, by default `make pypy`'s .venv-pypy)
 
 Usage: bench/fwd_bench.py [--rounds 3] [--secs 3] [--configs bare,netdev,dp,daemon,ovs,...]
 """
@@ -46,6 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from netns import Topology, start_trafgen, stop_trafgen  # noqa: E402
 from reference_ovs import ReferenceOvs  # noqa: E402
+
+PYPY_DEFAULT = Path(HERE).parent / ".venv-pypy" / "bin" / "python"
 
 # 60 bytes: a random unicast destination MAC, source 02:00:00:00:00:01, IPv4/UDP 10.99.0.1:1024
 # -> 10.99.0.2:9 (the switch does not check the IP checksum; this one is right anyway).
@@ -169,6 +173,8 @@ def main() -> int:
     ap.add_argument("--secs", type=float, default=3.0)
     ap.add_argument("--warm", type=float, default=1.0)
     ap.add_argument("--configs", default="bare,netdev,dp,daemon,ovs,daemon-miss,ovs-miss")
+    ap.add_argument("--pypy", default=str(PYPY_DEFAULT),
+                    help="the interpreter of the daemon-pypy configurations (make pypy's)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -239,7 +245,8 @@ def run_one(cfg: str, topo, ovs, cfg_path: str, tmp: str, a) -> tuple[float, flo
             ovs.attach(flows)
             pid = ovs.pid()
         else:
-            proc = (start_daemon(topo, tmp, flows) if cfg.startswith("daemon")
+            python = a.pypy if cfg.startswith("daemon-pypy") else sys.executable
+            proc = (start_daemon(topo, tmp, flows, python) if cfg.startswith("daemon")
                     else start_child(topo, cfg))
             pid = proc.pid          # ip netns exec / taskset exec in place
         time.sleep(0.5)
@@ -271,8 +278,9 @@ def start_child(topo, cfg: str) -> subprocess.Popen:
     return proc
 
 
-def start_daemon(topo, tmp: str, flows: tuple[str, ...]) -> subprocess.Popen:
-    """pyvswitchd from a TOML file with ``flows`` installed at start; returns once
+def start_daemon(topo, tmp: str, flows: tuple[str, ...],
+                 python: str = sys.executable) -> subprocess.Popen:
+    """pyvswitchd (on ``python``) from a TOML file with ``flows`` installed at start; returns once
     ``ovs-ofctl dump-flows`` shows them.  The bridge is not called br0: Open vSwitch, up in
     the same namespace for the whole run, owns a tap device of that name."""
     rundir = os.path.join(tmp, "pyrun")
@@ -285,7 +293,7 @@ def start_daemon(topo, tmp: str, flows: tuple[str, ...]) -> subprocess.Popen:
             "[[bridge.port]]", 'name = "p1"', 'type = "system"', "ofport_request = 1",
             "[[bridge.port]]", 'name = "p2"', 'type = "system"', "ofport_request = 2"]) + "\n")
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", sys.executable, "-m",
+        ["ip", "netns", "exec", topo.s, "taskset", "-c", "1", python, "-m",
          "pyvswitch.vswitchd.main", "--config", conf, "--rundir", rundir,
          f"--log-file={tmp}/pyvswitchd.log", "-vconsole:off"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
