@@ -1,6 +1,7 @@
 """`make soak`: a long mixed load against one pyvswitchd, then checks that nothing leaked.
 
-    tools/soak.py [--minutes 10] [--connections N] [--keep]
+    tools/soak.py [--minutes 10] [--connections N] [--without LOAD,...]
+                  [--other-config KEY=VALUE ...]
 
 Four hosts in network namespaces around a switch namespace (tests/integration/topology.py);
 pyvswitchd runs there from a TOML file (tests/integration/harness.py).  For ``--minutes``:
@@ -14,6 +15,10 @@ pyvswitchd runs there from a TOML file (tests/integration/harness.py).  For ``--
 * **traffic**: h1 <-> h2 and h3 -> h4 ping all the time through established flows;
 * **packet-in bursts**: every 30 s, h3 sends 2000 frames/s for 5 s that miss every flow
   and go to the controller.
+
+``--without churn,flows,bursts,pings`` leaves loads out (to tell which one a change in
+the figures follows); ``--other-config KEY=VALUE`` sets an Open_vSwitch other_config
+knob in the switch's configuration (``emc-insert-inv-prob=1``, say).
 
 After a warm-up (the first fifth, at least 30 s) it samples the daemon's RSS and open file
 descriptors.  At the end the load stops and it asserts: RSS growth under 5 % after the
@@ -50,6 +55,7 @@ from topology import Hosts  # noqa: E402
 OF13 = 0x04
 HELLO, ERROR, ECHO_REQUEST, ECHO_REPLY, FEATURES_REQUEST, FEATURES_REPLY = 0, 1, 2, 3, 5, 6
 PACKET_IN = 10
+LOADS = {"churn", "flows", "bursts", "pings"}
 
 FLOOD = r"""
 import socket, struct, sys, time
@@ -187,7 +193,7 @@ def n_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def config(hosts: Hosts, ctl_path: str) -> str:
+def config(hosts: Hosts, ctl_path: str, other_config: dict[str, str]) -> str:
     lines = ["[[bridge]]", 'name = "br0"', 'datapath_type = "netdev"', 'fail_mode = "secure"',
              'protocols = ["OpenFlow10", "OpenFlow13"]', 'datapath_id = "00000000000000aa"',
              "flows = [" + ", ".join(f'"{f}"' for f in ESTABLISHED) + "]"]
@@ -195,6 +201,8 @@ def config(hosts: Hosts, ctl_path: str) -> str:
         lines += ["[[bridge.port]]", f'name = "{hosts.port(i)}"', 'type = "system"',
                   f"ofport_request = {i}"]
     lines += ["[[bridge.controller]]", f'target = "unix:{ctl_path}"', "max_backoff = 1000"]
+    if other_config:
+        lines += ["[other_config]"] + [f'"{k}" = "{v}"' for k, v in other_config.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -237,9 +245,18 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=None,
                     help="churn sessions in all (default 100 per minute)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--without", default="", metavar="LOAD,...",
+                    help="loads to leave out: churn, flows, bursts, pings")
+    ap.add_argument("--other-config", action="append", default=[], metavar="KEY=VALUE",
+                    help="an Open_vSwitch other_config knob for the switch")
     args = ap.parse_args()
+    without = set(filter(None, args.without.split(",")))
+    if without - LOADS:
+        ap.error(f"--without: unknown load(s) {sorted(without - LOADS)}")
+    other_config = dict(kv.split("=", 1) for kv in args.other_config)
     duration = args.minutes * 60
     n_churn = args.connections if args.connections is not None else int(100 * args.minutes)
+    n_churn = 0 if "churn" in without else n_churn
     warmup = max(30.0, duration / 5)
     rng = random.Random(args.seed)
     if os.geteuid() != 0:
@@ -255,7 +272,7 @@ def main() -> int:
         ctl_path = str(sw.dir / "ctl.sock")
         ctl = Controller(ctl_path)
         ctl.start()
-        sw.config.write_text(config(hosts, ctl_path))
+        sw.config.write_text(config(hosts, ctl_path, other_config))
         sw.start()
         wait_for(lambda: ctl.connections == 1, 15, what="the controller connection")
         pid = sw.proc.pid
@@ -271,8 +288,9 @@ def main() -> int:
             procs.append(p)
             return p
         n_pings = int(duration / 0.2)
-        ping12 = ns(1, "ping", "-q", "-i", "0.2", "-c", str(n_pings), "-W", "1", hosts.ip(2))
-        ping34 = ns(3, "ping", "-q", "-i", "0.2", "-c", str(n_pings), "-W", "1", hosts.ip(4))
+        pings = [] if "pings" in without else [
+            ns(1, "ping", "-q", "-i", "0.2", "-c", str(n_pings), "-W", "1", hosts.ip(2)),
+            ns(3, "ping", "-q", "-i", "0.2", "-c", str(n_pings), "-W", "1", hosts.ip(4))]
 
         start = time.monotonic()
         end = start + duration
@@ -288,13 +306,13 @@ def main() -> int:
                 how = churn_session(mgmt, rng)
                 churn_done[how] = churn_done.get(how, 0) + 1
                 next_churn += churn_gap
-            if now >= next_flows:
+            if now >= next_flows and "flows" not in without:
                 sw.ofctl("-O", "OpenFlow13", "add-flows", "br0", str(flow_file))
                 sw.ofctl("-O", "OpenFlow13", "dump-flows", "br0")
                 sw.ofctl("-O", "OpenFlow13", "del-flows", "br0", "cookie=0x77/-1")
                 flow_rounds += 1
                 next_flows = now + 3
-            if now >= next_burst and now + 6 < end:
+            if now >= next_burst and now + 6 < end and "bursts" not in without:
                 ns(3, sys.executable, "-c", FLOOD, "2000", "5")
                 bursts += 1
                 next_burst = now + 30
@@ -305,7 +323,7 @@ def main() -> int:
                 failures.append(f"pyvswitchd exited with {sw.proc.returncode}")
                 break
             for p in list(procs):
-                if p not in (ping12, ping34) and p.poll() is not None:
+                if p not in pings and p.poll() is not None:
                     out = p.communicate()[0].strip()
                     burst_frames += int(out) if out.isdigit() else 0
                     procs.remove(p)
@@ -315,11 +333,11 @@ def main() -> int:
             how = churn_session(mgmt, rng)
             churn_done[how] = churn_done.get(how, 0) + 1
         for p in list(procs):
-            if p not in (ping12, ping34):
+            if p not in pings:
                 out = p.communicate(timeout=30)[0].strip()
                 burst_frames += int(out) if out.isdigit() else 0
                 procs.remove(p)
-        ping_out = [p.communicate(timeout=60)[0] for p in (ping12, ping34)]
+        ping_out = [p.communicate(timeout=60)[0] for p in pings]
         time.sleep(3)                              # flow statistics are pushed every second
         samples.append((time.monotonic() - start, rss_kb(pid), n_fds(pid)))
 
@@ -375,7 +393,7 @@ def main() -> int:
             failures.append(f"controller saw: {ctl.errors[:5]}")
         losses = [re.search(r"(\d+)% packet loss", out) for out in ping_out]
         loss = [int(m.group(1)) if m else 100 for m in losses]
-        if max(loss) > 1:
+        if loss and max(loss) > 1:
             failures.append(f"ping loss {loss} %")
 
         rtts = sorted(ctl.echo_rtts)
@@ -393,7 +411,8 @@ def main() -> int:
               f"RTT median {rtts[len(rtts) // 2] * 1000 if rtts else 0:.1f} ms, max "
               f"{rtts[-1] * 1000 if rtts else 0:.1f} ms over {len(rtts)}")
         print("\n".join(port_lines))
-        print(f"  ping loss h1->h2 {loss[0]} %, h3->h4 {loss[1]} %")
+        if loss:
+            print(f"  ping loss h1->h2 {loss[0]} %, h3->h4 {loss[1]} %")
         hit = [line.split()[0] + "=" + line.split("total: ")[1]
                for line in coverage.splitlines()[1:] if "total: " in line]
         print("  coverage totals:", " ".join(hit))
