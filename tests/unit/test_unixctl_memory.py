@@ -79,3 +79,22 @@ def test_reply_is_one_sorted_line(tmp_path):
         assert replies == ["ports:3 rules:2\n"]
     finally:
         bridges.close(1000)
+
+
+def test_monitor_logs_the_peak_after_ten_seconds_then_when_it_grows_by_half(tmp_path):
+    """OVS memory_run: the first report 10 s after start, then one whenever the peak RSS
+    reaches 1.5 times the last one reported, each with the memory/show line."""
+    peaks = iter([1000, 1400, 1500])
+    monitor = unixctl_memory.MemoryMonitor(0, peak_rss=lambda: next(peaks))
+    bridges = make_bridges(tmp_path)
+    try:
+        assert monitor.run(9_999, bridges) == []                 # too early: not read
+        assert monitor.run(10_000, bridges) == [
+            "1000 kB peak resident set size after 10.0 seconds", "ports:3 rules:2"]
+        assert monitor.run(15_000, bridges) == []                # checked every 10 s
+        assert monitor.run(20_000, bridges) == []                # 1400 < 1.5 x 1000
+        assert monitor.run(30_000, bridges) == [
+            "peak resident set size grew 50% in last 20.0 seconds, from 1000 kB to "
+            "1500 kB", "ports:3 rules:2"]
+    finally:
+        bridges.close(1000)

@@ -49,7 +49,7 @@ from pyvswitch.io.ssl_stream import SslConfig
 from pyvswitch.util import poller as loop_poller
 from pyvswitch.util.vlog import Logger
 from pyvswitch.vswitchd.bridge import Bridges
-from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpctl, unixctl_dpif
+from pyvswitch.vswitchd import unixctl_cmds, unixctl_dpctl, unixctl_dpif, unixctl_memory
 
 log = Logger("vswitchd")
 
@@ -98,6 +98,7 @@ class Daemon:
         self.reload_requested = False
         self.unixctl: ovs.unixctl.server.UnixctlServer | None = None
         self.source = None
+        self.memory = unixctl_memory.MemoryMonitor(ovs.timeval.msec())
         # Signals interrupt poll() only if something is written to a watched fd.
         self._sig_r, self._sig_w = os.pipe()
         os.set_blocking(self._sig_r, False)
@@ -123,6 +124,7 @@ class Daemon:
         unixctl_cmds.register(self)
         unixctl_dpif.register(self)
         unixctl_dpctl.register(self)
+        unixctl_memory.register(self)
 
     def run_once(self, poller: loop_poller.Poller) -> None:
         if loop_poller.may_be_ready(self._sig_r):
@@ -132,6 +134,7 @@ class Daemon:
             except BlockingIOError:
                 pass
         now = ovs.timeval.msec()
+        self.memory.run(now, self.bridges, getattr(self.source, "idl", None))
         if self.reload_requested:
             self.reload_requested = False
             reload = getattr(self.source, "reload", None)

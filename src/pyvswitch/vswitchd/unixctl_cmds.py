@@ -15,13 +15,11 @@ import ovs.timeval
 import ovs.unixctl
 
 from pyvswitch.util import unixctl_guard
-from pyvswitch.vswitchd import unixctl_memory
 
 
 def register(daemon) -> None:
     """Register every command; ``daemon`` is the running ``vswitchd.main.Daemon``."""
     unixctl_guard.install()      # no command, ours or the library's, can stop the daemon
-    unixctl_memory.register(daemon)
 
     def cmd(name: str, usage: str, min_args: int, max_args: int):
         def deco(fn):

@@ -1,13 +1,22 @@
-"""``ovs-appctl memory/show``: the counts memory use follows, in Open vSwitch's layout.
+"""Memory reports (OVS lib/memory.c): ``ovs-appctl memory/show`` and the periodic log line.
 
 What this module owns
 ---------------------
-The ``memory/show`` unixctl command and the counts behind it.  Open vSwitch's reply is one
-line of ``name:count`` pairs joined by single spaces and sorted by name, and a count of
-zero is left out altogether (its ``simap_increase`` ignores a zero).  The line ends with a
-newline when it is not empty: OVS's C unixctl server adds one to every non-empty reply
-(3.1) or ``ovs-appctl`` does (later versions), while the ``ovs`` package's server, ours,
-sends the text as it is.  The counts and where OVS takes them:
+The ``memory/show`` unixctl command, the counts behind it, and ``MemoryMonitor``, which
+logs them as ovs-vswitchd does: ten seconds after start "N kB peak resident set size
+after T seconds", and whenever the peak RSS has grown by half since the last report
+"peak resident set size grew P% in last T seconds, from A kB to B kB", each followed by
+the same line ``memory/show`` prints.  The peak is checked at most every 10 s, when the
+loop runs anyway (the monitor sets no timer of its own, as in OVS).
+
+memory/show
+-----------
+Open vSwitch's reply is one line of ``name:count`` pairs joined by single spaces and
+sorted by name, and a count of zero is left out altogether (its ``simap_increase``
+ignores a zero).  The line ends with a newline when it is not empty: OVS's C unixctl
+server adds one to every non-empty reply (3.1) or ``ovs-appctl`` does (later versions),
+while the ``ovs`` package's server, ours, sends the text as it is.  The counts and where
+OVS takes them:
 
 * ``ports``: every bridge's OpenFlow ports, LOCAL included (ofproto's port map);
 * ``rules``: every bridge's flows in every table, hidden ones included (``n_flows``).
@@ -23,18 +32,27 @@ sends the text as it is.  The counts and where OVS takes them:
 
 OVS also reports ``handlers`` and ``revalidators``, its upcall and revalidator threads.
 This daemon has neither (both jobs run in its one loop), so they are not reported: a
-count here is always one we really hold.  OVS answers from its main loop and also logs
-the line when the peak RSS grows by half; here the command answers at once and nothing is
-logged.
+count here is always one we really hold.  OVS answers from its main loop; here the
+command answers at once.
 
+Time model: ``MemoryMonitor.run(now, ...)`` takes the time (ms); the peak RSS comes from
+a function given to it (``getrusage`` by default).
 Must not import: ``vswitchd.main`` (the daemon passes itself in).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import resource
+from typing import Any, Callable
 
 import ovs.unixctl
+
+from pyvswitch.util.vlog import Logger
+
+log = Logger("memory")
+
+MEMORY_CHECK_INTERVAL_MS = 10_000     # first report after this, then checks this often
+GROWTH_TO_REPORT = 1.5                # a new peak this many times the last one reported
 
 
 def memory_usage(bridges: Any, idl: Any = None) -> dict[str, int]:
@@ -75,3 +93,43 @@ def register(daemon: Any) -> None:
         text = memory_text(memory_usage(daemon.bridges, idl))
         conn.reply(text + "\n" if text else "")
     ovs.unixctl.command_register("memory/show", "", 0, 0, show, None)
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set size in kB (``ru_maxrss``, kB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class MemoryMonitor:
+    """The periodic memory report (module docstring); ``run`` returns what it logged."""
+
+    def __init__(self, boot_ms: float, peak_rss: Callable[[], int] = peak_rss_kb) -> None:
+        self.boot_ms = boot_ms
+        self.peak_rss = peak_rss
+        self.next_check = boot_ms + MEMORY_CHECK_INTERVAL_MS
+        self.last_report_ms = boot_ms
+        self.last_peak_kb = 0          # 0 until the first report
+
+    def run(self, now: float, bridges: Any, idl: Any = None) -> list[str]:
+        if now < self.next_check:
+            return []
+        self.next_check = now + MEMORY_CHECK_INTERVAL_MS
+        peak = self.peak_rss()
+        if not self.last_peak_kb:
+            lines = [f"{peak} kB peak resident set size after "
+                     f"{(now - self.boot_ms) / 1000:.1f} seconds"]
+        elif peak >= self.last_peak_kb * GROWTH_TO_REPORT:
+            lines = [f"peak resident set size grew "
+                     f"{(peak / self.last_peak_kb - 1) * 100:.0f}% in last "
+                     f"{(now - self.last_report_ms) / 1000:.1f} seconds, from "
+                     f"{self.last_peak_kb} kB to {peak} kB"]
+        else:
+            return []
+        self.last_report_ms = now
+        self.last_peak_kb = peak
+        usage = memory_text(memory_usage(bridges, idl))
+        if usage:
+            lines.append(usage)
+        for line in lines:
+            log.info("%s", line)
+        return lines
