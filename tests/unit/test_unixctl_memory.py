@@ -64,7 +64,7 @@ def test_idl_counts_cells_and_outstanding_transactions():
     assert usage == {"idl-cells-Open_vSwitch": 7, "idl-outstanding-txns-Open_vSwitch": 1}
 
 
-def test_reply_is_one_sorted_line(tmp_path):
+def test_reply_is_one_sorted_line(tmp_path, monkeypatch):
     """OVS's compose_report: ``name:count`` sorted by name, single spaces; the newline
     its unixctl server adds to a non-empty reply."""
     assert memory_text({"udpif keys": 4, "rules": 2, "ofconns": 1, "ports": 3}) == \
@@ -72,6 +72,8 @@ def test_reply_is_one_sorted_line(tmp_path):
     assert memory_text({}) == ""
     bridges = make_bridges(tmp_path)
     try:
+        # ovs.unixctl keeps the first registration of a name: drop one an earlier test made.
+        monkeypatch.delitem(ovs.unixctl.commands, "memory/show", raising=False)
         unixctl_memory.register(SimpleNamespace(bridges=bridges, source=None))
         replies = []
         conn = SimpleNamespace(reply=replies.append)
