@@ -24,11 +24,13 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
 from harness import ALL_OF_VERSIONS, wait_for
 from processes import DAEMON_PYTHON
+from topology import Hosts
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 
@@ -317,6 +319,32 @@ class ReferenceVswitchd:
         subprocess.run(["ip", "-n", self.netns, "link", "del", "ovs-netdev"],
                        capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def side_by_side(script: Callable[[Any, OvsdbServer], Any], prefix: str,
+                 name: str) -> tuple[Any, Any]:
+    """``script(target, server)`` run against Open vSwitch's ovs-vswitchd, then against
+    pyvswitchd (``name`` for its directory), each on a fresh ovsdb-server and in network
+    namespaces named from ``prefix``: (Open vSwitch's result, ours).  Everything it
+    starts is stopped and removed, also when the script fails."""
+    results = []
+    for make in (lambda db, ns: ReferenceVswitchd(db, ns),
+                 lambda db, ns: OvsdbSwitch(db, ns, name=name)):
+        hosts = Hosts(0, prefix=f"{prefix}r{len(results)}").up()
+        server = target = None
+        try:
+            server = OvsdbServer()
+            server.start().init()
+            target = make(server, hosts.switch_ns)
+            target.start()
+            results.append(script(target, server))
+        finally:
+            if target is not None:
+                target.cleanup()
+            if server is not None:
+                server.cleanup()
+            hosts.cleanup()
+    return results[0], results[1]
 
 
 def _run_tool(tool: str, args, env: dict, check: bool,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness import Switch, netdev_bridge, wait_for
-from ovsdb_harness import OvsdbServer, OvsdbSwitch, ReferenceVswitchd
+from ovsdb_harness import OvsdbServer, side_by_side
 from topology import Hosts
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)")
@@ -189,24 +189,7 @@ def _script(target, server: OvsdbServer) -> dict[str, list[str]]:
 
 
 def test_dpctl_output_same_as_open_vswitch():
-    results = []
-    for make in (lambda db, ns: ReferenceVswitchd(db, ns),
-                 lambda db, ns: OvsdbSwitch(db, ns, name="pvdc")):
-        hosts = Hosts(0, prefix=_prefix(f"r{len(results)}")).up()
-        server = target = None
-        try:
-            server = OvsdbServer()
-            server.start().init()
-            target = make(server, hosts.switch_ns)
-            target.start()
-            results.append(_script(target, server))
-        finally:
-            if target is not None:
-                target.cleanup()
-            if server is not None:
-                server.cleanup()
-            hosts.cleanup()
-    expected, got = results
+    expected, got = side_by_side(_script, _prefix(""), "pvdc")
     assert expected["dump-flows"][0] == "flow-dump from the main thread:"
     assert len(expected["dump-flows"]) == 3
     for key in expected:

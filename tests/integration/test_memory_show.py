@@ -16,8 +16,7 @@ import subprocess
 import pytest
 
 from harness import wait_for
-from ovsdb_harness import OvsdbServer, OvsdbSwitch, ReferenceVswitchd
-from topology import Hosts
+from ovsdb_harness import OvsdbServer, side_by_side
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)")
 
@@ -66,24 +65,7 @@ def _comparable(usage: dict[str, int], internal_rules: int = 0) -> dict[str, int
 
 
 def test_memory_show_same_as_open_vswitch():
-    results = []
-    for make in (lambda db, ns: ReferenceVswitchd(db, ns),
-                 lambda db, ns: OvsdbSwitch(db, ns, name="pvmem")):
-        hosts = Hosts(0, prefix=f"pvmem{os.getpid() % 10000}r{len(results)}").up()
-        server = target = None
-        try:
-            server = OvsdbServer()
-            server.start().init()
-            target = make(server, hosts.switch_ns)
-            target.start()
-            results.append(_script(target, server))
-        finally:
-            if target is not None:
-                target.cleanup()
-            if server is not None:
-                server.cleanup()
-            hosts.cleanup()
-    expected, got = results
+    expected, got = side_by_side(_script, f"pvmem{os.getpid() % 10000}", "pvmem")
     assert "handlers" in expected[0] and "revalidators" in expected[0]
     assert "handlers" not in got[0] and "revalidators" not in got[0]
     assert [_comparable(u) for u in got] == \
