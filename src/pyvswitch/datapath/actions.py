@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
-from pyvswitch.util.compat import SLOTS
 from pyvswitch.packet.fields import BY_NAME, Field
+from pyvswitch.util.compat import SLOTS
 
 
 class ActionError(ValueError):

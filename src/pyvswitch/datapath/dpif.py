@@ -37,9 +37,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol, Sequence
 
-from pyvswitch.util.compat import SLOTS
 from pyvswitch.datapath.actions import Action
 from pyvswitch.netdev.base import Netdev
+from pyvswitch.util.compat import SLOTS
 
 
 class UpcallKind(enum.Enum):

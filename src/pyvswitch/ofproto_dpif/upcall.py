@@ -33,11 +33,11 @@ from itertools import compress
 from operator import and_
 from dataclasses import dataclass
 
-from pyvswitch.util.compat import SLOTS
 from pyvswitch.datapath.actions import Clone, Recirc
 from pyvswitch.datapath.dpif import Upcall, UpcallKind
 from pyvswitch.packet.fields import Slot
 from pyvswitch.ofproto_dpif.xlate import translate
+from pyvswitch.util.compat import SLOTS
 from pyvswitch.util.vlog import Logger
 
 log = Logger("upcall")

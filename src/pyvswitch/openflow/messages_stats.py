@@ -8,8 +8,8 @@ per flow of a reply, is a plain slotted one; a switch dumping its tables builds 
 ``wire_flow_dump`` encodes its rules directly).  ``nxm`` marks the Nicira forms (NXST_FLOW / NXST_AGGREGATE, used by OF1.0 sessions whose flow format is NXM):
 a reply should use the form its request used, so ofproto copies the flag across.
 
-Must not import: anything in pyvswitch except ``packet.fields``, ``openflow.ofpacts`` and
-``openflow.messages``.
+Must not import: anything in pyvswitch except ``packet.fields``, ``openflow.ofpacts``,
+``openflow.messages`` and ``util.compat``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from pyvswitch.util.compat import SLOTS
 from pyvswitch.openflow.messages import Message
 from pyvswitch.openflow.ofpacts import OFPG_ANY, OFPP_ANY, Instructions
 from pyvswitch.packet.fields import Match
+from pyvswitch.util.compat import SLOTS
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ except ModuleNotFoundError:     # before 3.11 the same parser is the tomli packa
     import tomli as tomllib     # type: ignore[no-redef]
 
 
-
 def _insort_by(seq: list, item: Any, key: Callable[[Any], Any]) -> None:
     """``bisect.insort(seq, item, key=key)`` for Pythons whose bisect has no ``key``."""
     item_key, lo, hi = key(item), 0, len(seq)
